@@ -1,0 +1,85 @@
+"""Failures the tap can explain in one line.
+
+The CLI prints these without a traceback (see `TapXDM.invoke`): a data engineer
+reading a scheduler log needs the setting or the response that went wrong, not
+the stack. Messages never contain a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from singer_sdk.exceptions import FatalAPIError
+
+
+class TapXDMError(Exception):
+    """A failure with a one-line explanation for the user."""
+
+
+class ConfigError(TapXDMError):
+    """A setting is missing or wrong; raised before the first request."""
+
+
+class XAPIError(TapXDMError, FatalAPIError):
+    """X answered with an error that retrying will not fix."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class XNotFoundError(XAPIError):
+    """X answered 404 for one resource (a conversation, an event id)."""
+
+
+class StopRunError(TapXDMError):
+    """The run must stop early, keeping the state of the work it finished.
+
+    Raised for waits longer than `max_rate_limit_wait_seconds`: the tap emits
+    the state of completed passes and exits cleanly so the next scheduled run
+    continues from there.
+    """
+
+
+def problem_summary(response: requests.Response) -> str:
+    """Return X's `title: detail` for an error response, or a short body excerpt.
+
+    X's v2 errors are RFC 7807 problem objects; v1.1-style bodies carry
+    `errors[].message`; proxies answer with HTML. Whatever arrives, the user
+    gets one readable fragment and never a token (X does not echo them).
+    """
+    try:
+        body: Any = response.json()
+    except ValueError:
+        text = " ".join(response.text.split())
+        return f"non-JSON body: {text[:120]!r}" if text else "empty body"
+    if not isinstance(body, dict):
+        return f"unexpected body: {str(body)[:120]!r}"
+    title = body.get("title")
+    detail = body.get("detail")
+    if title or detail:
+        return ": ".join(str(part) for part in (title, detail) if part)
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        message = first.get("message") or first.get("detail") or first
+        return str(message)[:200]
+    if "error" in body:
+        return ": ".join(str(body[k]) for k in ("error", "error_description") if k in body)
+    return f"unexpected body: {str(body)[:120]!r}"
+
+
+def problem_type(response: requests.Response) -> str:
+    """Return the last path segment of X's problem `type` (e.g. `usage-capped`).
+
+    X's problem URIs use api.twitter.com in older answers and api.x.com in newer
+    ones; only the suffix is stable.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return str(body.get("type") or "").rstrip("/").rsplit("/", 1)[-1]

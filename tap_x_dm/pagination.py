@@ -1,0 +1,41 @@
+"""Cursor paging over X's newest-first DM event lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import requests
+from singer_sdk.pagination import BaseAPIPaginator
+
+
+class NewestFirstPaginator(BaseAPIPaginator[str | None]):
+    """Follow `meta.next_token` until the end or until the pass has seen enough.
+
+    X has no `since_id` on these endpoints, so an incremental pass must stop
+    by itself once a page reaches the bookmark (or `start_date`): `reached_floor`
+    is asked after every page. A page without `next_token` ends the list, also
+    when it carries no `data` (X sometimes ends with a meta-only page).
+    `start_value` lets a later run resume a pass from a saved cursor.
+    """
+
+    def __init__(
+        self,
+        reached_floor: Callable[[], bool],
+        start_value: str | None = None,
+    ) -> None:
+        super().__init__(start_value)
+        self._reached_floor = reached_floor
+
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return `meta.next_token`, or None on the last page."""
+        meta = response.json().get("meta") or {}
+        token = meta.get("next_token")
+        return str(token) if token else None
+
+    def has_more(self, response: requests.Response) -> bool:
+        """Continue only while the pass needs older events."""
+        return not self._reached_floor()
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Follow an empty page that still carries a `next_token`."""
+        return not self._reached_floor() and self.get_next(response) is not None

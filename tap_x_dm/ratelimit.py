@@ -1,0 +1,200 @@
+"""One rate budget per run, learned from X's `x-rate-limit-*` headers.
+
+X allows about 15 requests per 15 minutes per user on the DM endpoints (older
+plans: 300), and nobody can say for sure whether the three list endpoints share
+one window. So nothing here is hard-coded: every response teaches the budget
+its window, two endpoints whose headers move in lock-step are merged into one
+window, and the tap sleeps until the reset *before* X has to answer 429.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tap_x_dm.clock import Clock
+from tap_x_dm.errors import StopRunError
+
+_ENDPOINT_PATTERNS = (
+    (
+        re.compile(r"^/2/dm_conversations/with/[^/]+/dm_events$"),
+        "/2/dm_conversations/with/:participant_id/dm_events",
+    ),
+    (
+        re.compile(r"^/2/dm_conversations/[^/]+/dm_events$"),
+        "/2/dm_conversations/:dm_conversation_id/dm_events",
+    ),
+    (re.compile(r"^/2/dm_events/[^/]+$"), "/2/dm_events/:event_id"),
+)
+
+#: Seconds added to X's reset time: its clock and ours may disagree a little.
+RESET_MARGIN_SECONDS = 1.0
+
+
+def endpoint_of(path: str) -> str:
+    """Return the endpoint template of a request path (ids replaced by names).
+
+    Budgets, logs and error lines speak of endpoints, not of one conversation.
+    """
+    for pattern, template in _ENDPOINT_PATTERNS:
+        if pattern.match(path):
+            return template
+    return path
+
+
+@dataclass
+class Window:
+    """What the last response said about one rate-limit window."""
+
+    limit: int
+    remaining: int
+    reset: float  # epoch seconds
+
+
+def parse_window(headers: Mapping[str, str]) -> Window | None:
+    """Read `x-rate-limit-limit/-remaining/-reset`; None when any is missing.
+
+    X occasionally omits them, so their absence is normal, not an error.
+    """
+    try:
+        return Window(
+            limit=int(headers["x-rate-limit-limit"]),
+            remaining=int(headers["x-rate-limit-remaining"]),
+            reset=float(headers["x-rate-limit-reset"]),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def _utc(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class RateBudget:
+    """The run's knowledge of every endpoint's window, shared by all streams.
+
+    Thread-safe, although the SDK syncs streams one after another.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_wait_seconds: float,
+        logger: logging.Logger,
+        backoff_base_seconds: float = 2.0,
+        backoff_cap_seconds: float = 120.0,
+    ) -> None:
+        self._clock = clock
+        self._max_wait = max_wait_seconds
+        self._logger = logger
+        self._backoff_base = backoff_base_seconds
+        self._backoff_cap = backoff_cap_seconds
+        self._windows: dict[str, Window] = {}
+        self._group_of: dict[str, str] = {}
+        self._last_observed: str | None = None
+        self._lock = threading.Lock()
+        self.requests_by_endpoint: dict[str, int] = {}
+        self.waits: list[tuple[str, float]] = []
+
+    # -- learning ---------------------------------------------------------------------
+
+    def _group(self, endpoint: str) -> str:
+        return self._group_of.get(endpoint, endpoint)
+
+    def observe(self, endpoint: str, headers: Mapping[str, str]) -> None:
+        """Record the window a response reports for `endpoint`."""
+        window = parse_window(headers)
+        with self._lock:
+            self.requests_by_endpoint[endpoint] = self.requests_by_endpoint.get(endpoint, 0) + 1
+            if window is None:
+                return
+            previous_key = self._last_observed
+            self._last_observed = endpoint
+            if previous_key and self._group(previous_key) != self._group(endpoint):
+                other = self._windows.get(self._group(previous_key))
+                if (
+                    other is not None
+                    and other.limit == window.limit
+                    and abs(other.reset - window.reset) <= RESET_MARGIN_SECONDS
+                    and window.remaining == other.remaining - 1
+                ):
+                    # The two endpoints spend one budget: X shares the window.
+                    self._group_of[endpoint] = self._group(previous_key)
+                    self._logger.info(
+                        "Rate limit: %s and %s share one window of %d requests.",
+                        endpoint,
+                        previous_key,
+                        window.limit,
+                    )
+            self._windows[self._group(endpoint)] = window
+
+    def window(self, endpoint: str) -> Window | None:
+        """Return the last known window of `endpoint` (for tests and cost logs)."""
+        with self._lock:
+            return self._windows.get(self._group(endpoint))
+
+    # -- waiting ----------------------------------------------------------------------
+
+    def wait(self, seconds: float, *, endpoint: str, reason: str) -> None:
+        """Sleep through the clock, logging why, how long and until when.
+
+        Raises:
+            StopRunError: when the wait exceeds `max_rate_limit_wait_seconds`.
+        """
+        if seconds <= 0:
+            return
+        until = self._clock.time() + seconds
+        if seconds > self._max_wait:
+            msg = (
+                f"Stopping: {endpoint} would need a wait of {seconds:.0f} s (until "
+                f"{_utc(until)}; {reason}), longer than max_rate_limit_wait_seconds="
+                f"{self._max_wait:.0f}. Finished work is kept in the state; run again later."
+            )
+            raise StopRunError(msg)
+        self._logger.warning(
+            "Rate limit: waiting %.0f s for %s until %s (%s).",
+            seconds,
+            endpoint,
+            _utc(until),
+            reason,
+        )
+        self.waits.append((endpoint, seconds))
+        self._clock.sleep(seconds)
+
+    def before_request(self, endpoint: str) -> None:
+        """Wait for the reset when the last response left no request in the window."""
+        with self._lock:
+            window = self._windows.get(self._group(endpoint))
+        if window is None or window.remaining > 0:
+            return
+        seconds = window.reset + RESET_MARGIN_SECONDS - self._clock.time()
+        if seconds <= 0:
+            return
+        self.wait(
+            seconds,
+            endpoint=endpoint,
+            reason=f"0 of {window.limit} requests left in this window",
+        )
+        with self._lock:
+            # The window has reset; the next response will tell us the new one.
+            window.remaining = window.limit
+
+    def delay_for_retry(self, endpoint: str, headers: Mapping[str, str], attempt: int) -> float:
+        """Seconds to wait before retrying a 429 or a transient failure.
+
+        A 429 with `x-rate-limit-reset` waits exactly until the reset; anything
+        else backs off exponentially with full jitter, bounded by the cap.
+        """
+        window = parse_window(headers)
+        if window is not None and window.remaining == 0:
+            with self._lock:
+                self._windows[self._group(endpoint)] = window
+            return max(0.0, window.reset + RESET_MARGIN_SECONDS - self._clock.time())
+        ceiling = min(self._backoff_cap, self._backoff_base * (2 ** max(0, attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,38 @@
+"""Record schemas, taken from X's own OpenAPI document (v2.166) shipped in this folder."""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from typing import Any
+
+from singer_sdk.schema.source import OpenAPISchema
+
+ACCOUNT_ID_SCHEMA = {
+    "type": "string",
+    "description": "Id of the authenticated X user whose DMs these are "
+    "(from GET /2/users/me); tells accounts, and inbound from outbound, apart.",
+}
+
+
+class XSchemaSource(OpenAPISchema[str]):
+    """Schemas taken from X's own OpenAPI document (v2.166), vendored in the package.
+
+    Adds `account_id` to every stream, and flattens X's media union (Photo,
+    Video, AnimatedGif share the `media` stream) into one object.
+    """
+
+    def fetch_schema(self, key: str) -> dict[str, Any]:
+        """Resolve `key` from the spec and add what every warehouse row carries."""
+        schema = copy.deepcopy(super().fetch_schema(key))
+        if key == "Media":
+            schema.pop("discriminator", None)
+            for variant in ("Photo", "Video", "AnimatedGif"):
+                for part in self.resolve_schema(variant).get("allOf", []):
+                    for name, prop in part.get("properties", {}).items():
+                        schema["properties"].setdefault(name, prop)
+        schema["properties"]["account_id"] = dict(ACCOUNT_ID_SCHEMA)
+        return schema
+
+
+X_SCHEMAS = XSchemaSource(resources.files("tap_x_dm") / "schemas" / "openapi.json")

@@ -1,0 +1,109 @@
+"""conversation_events: one partition per configured conversation, full history."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tap_x_dm.clock import ManualClock
+from tests.conftest import run_tap
+
+
+def conversation_requests(sandbox: Any) -> list[dict[str, Any]]:
+    return [e for e in sandbox.request_log if e["path"].startswith("/2/dm_conversations/")]
+
+
+def partition_states(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    partitions = state["bookmarks"]["conversation_events"]["partitions"]
+    return {p["context"]["dm_conversation_id"]: p for p in partitions}
+
+
+def test_partitions_read_full_history_then_only_new_events(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, days=90)
+    account = sandbox.account.id
+    conversations = sandbox.dataset.conversations_of(account)
+    group = next(c for c in conversations if "-" not in c)
+    one_to_one = next(c for c in conversations if "-" in c)
+    participant = next(p for p in one_to_one.split("-") if p != account)
+    histories = {
+        c: sandbox.visible_events(conversation_id=c, window_days=None) for c in (group, one_to_one)
+    }
+    assert any(
+        e["created_at"] < sandbox.visible_events(window_days=30)[-1]["created_at"]
+        for e in histories[group]
+    ), "the group should have history older than 30 days"
+
+    first = run_tap(
+        sandbox,
+        clock=clock,
+        dm_conversation_ids=[group],
+        participant_ids=[participant],
+    )
+
+    records = first.records("conversation_events")
+    by_conversation: dict[str, list[str]] = {}
+    for record in records:
+        by_conversation.setdefault(record["dm_conversation_id"], []).append(record["id"])
+        assert record["account_id"] == account
+    assert by_conversation == {c: [e["id"] for e in h] for c, h in histories.items()}
+    requests = conversation_requests(sandbox)
+    with_path = f"/2/dm_conversations/with/{participant}/dm_events"
+    assert sum(e["path"] == with_path for e in requests) == max(
+        1, math.ceil(len(histories[one_to_one]) / 100)
+    )
+    assert sum(e["path"] == f"/2/dm_conversations/{group}/dm_events" for e in requests) == max(
+        1, math.ceil(len(histories[group]) / 100)
+    )
+    states = partition_states(first.final_state)
+    assert set(states) == {group, one_to_one}
+    assert states[group]["replication_key_id"] == histories[group][0]["id"]
+
+    # Later run: one request per partition, only the new events.
+    sandbox.clear_log()
+    clock.advance(600)
+    new = sandbox.add_events(3, conversation_id=group)
+    second = run_tap(
+        sandbox,
+        clock=clock,
+        state=first.final_state,
+        dm_conversation_ids=[group],
+        participant_ids=[participant],
+    )
+    assert sorted(r["id"] for r in second.records("conversation_events")) == sorted(
+        e["id"] for e in new
+    )
+    assert len(conversation_requests(sandbox)) == 2
+    assert partition_states(second.final_state)[one_to_one] == states[one_to_one]
+
+
+def test_same_conversation_configured_twice_is_read_once(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600)
+    account = sandbox.account.id
+    one_to_one = next(c for c in sandbox.dataset.conversations_of(account) if "-" in c)
+    participant = next(p for p in one_to_one.split("-") if p != account)
+
+    run = run_tap(
+        sandbox, clock=clock, dm_conversation_ids=[one_to_one], participant_ids=[participant]
+    )
+
+    ids = [r["id"] for r in run.records("conversation_events")]
+    assert len(ids) == len(set(ids))
+    assert set(partition_states(run.final_state)) == {one_to_one}
+
+
+def test_unknown_conversation_warns_and_keeps_others(
+    sandbox_factory: Any, clock: ManualClock, caplog: Any
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600)
+    account = sandbox.account.id
+    known = next(c for c in sandbox.dataset.conversations_of(account) if "-" not in c)
+    missing = "1999999999999999999"
+
+    run = run_tap(sandbox, clock=clock, dm_conversation_ids=[missing, known])
+
+    ids = {r["id"] for r in run.records("conversation_events")}
+    assert ids == {e["id"] for e in sandbox.visible_events(conversation_id=known, window_days=None)}

@@ -1,0 +1,30 @@
+"""The SDK's standard tap tests, against a sandbox of their own."""
+
+from __future__ import annotations
+
+import atexit
+
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from tap_x_dm.clock import SystemClock
+from tap_x_dm.sandbox import Sandbox, SandboxConfig
+from tap_x_dm.tap import TapXDM
+
+# The standard suite instantiates the tap at import, so its sandbox starts here too,
+# with a budget large enough that it never waits.
+_SANDBOX = Sandbox(SandboxConfig(rate_limit=100_000, events=1500), clock=SystemClock())
+_SANDBOX.start()
+atexit.register(_SANDBOX.stop)
+_ACCOUNT = _SANDBOX.account.id
+_GROUP = next(c for c in _SANDBOX.dataset.conversations_of(_ACCOUNT) if "-" not in c)
+
+TestTapXDM = get_tap_test_class(
+    tap_class=TapXDM,
+    config={
+        "api_url": _SANDBOX.base_url,
+        "access_token": _SANDBOX.access_token(),
+        "dm_conversation_ids": [_GROUP],
+        "page_size": 100,
+    },
+    suite_config=SuiteConfig(max_records_limit=200),
+)

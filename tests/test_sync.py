@@ -1,0 +1,306 @@
+"""Full and incremental syncs against the sandbox over HTTP, asserted on ids and requests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from tap_x_dm.clock import ManualClock
+from tests.conftest import Killed, dm_requests, run_tap
+
+DM_EVENTS = "/2/dm_events"
+
+
+def list_requests(sandbox: Any, path: str = DM_EVENTS) -> list[dict[str, Any]]:
+    return [entry for entry in sandbox.request_log if entry["path"] == path]
+
+
+def expected_record(event: dict[str, Any], account_id: str) -> dict[str, Any]:
+    return {**event, "account_id": account_id}
+
+
+def test_full_sync_equals_the_30_day_set(sandbox_factory: Any, clock: ManualClock) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    expected = sandbox.visible_events(window_days=30)
+    assert len(expected) > 150  # several pages, or the test proves little
+
+    run = run_tap(sandbox, clock=clock)
+
+    records = run.records("dm_events")
+    assert [r["id"] for r in records] == [e["id"] for e in expected]
+    assert len(set(run.ids())) == len(records)
+    account = sandbox.account.id
+    assert records == [expected_record(e, account) for e in expected]
+    assert len(list_requests(sandbox)) == math.ceil(len(expected) / 100)
+    assert len(list_requests(sandbox, "/2/users/me")) == 1
+    bookmark = run.final_state["bookmarks"]["dm_events"]
+    assert bookmark["replication_key"] == "created_at"
+    assert bookmark["replication_key_value"] == expected[0]["created_at"]
+    assert bookmark["replication_key_id"] == expected[0]["id"]
+    assert "progress_markers" not in bookmark
+    assert run.final_state["account"]["id"] == account
+
+
+def test_meta_only_last_page_costs_one_more_request(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, meta_only_last_page=True)
+    expected = sandbox.visible_events(window_days=30)
+    page_size = 50
+    # Make the last page exactly full so the sandbox advertises one more, empty, page.
+    remainder = len(expected) % page_size
+    if remainder:
+        sandbox.add_events(page_size - remainder)
+        expected = sandbox.visible_events(window_days=30)
+    assert len(expected) % page_size == 0
+
+    run = run_tap(sandbox, clock=clock, page_size=page_size)
+
+    assert run.ids() == [e["id"] for e in expected]
+    assert len(list_requests(sandbox)) == len(expected) // page_size + 1
+
+
+def test_incremental_rerun_reads_one_page_and_emits_only_new_events(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    first = run_tap(sandbox, clock=clock)
+    sandbox.clear_log()
+
+    clock.advance(3600)
+    new = sandbox.add_events(7)
+    second = run_tap(sandbox, clock=clock, state=first.final_state)
+
+    assert sorted(second.ids(), key=int, reverse=True) == sorted(
+        (e["id"] for e in new), key=int, reverse=True
+    )
+    assert len(list_requests(sandbox)) == 1
+    assert list_requests(sandbox, "/2/users/me") == []  # the account is remembered in state
+    newest = max(new, key=lambda e: int(e["id"]))
+    assert second.final_state["bookmarks"]["dm_events"]["replication_key_id"] == newest["id"]
+
+    sandbox.clear_log()
+    third = run_tap(sandbox, clock=clock, state=second.final_state)
+    assert third.ids() == []
+    assert len(list_requests(sandbox)) == 1
+    assert (
+        third.final_state["bookmarks"]["dm_events"] == second.final_state["bookmarks"]["dm_events"]
+    )
+
+
+def test_events_sharing_the_bookmark_millisecond_are_not_lost_or_doubled(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    clock.advance(60)
+    bookmark_event = sandbox.add_events(1)[0]
+    first = run_tap(sandbox, clock=clock)
+    assert first.final_state["bookmarks"]["dm_events"]["replication_key_id"] == bookmark_event["id"]
+    # The clock has not moved: new events land in the bookmark's millisecond, ids above it.
+    same_ms = sandbox.add_events(3)
+    assert {e["created_at"] for e in same_ms} == {bookmark_event["created_at"]}
+
+    second = run_tap(sandbox, clock=clock, state=first.final_state)
+
+    assert sorted(second.ids()) == sorted(e["id"] for e in same_ms)
+
+
+def test_a_run_that_dies_halfway_loses_nothing(sandbox_factory: Any, clock: ManualClock) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    first = run_tap(sandbox, clock=clock)
+    clock.advance(3600)
+    new = sandbox.add_events(250)  # three pages of new events
+    sandbox.clear_log()
+
+    def die_in_page_two(message: dict[str, Any]) -> None:
+        if message["type"] == "RECORD" and message["stream"] == "dm_events":
+            seen.append(message["record"]["id"])
+            if len(seen) == 130:
+                raise Killed
+
+    seen: list[str] = []
+    broken = run_tap(
+        sandbox,
+        clock=clock,
+        state=first.final_state,
+        raise_errors=False,
+        on_message=die_in_page_two,
+    )
+
+    assert isinstance(broken.error, Killed)
+    assert 0 < len(broken.ids()) < len(new)
+    # Whatever state the dying run emitted still points at the old bookmark.
+    for state in broken.states:
+        assert (
+            state["bookmarks"]["dm_events"].get("replication_key_id")
+            == (first.final_state["bookmarks"]["dm_events"]["replication_key_id"])
+        )
+    rerun = run_tap(sandbox, clock=clock, state=broken.final_state or first.final_state)
+
+    assert sorted(rerun.ids(), key=int) == sorted((e["id"] for e in new), key=int)
+    assert set(broken.ids()) <= set(rerun.ids())  # re-read, never skipped
+
+
+def test_start_date_limits_what_is_read_and_emitted(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    events = sandbox.visible_events(window_days=30)
+    cutoff = events[len(events) // 3]["created_at"]
+    expected = [e for e in events if e["created_at"] >= cutoff]
+
+    run = run_tap(sandbox, clock=clock, start_date=cutoff)
+
+    assert run.ids() == [e["id"] for e in expected]
+    # Paging stopped at start_date instead of reading the whole 30 days.
+    assert len(list_requests(sandbox)) == math.ceil((len(expected) + 1) / 100)
+
+
+def test_event_types_are_sent_and_respected(sandbox_factory: Any, clock: ManualClock) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    joins_and_leaves = [
+        e
+        for e in sandbox.visible_events(window_days=30)
+        if e["event_type"] in {"ParticipantsJoin", "ParticipantsLeave"}
+    ]
+    assert joins_and_leaves
+
+    run = run_tap(sandbox, clock=clock, event_types=["ParticipantsJoin", "ParticipantsLeave"])
+
+    assert run.ids() == [e["id"] for e in joins_and_leaves]
+    assert list_requests(sandbox)[0]["query"]["event_types"] == "ParticipantsJoin,ParticipantsLeave"
+
+
+def test_empty_account(sandbox_factory: Any, clock: ManualClock) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    user = sandbox.dataset.empty_user_id()
+
+    run = run_tap(sandbox, clock=clock, access_token=sandbox.access_token(user))
+
+    assert run.ids() == []
+    assert len(list_requests(sandbox)) == 1
+    assert "replication_key_value" not in run.final_state["bookmarks"].get("dm_events", {})
+
+
+def test_dm_event_ids_are_fetched_once_without_moving_the_bookmark(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, days=90)
+    first = run_tap(sandbox, clock=clock)
+    # Events older than 30 days: /2/dm_events cannot serve them, the lookup can.
+    recent = {e["id"] for e in sandbox.visible_events(window_days=30)}
+    old = [e for e in sandbox.visible_events(window_days=None) if e["id"] not in recent][:2]
+    wanted = [e["id"] for e in old]
+    sandbox.clear_log()
+
+    second = run_tap(sandbox, clock=clock, state=first.final_state, dm_event_ids=wanted)
+
+    assert sorted(second.ids()) == sorted(wanted)
+    assert second.records("dm_events") == [{**e, "account_id": sandbox.account.id} for e in old]
+    assert len(list_requests(sandbox)) == 1
+    lookups = [e for e in sandbox.request_log if e["path"].startswith("/2/dm_events/")]
+    assert len(lookups) == 2
+    bookmarks = second.final_state["bookmarks"]["dm_events"]
+    assert (
+        bookmarks["replication_key_id"]
+        == first.final_state["bookmarks"]["dm_events"]["replication_key_id"]
+    )
+    assert sorted(bookmarks["looked_up_event_ids"]) == sorted(wanted)
+
+    sandbox.clear_log()
+    third = run_tap(sandbox, clock=clock, state=second.final_state, dm_event_ids=wanted)
+    assert third.ids() == []
+    assert [e for e in sandbox.request_log if e["path"].startswith("/2/dm_events/")] == []
+
+
+def test_includes_streams_hold_every_referenced_object_once(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    events = sandbox.visible_events(window_days=30)
+
+    run = run_tap(sandbox, clock=clock)
+
+    users = run.records("users")
+    tweets = run.records("tweets")
+    media = run.records("media")
+    expected_users = {e["sender_id"] for e in events if "sender_id" in e} | {
+        p for e in events for p in e.get("participant_ids", [])
+    }
+    expected_tweets = {
+        ref["id"]
+        for e in events
+        for ref in e.get("referenced_tweets", [])
+        if sandbox.dataset.tweet(ref["id"]) is not None
+    }
+    expected_media = {k for e in events for k in e.get("attachments", {}).get("media_keys", [])}
+    assert sorted(u["id"] for u in users) == sorted(expected_users)
+    assert sorted(t["id"] for t in tweets) == sorted(expected_tweets)
+    assert sorted(m["media_key"] for m in media) == sorted(expected_media)
+    assert expected_tweets and expected_media
+    for record in users + tweets + media:
+        assert record["account_id"] == sandbox.account.id
+    account_user = next(u for u in users if u["id"] == sandbox.account.id)
+    assert account_user["username"] == sandbox.account.username
+    # A schema precedes the first record of each includes stream.
+    first_schema = next(i for i, m in enumerate(run.messages) if m.get("stream") == "users")
+    assert run.messages[first_schema]["type"] == "SCHEMA"
+    assert run.schemas("media")[0]["key_properties"] == ["media_key"]
+
+
+def test_streams_sync_in_an_order_that_fills_includes_first(clock: ManualClock) -> None:
+    from tap_x_dm.tap import TapXDM
+
+    tap = TapXDM(config={"access_token": "x"}, clock=clock)
+    names = list(tap.streams)
+    assert names == ["conversation_events", "dm_events", "media", "tweets", "users"]
+
+
+@pytest.mark.parametrize("page_size", [1, 37])
+def test_small_pages_read_everything_once(
+    sandbox_factory: Any, clock: ManualClock, page_size: int
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=400, conversations=40, days=40)
+    expected = sandbox.visible_events(window_days=30)
+
+    run = run_tap(sandbox, clock=clock, page_size=page_size)
+
+    assert run.ids() == [e["id"] for e in expected]
+    assert len(list_requests(sandbox)) == max(1, math.ceil(len(expected) / page_size))
+    assert all(entry["query"]["max_results"] == str(page_size) for entry in list_requests(sandbox))
+
+
+def test_arrivals_during_a_pass_are_not_doubled(sandbox_factory: Any, clock: ManualClock) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    expected = sandbox.visible_events(window_days=30)
+    arrived: list[dict[str, Any]] = []
+
+    def add_during_first_page(message: dict[str, Any]) -> None:
+        if message["type"] == "RECORD" and message["stream"] == "dm_events" and not arrived:
+            clock.advance(1)
+            arrived.extend(sandbox.add_events(5))
+
+    run = run_tap(sandbox, clock=clock, on_message=add_during_first_page)
+
+    assert run.ids() == [e["id"] for e in expected]  # arrivals wait for the next run
+    second = run_tap(sandbox, clock=clock, state=run.final_state)
+    assert sorted(second.ids()) == sorted(e["id"] for e in arrived)
+
+
+def test_dm_requests_ask_for_every_field_and_expansion(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=50, conversations=10)
+    run_tap(sandbox, clock=clock)
+    query = dm_requests(sandbox)[0]["query"]
+    assert query["dm_event.fields"].split(",") == sorted(query["dm_event.fields"].split(","))
+    assert set(query["dm_event.fields"].split(",")) == {
+        "attachments", "created_at", "dm_conversation_id", "entities", "event_type", "id",
+        "participant_ids", "referenced_tweets", "sender_id", "text",
+    }  # fmt: skip
+    assert set(query["expansions"].split(",")) == {
+        "attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id",
+    }  # fmt: skip
+    assert query["max_results"] == "100"
