@@ -35,6 +35,8 @@ class DmEventStreamBase(XStream):
 
     schema_key = "DmEvent"
     replication_key = REPLICATION_KEY
+    #: Keyed by account too: two brand accounts in one warehouse can both see an event.
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
 
     def __init__(self, tap: TapXDM, **kwargs: Any) -> None:
         super().__init__(tap, **kwargs)
@@ -218,7 +220,7 @@ class IncludedObjectsStream(Stream):
 
     Records are written as each page arrives (so a crash cannot separate an
     event from the users, tweets and media it refers to) and at most once per
-    run per key; the target upserts them by key.
+    run per key; the target upserts them by (`account_id`, object key).
     """
 
     include_key: t.ClassVar[str]
@@ -240,7 +242,7 @@ class IncludedObjectsStream(Stream):
         """Write the objects of one page not yet written in this run."""
         if not self.selected:
             return
-        key_name = self.primary_keys[0]
+        key_name = self.primary_keys[-1]
         known = self.schema["properties"]
         for obj in objects:
             key = obj.get(key_name)
@@ -273,7 +275,7 @@ class UsersStream(IncludedObjectsStream):
 
     name = "users"
     include_key = "users"
-    primary_keys: t.ClassVar[list[str]] = ["id"]
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     schema_key = "User"
 
 
@@ -282,7 +284,7 @@ class TweetsStream(IncludedObjectsStream):
 
     name = "tweets"
     include_key = "tweets"
-    primary_keys: t.ClassVar[list[str]] = ["id"]
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     schema_key = "Tweet"
 
 
@@ -291,5 +293,5 @@ class MediaStream(IncludedObjectsStream):
 
     name = "media"
     include_key = "media"
-    primary_keys: t.ClassVar[list[str]] = ["media_key"]
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "media_key"]
     schema_key = "Media"

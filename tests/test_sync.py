@@ -247,7 +247,8 @@ def test_includes_streams_hold_every_referenced_object_once(
     # A schema precedes the first record of each includes stream.
     first_schema = next(i for i, m in enumerate(run.messages) if m.get("stream") == "users")
     assert run.messages[first_schema]["type"] == "SCHEMA"
-    assert run.schemas("media")[0]["key_properties"] == ["media_key"]
+    assert run.schemas("media")[0]["key_properties"] == ["account_id", "media_key"]
+    assert run.schemas("dm_events")[0]["key_properties"] == ["account_id", "id"]
 
 
 def test_streams_sync_in_an_order_that_fills_includes_first(clock: ManualClock) -> None:
