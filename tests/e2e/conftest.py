@@ -102,7 +102,9 @@ def postgres() -> Iterator[Postgres]:
     finally:
         subprocess.run(
             [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True, timeout=60, check=False,
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
         shutil.rmtree(base, ignore_errors=True)
 
@@ -144,12 +146,16 @@ class MeltanoProject:
 def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     meltano = _meltano_bin()
     if meltano is None:
-        _unavailable("meltano not found: run `bash scripts/bootstrap.sh` (it creates .venv-meltano).")
+        _unavailable(
+            "meltano not found: run `bash scripts/bootstrap.sh` (it creates .venv-meltano)."
+        )
         raise AssertionError  # unreachable: _unavailable skips or fails
     root = tmp_path_factory.mktemp("meltano-project")
     text = (REPO / "meltano.yml").read_text()
     (root / "meltano.yml").write_text(text.replace("pip_url: -e .", f"pip_url: -e {REPO}"))
     project = MeltanoProject(root=root, meltano=meltano)
-    result = project.run("install", env={"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}, timeout=900)
+    result = project.run(
+        "install", env={"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}, timeout=900
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return project

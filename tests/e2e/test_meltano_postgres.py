@@ -19,7 +19,9 @@ from tests.e2e.conftest import MeltanoProject, Postgres
 pytestmark = pytest.mark.e2e
 
 
-def env_for(sandbox: Any, postgres: Postgres, user_id: str | None = None, **extra: str) -> dict[str, str]:
+def env_for(
+    sandbox: Any, postgres: Postgres, user_id: str | None = None, **extra: str
+) -> dict[str, str]:
     return {
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "TAP_X_DM_API_URL": sandbox.base_url,
@@ -67,7 +69,10 @@ def test_first_second_and_third_run_into_postgres(
         "join information_schema.key_column_usage kcu using (constraint_name, table_schema) "
         "where tc.table_schema = 'x_dm' and tc.constraint_type = 'PRIMARY KEY' order by 1, 2"
     )
-    assert [k for k in keys if k[0] == "dm_events"] == [["dm_events", "account_id"], ["dm_events", "id"]]
+    assert [k for k in keys if k[0] == "dm_events"] == [
+        ["dm_events", "account_id"],
+        ["dm_events", "id"],
+    ]
     assert ["media", "media_key"] in keys
 
     time.sleep(0.01)
@@ -89,12 +94,19 @@ def test_a_killed_run_leaves_no_gap_and_no_duplicate(
         clock=SystemClock(), rate_limit=100_000, events=900, conversations=60,
         slow_every=1, slow_seconds=0.25,
     )  # fmt: skip
-    env = env_for(sandbox, postgres, TAP_X_DM_PAGE_SIZE="10", TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA="x_dm_kill")
+    env = env_for(
+        sandbox,
+        postgres,
+        TAP_X_DM_PAGE_SIZE="10",
+        TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA="x_dm_kill",
+    )
     suffix = "e2e-kill"
     expected = sorted(e["id"] for e in sandbox.visible_events(window_days=30))
     assert len(expected) > 100
 
-    process = meltano_project.popen("run", "--state-id-suffix", suffix, "tap-x-dm", "target-postgres", env=env)
+    process = meltano_project.popen(
+        "run", "--state-id-suffix", suffix, "tap-x-dm", "target-postgres", env=env
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if sum(e["path"] == "/2/dm_events" for e in sandbox.request_log) >= 6:
@@ -127,5 +139,7 @@ def test_two_accounts_fan_out_with_their_own_state(
         expected = {e["id"] for e in sandbox.visible_events(account, window_days=30)}
         rows = postgres.query(f"select id from {schema}.dm_events where account_id = '{account}'")
         assert {row[0] for row in rows} == expected
-    states = meltano_project.run("state", "list", env={"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    states = meltano_project.run(
+        "state", "list", env={"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    )
     assert f"account-{brand}" in states.stdout and f"account-{other}" in states.stdout
