@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -305,3 +306,28 @@ def test_dm_requests_ask_for_every_field_and_expansion(
         "attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id",
     }  # fmt: skip
     assert query["max_results"] == "100"
+
+
+def test_bookmark_older_than_30_days_names_the_gap(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600, conversations=40)
+    forty_days_ago = dt.datetime.fromtimestamp(clock.time(), tz=dt.timezone.utc) - dt.timedelta(40)
+    old = {
+        "bookmarks": {
+            "dm_events": {
+                "replication_key": "created_at",
+                "replication_key_value": forty_days_ago.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "replication_key_id": "1",
+            }
+        }
+    }
+
+    with caplog.at_level("WARNING"):
+        run = run_tap(sandbox, clock=clock, state=old)
+
+    assert run.ids() == [e["id"] for e in sandbox.visible_events(window_days=30)]
+    gap = [r.getMessage() for r in caplog.records if "older than the 30 days" in r.getMessage()]
+    assert len(gap) == 1
+    assert f"events between {forty_days_ago.date().isoformat()} and" in gap[0]
+    assert "conversation_events" in gap[0]
