@@ -1,6 +1,6 @@
 """Query and path parameter validation, with X's invalid-request messages.
 
-The enums are those of the 2.166 OpenAPI document. Every problem in a request
+The enums are read from the 2.166 OpenAPI document shipped with the tap. Every problem in a request
 is reported at once, as X does, so a client sees all its mistakes in one 400.
 """
 
@@ -13,101 +13,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from tap_x_dm.sandbox.errors import param_error
+from tap_x_dm.schemas import parameter_values
 
 EVENT_TYPES = ("MessageCreate", "ParticipantsJoin", "ParticipantsLeave")
-DM_EVENT_FIELDS = (
-    "attachments",
-    "created_at",
-    "dm_conversation_id",
-    "entities",
-    "event_type",
-    "id",
-    "participant_ids",
-    "referenced_tweets",
-    "sender_id",
-    "text",
-)
-DM_EXPANSIONS = ("attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id")
-USER_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")
-USER_FIELDS = (
-    "affiliation",
-    "confirmed_email",
-    "connection_status",
-    "created_at",
-    "description",
-    "entities",
-    "id",
-    "is_identity_verified",
-    "location",
-    "most_recent_tweet_id",
-    "name",
-    "parody",
-    "pinned_tweet_id",
-    "profile_banner_url",
-    "profile_image_url",
-    "protected",
-    "public_metrics",
-    "receives_your_dm",
-    "subscription",
-    "subscription_type",
-    "url",
-    "username",
-    "verified",
-    "verified_followers_count",
-    "verified_type",
-    "withheld",
-)
-TWEET_FIELDS = (
-    "article",
-    "attachments",
-    "author_id",
-    "card_uri",
-    "community_id",
-    "context_annotations",
-    "conversation_id",
-    "created_at",
-    "display_text_range",
-    "edit_controls",
-    "edit_history_tweet_ids",
-    "entities",
-    "geo",
-    "id",
-    "in_reply_to_user_id",
-    "lang",
-    "matched_media_notes",
-    "media_metadata",
-    "non_public_metrics",
-    "note_request_suggestions",
-    "note_tweet",
-    "organic_metrics",
-    "paid_partnership",
-    "possibly_sensitive",
-    "promoted_metrics",
-    "public_metrics",
-    "referenced_tweets",
-    "reply_settings",
-    "scopes",
-    "source",
-    "suggested_source_links",
-    "suggested_source_links_with_counts",
-    "text",
-    "withheld",
-)
-MEDIA_FIELDS = (
-    "alt_text",
-    "duration_ms",
-    "height",
-    "media_key",
-    "non_public_metrics",
-    "organic_metrics",
-    "preview_image_url",
-    "promoted_metrics",
-    "public_metrics",
-    "type",
-    "url",
-    "variants",
-    "width",
-)
+DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
+DM_EXPANSIONS = parameter_values("DmEventExpansionsParameter")
+USER_EXPANSIONS = parameter_values("UserExpansionsParameter")
+USER_FIELDS = parameter_values("UserFieldsParameter")
+TWEET_FIELDS = parameter_values("TweetFieldsParameter")
+MEDIA_FIELDS = parameter_values("MediaFieldsParameter")
 
 #: Path parameter patterns from the spec (UserId, DmConversationId, DmEventId).
 USER_ID = re.compile(r"^[0-9]{1,19}$")

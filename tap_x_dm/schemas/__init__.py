@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -36,3 +37,14 @@ class XSchemaSource(OpenAPISchema[str]):
 
 
 X_SCHEMAS = XSchemaSource(resources.files("tap_x_dm") / "schemas" / "openapi.json")
+
+
+@cache
+def parameter_values(name: str) -> tuple[str, ...]:
+    """The values X's spec allows for a list parameter, e.g. `DmEventFieldsParameter`.
+
+    The tap (what it requests and accepts in settings) and the sandbox (what it
+    validates) both read them here, so neither keeps a hand-copied list.
+    """
+    schema = X_SCHEMAS.spec["components"]["parameters"][name]["schema"]
+    return tuple(schema["items"]["enum"])
