@@ -1,0 +1,51 @@
+"""`pip install .` gives the three commands, typed, with the spec inside and one version."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import tap_x_dm
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_has_commands_types_spec_and_metadata(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("tap_x_dm-*.whl")
+    assert wheel.name.startswith(f"tap_x_dm-{tap_x_dm.__version__}-")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
+        entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
+        metadata = archive.read(f"{dist_info}/METADATA").decode()
+    assert "tap_x_dm/py.typed" in names
+    assert "tap_x_dm/schemas/openapi.json" in names
+    assert any(n.endswith("/LICENSE") or n.endswith("licenses/LICENSE") for n in names)
+    for command in ("tap-x-dm =", "tap-x-dm-auth =", "tap-x-dm-sandbox ="):
+        assert command in entry_points
+    assert "Requires-Python: >=3.10" in metadata
+    for version in ("3.10", "3.11", "3.12", "3.13"):
+        assert f"Programming Language :: Python :: {version}" in metadata
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "Requires-Dist: singer-sdk[msgspec]<0.55,>=0.54.2" in metadata
+    assert "backoff" not in [
+        line.split()[1] for line in metadata.splitlines() if line.startswith("Requires-Dist:")
+    ]
