@@ -18,6 +18,8 @@ from singer_sdk.helpers import types
 from singer_sdk.streams._state import StreamStateManager
 
 REPLICATION_KEY = "created_at"
+#: X's snowflake epoch: an id's top bits are milliseconds since then.
+TWEPOCH_MS = 1288834974657
 #: State key holding the bookmark's event id, the tie-break for events that
 #: share a `created_at` millisecond.
 TIE_BREAK_KEY = "replication_key_id"
@@ -41,7 +43,17 @@ class Position:
     @classmethod
     def of(cls, event: Mapping[str, Any]) -> Position:
         """Return the position of an event (ids compared as integers, never strings)."""
-        return cls(parse_timestamp(str(event[REPLICATION_KEY])), int(event["id"]))
+        return cls(parse_timestamp(created_at_of(event)), int(event["id"]))
+
+
+def created_at_of(event: Mapping[str, Any]) -> str:
+    """The event's `created_at`, or the time its snowflake id encodes if X left it out."""
+    value = event.get(REPLICATION_KEY)
+    if value:
+        return str(value)
+    ms = (int(event["id"]) >> 22) + TWEPOCH_MS
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def read_bookmark(state: Mapping[str, Any]) -> tuple[Position | None, str | None]:
@@ -73,9 +85,18 @@ class NewestFirstPass:
     arrivals) and is dropped.
     """
 
-    def __init__(self, *, bookmark: Position | None, start_date: dt.datetime | None) -> None:
+    def __init__(
+        self,
+        *,
+        bookmark: Position | None,
+        start_date: dt.datetime | None,
+        ceiling: Position | None = None,
+    ) -> None:
         self.bookmark = bookmark
         self.start_date = start_date
+        #: A catch-up pass (for newly configured event types) reads only what the last
+        #: completed pass already covered; newer events belong to the regular pass.
+        self.ceiling = ceiling
         self.reached_floor = False
         self.newest: Position | None = None
         self.newest_created_at: str | None = None
@@ -87,6 +108,8 @@ class NewestFirstPass:
     def admit(self, event: Mapping[str, Any]) -> bool:
         """Return True when `event` is new to this pass and above its floor."""
         position = Position.of(event)
+        if self.ceiling is not None and position > self.ceiling:
+            return False
         if self._lowest_id is not None and position.id >= self._lowest_id:
             self.repeats += 1
             return False
@@ -98,7 +121,7 @@ class NewestFirstPass:
             return False
         if self.newest is None or position > self.newest:
             self.newest = position
-            self.newest_created_at = str(event[REPLICATION_KEY])
+            self.newest_created_at = created_at_of(event)
         self._lowest_id = position.id
         self.emitted += 1
         return True

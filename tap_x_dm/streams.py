@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from singer_sdk import Stream
@@ -41,6 +41,7 @@ class DmEventStreamBase(XStream):
     def __init__(self, tap: TapXDM, **kwargs: Any) -> None:
         super().__init__(tap, **kwargs)
         self._pass: NewestFirstPass | None = None
+        self._pass_event_types: list[str] | None = None
 
     @property
     def state_manager(self) -> PassStateManager:
@@ -70,32 +71,72 @@ class DmEventStreamBase(XStream):
             self._pass.pages += 1
         return super().parse_response(response)
 
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """Ask only for the newly configured event types during a catch-up pass."""
+        params = super().get_url_params(context, next_page_token)
+        if self._pass_event_types:
+            params["event_types"] = ",".join(self._pass_event_types)
+        return params
+
     def read_pass(self, context: Context | None, label: str) -> Iterable[dict[str, Any]]:
-        """Run one pass; move the bookmark only when it has read to its floor or the end."""
+        """Run one pass; move the bookmark only when it has read to its floor or the end.
+
+        When `event_types` gained a type since the bookmark was written, a catch-up
+        pass first reads that type's events up to the bookmark, once: otherwise
+        they would lie below the bookmark forever.
+        """
         if self.tap.stop_reason is not None:
             return
         state = self.get_context_state(context)
         bookmark, raw_bookmark = read_bookmark(state)
-        self._pass = NewestFirstPass(bookmark=bookmark, start_date=self.tap.start_date)
+        configured = sorted(self.config["event_types"])
+        stored = state.get("event_types")
+        added = [kind for kind in configured if stored is not None and kind not in stored]
+        start_date = self.tap.start_date
+        if bookmark is not None and added:
+            self.logger.info(
+                "%s: event_types now include %s; reading their events up to %s once.",
+                label,
+                ", ".join(added),
+                raw_bookmark,
+            )
+            catch_up = NewestFirstPass(bookmark=None, start_date=start_date, ceiling=bookmark)
+            if not (yield from self.run_pass(context, catch_up, added)):
+                return
+        self._pass = main = NewestFirstPass(bookmark=bookmark, start_date=start_date)
         if bookmark is not None:
             self.logger.info("%s: reading events newer than %s.", label, raw_bookmark)
             self.warn_if_gap(bookmark)
-        try:
-            for event in self.request_records(context):
-                if self._pass.admit(event):
-                    yield event
-        except StopRunError as exc:
-            self.tap.stop(exc)  # the bookmark stays: this pass did not finish
+        if not (yield from self.run_pass(context, main, None)):
             return
-        self._pass.complete(state)
+        main.complete(state)
+        state["event_types"] = configured
         self.logger.info(
             "%s: pass complete: %d new event(s) in %d page(s)%s; bookmark %s.",
             label,
-            self._pass.emitted,
-            self._pass.pages,
-            f", {self._pass.repeats} repeat(s) dropped" if self._pass.repeats else "",
+            main.emitted,
+            main.pages,
+            f", {main.repeats} repeat(s) dropped" if main.repeats else "",
             state.get("replication_key_value", "not set"),
         )
+
+    def run_pass(
+        self, context: Context | None, one_pass: NewestFirstPass, event_types: list[str] | None
+    ) -> Generator[dict[str, Any], None, bool]:
+        """Page through one pass; False when the run must stop (a too-long rate wait)."""
+        self._pass, self._pass_event_types = one_pass, event_types
+        try:
+            for event in self.request_records(context):
+                if one_pass.admit(event):
+                    yield event
+        except StopRunError as exc:
+            self.tap.stop(exc)  # no bookmark moves: this pass did not finish
+            return False
+        finally:
+            self._pass_event_types = None
+        return True
 
     def warn_if_gap(self, bookmark: Position) -> None:
         """Hook for streams whose endpoint forgets history (see `dm_events`)."""
@@ -112,9 +153,8 @@ class DmEventsStream(DmEventStreamBase):
         wanted = set(self.config.get("dm_event_ids") or [])
         state = self.get_context_state(context)
         done = set(state.get("looked_up_event_ids") or [])
-        pending = [
-            event_id for event_id in self.config.get("dm_event_ids") or [] if event_id not in done
-        ]
+        configured = dict.fromkeys(self.config.get("dm_event_ids") or [])  # repeats ignored
+        pending = [event_id for event_id in configured if event_id not in done]
         seen_in_pass: set[str] = set()
         for event in self.read_pass(context, self.name):
             if event["id"] in wanted:
@@ -164,6 +204,14 @@ class DmEventsStream(DmEventStreamBase):
             )
 
 
+def canonical_conversation_id(conversation_id: str) -> str:
+    """One-to-one ids are `{smaller}-{larger}` (as integers); accept either order."""
+    if "-" not in conversation_id:
+        return conversation_id
+    low, high = sorted(int(part) for part in conversation_id.split("-"))
+    return f"{low}-{high}"
+
+
 class ConversationEventsStream(DmEventStreamBase):
     """The configured conversations' full history, one state partition each.
 
@@ -179,7 +227,8 @@ class ConversationEventsStream(DmEventStreamBase):
     def partitions(self) -> list[dict[str, Any]] | None:
         """One context per configured conversation (asked at sync time only)."""
         contexts: dict[str, dict[str, Any]] = {}
-        for conversation_id in self.config.get("dm_conversation_ids") or []:
+        for configured_id in self.config.get("dm_conversation_ids") or []:
+            conversation_id = canonical_conversation_id(configured_id)
             contexts.setdefault(conversation_id, {"dm_conversation_id": conversation_id})
         participants = self.config.get("participant_ids") or []
         if participants:

@@ -69,3 +69,28 @@ def test_bookmark_without_tie_break_treats_its_millisecond_as_seen() -> None:
     assert not one_pass.admit(event(2**62, "2026-11-01T10:00:00.000Z"))
     write_bookmark(state, "2026-11-01T10:00:00.000Z", 7)
     assert state["replication_key_id"] == "7"
+
+
+def test_missing_created_at_falls_back_to_the_snowflake_time() -> None:
+    # 1582838499983564806 is X's example MessageCreate of 2022-10-19T20:58:00.000Z
+    # (X's example shows whole seconds; the id holds the milliseconds).
+    position = Position.of({"id": "1582838499983564806"})
+    assert position.created_at == dt.datetime(
+        2022, 10, 19, 20, 58, 0, 770000, tzinfo=dt.timezone.utc
+    )
+
+
+def test_a_catch_up_pass_skips_what_lies_above_its_ceiling() -> None:
+    ceiling = Position.of(event(100, "2026-11-01T10:00:00.000Z"))
+    one_pass = NewestFirstPass(bookmark=None, start_date=None, ceiling=ceiling)
+    admitted = [
+        e["id"]
+        for e in (
+            event(120, "2026-11-01T11:00:00.000Z"),
+            event(100, "2026-11-01T10:00:00.000Z"),
+            event(90, "2026-11-01T09:00:00.000Z"),
+        )
+        if one_pass.admit(e)
+    ]
+    assert admitted == ["100", "90"]
+    assert not one_pass.reached_floor

@@ -107,3 +107,22 @@ def test_unknown_conversation_warns_and_keeps_others(
 
     ids = {r["id"] for r in run.records("conversation_events")}
     assert ids == {e["id"] for e in sandbox.visible_events(conversation_id=known, window_days=None)}
+
+
+def test_a_reversed_one_to_one_id_is_the_same_partition(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600)
+    account = sandbox.account.id
+    one_to_one = next(c for c in sandbox.dataset.conversations_of(account) if "-" in c)
+    low, high = one_to_one.split("-")
+    participant = high if low == account else low
+
+    run = run_tap(
+        sandbox, clock=clock, dm_conversation_ids=[f"{high}-{low}"], participant_ids=[participant]
+    )
+
+    assert set(partition_states(run.final_state)) == {one_to_one}
+    assert len(conversation_requests(sandbox)) == 1
+    expected = sandbox.visible_events(conversation_id=one_to_one, window_days=None)
+    assert [r["id"] for r in run.records("conversation_events")] == [e["id"] for e in expected]

@@ -331,3 +331,44 @@ def test_bookmark_older_than_30_days_names_the_gap(
     assert len(gap) == 1
     assert f"events between {forty_days_ago.date().isoformat()} and" in gap[0]
     assert "conversation_events" in gap[0]
+
+
+def test_widening_event_types_reads_the_new_types_history_once(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    events = sandbox.visible_events(window_days=30)
+    membership = [e for e in events if e["event_type"] != "MessageCreate"]
+    assert membership
+    first = run_tap(sandbox, clock=clock, event_types=["MessageCreate"])
+    assert first.final_state["bookmarks"]["dm_events"]["event_types"] == ["MessageCreate"]
+    sandbox.clear_log()
+
+    second = run_tap(sandbox, clock=clock, state=first.final_state)
+
+    assert second.ids() == [e["id"] for e in membership]
+    queries = [e["query"]["event_types"] for e in list_requests(sandbox)]
+    assert queries == [
+        "ParticipantsJoin,ParticipantsLeave",
+        "MessageCreate,ParticipantsJoin,ParticipantsLeave",
+    ]
+    assert second.final_state["bookmarks"]["dm_events"]["event_types"] == [
+        "MessageCreate", "ParticipantsJoin", "ParticipantsLeave",
+    ]  # fmt: skip
+    third = run_tap(sandbox, clock=clock, state=second.final_state)
+    assert third.ids() == []
+
+
+def test_a_repeated_dm_event_id_is_fetched_once(sandbox_factory: Any, clock: ManualClock) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600, conversations=40)
+    first = run_tap(sandbox, clock=clock)
+    recent = {e["id"] for e in sandbox.visible_events(window_days=30)}
+    old = next(e for e in sandbox.visible_events(window_days=None) if e["id"] not in recent)
+    sandbox.clear_log()
+
+    run = run_tap(
+        sandbox, clock=clock, state=first.final_state, dm_event_ids=[old["id"], old["id"]]
+    )
+
+    assert run.ids() == [old["id"]]
+    assert len([e for e in sandbox.request_log if e["path"].startswith("/2/dm_events/")]) == 1
