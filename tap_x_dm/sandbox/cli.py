@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the last page is exactly full, send next_token and then a meta-only page",
     )
     api.add_argument(
+        "--offset-pagination",
+        action="store_true",
+        help="tokens carry an offset: arrivals between two requests shift later pages",
+    )
+    api.add_argument(
         "--conversation-history-days",
         type=_positive,
         default=None,
@@ -125,6 +130,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         shared_budget=args.shared_budget,
         token_ttl=args.token_ttl,
         meta_only_last_page=args.meta_only_last_page,
+        offset_pagination=args.offset_pagination,
         conversation_history_days=args.conversation_history_days,
         nested_entities=args.nested_entities,
         usage_capped=args.usage_capped,

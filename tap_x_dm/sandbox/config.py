@@ -25,6 +25,9 @@ class SandboxConfig:
         token_ttl: OAuth 2.0 access-token lifetime in seconds (X: 7200).
         meta_only_last_page: When the last page is exactly full, still send `next_token`
             and answer the following request with a meta-only page (as X sometimes does).
+        offset_pagination: Tokens carry an offset instead of a cursor, so events arriving
+            between two requests shift later pages (X's tokens are opaque; a client must
+            survive this).
         conversation_history_days: History window of the two conversation endpoints
             (None = full history; /2/dm_events always serves 30 days).
         nested_entities: Send `entities` nested (spec 2.167) instead of flat (2.166).
@@ -58,6 +61,7 @@ class SandboxConfig:
     shared_budget: bool = False
     token_ttl: float = 7200.0
     meta_only_last_page: bool = False
+    offset_pagination: bool = False
     conversation_history_days: int | None = None
     nested_entities: bool = False
     usage_capped: bool = False

@@ -154,6 +154,7 @@ class SandboxApp:
         self.usage_capped = config.usage_capped
         self.credits_depleted = config.credits_depleted
         self.meta_only_last_page = config.meta_only_last_page
+        self.offset_pagination = config.offset_pagination
         self.nested_entities = config.nested_entities
         self.conversation_history_days = config.conversation_history_days
         self.user_fields_default = config.user_fields_default
@@ -367,7 +368,13 @@ class SandboxApp:
                 self.dataset.conversation_members(conversation_id) is None
             ):
                 return {"meta": {"result_count": 0}}, []
-            if cursor is None or cursor.direction is Direction.NEXT:
+            if self.offset_pagination and (cursor is None or cursor.direction is Direction.NEXT):
+                offset = cursor.id if cursor is not None else 0
+                window, has_next = page(None, offset + limit)
+                ids = window[offset:]
+                next_anchor: int | None = offset + len(ids)  # the token carries an offset
+                previous_anchor = None
+            elif cursor is None or cursor.direction is Direction.NEXT:
                 below = cursor.id if cursor is not None else None
                 ids, more = page(below, limit)
                 has_next = more or (self.meta_only_last_page and len(ids) == limit)

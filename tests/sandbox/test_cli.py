@@ -128,7 +128,7 @@ def test_every_config_field_has_a_flag() -> None:
             "--host", "127.0.0.2", "--port", "8080", "--seed", "3", "--users", "5",
             "--conversations", "6", "--days", "7", "--events", "8", "--now-ms", "1700000000000",
             "--events-file", "data.json", "--rate-limit", "9", "--rate-window", "10.5",
-            "--shared-budget", "--token-ttl", "60", "--meta-only-last-page",
+            "--shared-budget", "--token-ttl", "60", "--meta-only-last-page", "--offset-pagination",
             "--conversation-history-days", "11", "--nested-entities",
             "--user-fields-default", "id,name,username,verified", "--usage-capped",
             "--credits-depleted", "--fail-every", "2", "--fail-status", "500",
