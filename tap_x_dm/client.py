@@ -50,6 +50,17 @@ _RETRIABLE = (
 )
 
 
+def _retry_reason(exc: BaseException) -> str:
+    """Why a request is retried, in a few words and without a secret.
+
+    Our own messages name the endpoint, status and X's title/detail; a
+    transport error is named by its type only (its text can hold a long URL).
+    """
+    if isinstance(exc, RetriableAPIError):
+        return str(exc).split(". ", 1)[0][:200]
+    return type(exc).__name__
+
+
 class XStream(RESTStream[str]):
     """Request shape, error lines, retries and page handling shared by the DM streams."""
 
@@ -169,10 +180,7 @@ class XStream(RESTStream[str]):
         line = self._describe(response)
         hint = ""
         if status == HTTPStatus.UNAUTHORIZED:
-            hint = (
-                "The access token is invalid or expired: set a fresh `access_token` "
-                "(OAuth 2.0 user token with dm.read tweet.read users.read)."
-            )
+            hint = self.tap.authenticator.explain(response)
         elif status == HTTPStatus.FORBIDDEN and kind == "unsupported-authentication":
             hint = (
                 "This is an app-only bearer token; DM endpoints need a user token "
@@ -181,11 +189,7 @@ class XStream(RESTStream[str]):
         elif status == HTTPStatus.FORBIDDEN and kind == "client-forbidden":
             hint = "The X app is not enrolled for this endpoint in the developer portal."
         elif status == HTTPStatus.FORBIDDEN:
-            hint = (
-                "Either the token lacks the dm.read scope (re-authorise with dm.read "
-                "tweet.read users.read offline.access) or the X app lacks the "
-                '"Read, write, and Direct Messages" permission.'
-            )
+            hint = self.tap.authenticator.explain(response)
         elif kind == "usage-capped":
             hint = "The account's usage cap is reached; waiting will not help until it resets."
         elif status == HTTPStatus.PAYMENT_REQUIRED:
@@ -290,9 +294,11 @@ class XStream(RESTStream[str]):
                 url = response.url if response is not None else getattr(request, "url", "")
                 endpoint = endpoint_of(urlsplit(url or "").path)
                 delay = budget.delay_for_retry(endpoint, headers, attempt)
-                reason = str(exc).split(". ", 1)[0][:160] or type(exc).__name__
                 budget.wait(
-                    delay, endpoint=endpoint, reason=f"{reason}; retry {attempt} of {max_tries - 1}"
+                    delay,
+                    endpoint=endpoint,
+                    reason=_retry_reason(exc),
+                    retry=f"retry {attempt} of {max_tries - 1}",
                 )
                 exc = yield 0.0
 

@@ -32,8 +32,19 @@ _ENDPOINT_PATTERNS = (
     (re.compile(r"^/2/dm_events/[^/]+$"), "/2/dm_events/:event_id"),
 )
 
+#: The three list endpoints, which X may or may not count against one shared window.
+LIST_ENDPOINTS = frozenset(
+    {
+        "/2/dm_events",
+        "/2/dm_conversations/:dm_conversation_id/dm_events",
+        "/2/dm_conversations/with/:participant_id/dm_events",
+    }
+)
+
 #: Seconds added to X's reset time: its clock and ours may disagree a little.
 RESET_MARGIN_SECONDS = 1.0
+
+_TOO_MANY_REQUESTS = 429
 
 
 def endpoint_of(path: str) -> str:
@@ -78,6 +89,10 @@ def _utc(epoch: float) -> str:
 class RateBudget:
     """The run's knowledge of every endpoint's window, shared by all streams.
 
+    X counts per user and endpoint. A run authenticates as exactly one user
+    (the Tap builds one budget next to its one authenticator, and a token
+    refresh does not change the user), so windows are keyed by endpoint
+    template, and endpoints X turns out to count together share one window.
     Thread-safe, although the SDK syncs streams one after another.
     """
 
@@ -107,8 +122,15 @@ class RateBudget:
     def _group(self, endpoint: str) -> str:
         return self._group_of.get(endpoint, endpoint)
 
-    def observe(self, endpoint: str, headers: Mapping[str, str]) -> None:
-        """Record the window a response reports for `endpoint`."""
+    def observe(
+        self, endpoint: str, headers: Mapping[str, str], *, status: int | None = None
+    ) -> None:
+        """Record the window a response reports for `endpoint`.
+
+        Two list endpoints share a window when a response of one continues the
+        other's count (same limit and reset, one request fewer left), or when
+        one answers 429 exactly when the other's window ran out.
+        """
         window = parse_window(headers)
         with self._lock:
             self.requests_by_endpoint[endpoint] = self.requests_by_endpoint.get(endpoint, 0) + 1
@@ -116,14 +138,13 @@ class RateBudget:
                 return
             previous_key = self._last_observed
             self._last_observed = endpoint
-            if previous_key and self._group(previous_key) != self._group(endpoint):
+            if (
+                previous_key is not None
+                and self._group(previous_key) != self._group(endpoint)
+                and {previous_key, endpoint} <= LIST_ENDPOINTS
+            ):
                 other = self._windows.get(self._group(previous_key))
-                if (
-                    other is not None
-                    and other.limit == window.limit
-                    and abs(other.reset - window.reset) <= RESET_MARGIN_SECONDS
-                    and window.remaining == other.remaining - 1
-                ):
+                if other is not None and self._same_window(other, window, status):
                     # The two endpoints spend one budget: X shares the window.
                     self._group_of[endpoint] = self._group(previous_key)
                     self._logger.info(
@@ -134,6 +155,14 @@ class RateBudget:
                     )
             self._windows[self._group(endpoint)] = window
 
+    @staticmethod
+    def _same_window(other: Window, window: Window, status: int | None) -> bool:
+        if other.limit != window.limit or abs(other.reset - window.reset) > RESET_MARGIN_SECONDS:
+            return False
+        if window.remaining == other.remaining - 1:
+            return True
+        return status == _TOO_MANY_REQUESTS and other.remaining == 0 and window.remaining == 0
+
     def window(self, endpoint: str) -> Window | None:
         """Return the last known window of `endpoint` (for tests and cost logs)."""
         with self._lock:
@@ -141,8 +170,14 @@ class RateBudget:
 
     # -- waiting ----------------------------------------------------------------------
 
-    def wait(self, seconds: float, *, endpoint: str, reason: str) -> None:
-        """Sleep through the clock, logging why, how long and until when.
+    def wait(self, seconds: float, *, endpoint: str, reason: str, retry: str | None = None) -> None:
+        """Sleep through the clock, logging once why, how long and until when.
+
+        Args:
+            seconds: How long.
+            endpoint: The endpoint template the wait is for.
+            reason: Why (a window ran out, X's answer that is being retried).
+            retry: "retry N of M" when this wait precedes a retry.
 
         Raises:
             StopRunError: when the wait exceeds `max_rate_limit_wait_seconds`.
@@ -157,13 +192,23 @@ class RateBudget:
                 f"{self._max_wait:.0f}. Finished work is kept in the state; run again later."
             )
             raise StopRunError(msg)
-        self._logger.warning(
-            "Rate limit: waiting %.0f s for %s until %s (%s).",
-            seconds,
-            endpoint,
-            _utc(until),
-            reason,
-        )
+        if retry is None:
+            self._logger.warning(
+                "Rate limit: waiting %.0f s for %s until %s (%s).",
+                seconds,
+                endpoint,
+                _utc(until),
+                reason,
+            )
+        else:
+            self._logger.warning(
+                "Retrying %s in %.0f s (until %s), %s: %s.",
+                endpoint,
+                seconds,
+                _utc(until),
+                retry,
+                reason,
+            )
         self.waits.append((endpoint, seconds))
         self._clock.sleep(seconds)
 
@@ -188,13 +233,16 @@ class RateBudget:
     def delay_for_retry(self, endpoint: str, headers: Mapping[str, str], attempt: int) -> float:
         """Seconds to wait before retrying a 429 or a transient failure.
 
-        A 429 with `x-rate-limit-reset` waits exactly until the reset; anything
-        else backs off exponentially with full jitter, bounded by the cap.
+        A 429 with `x-rate-limit-reset` waits exactly until the reset (+1 s);
+        anything else (no headers, a reset already past, a 5xx, a dropped
+        connection) backs off exponentially with jitter, bounded by the cap.
         """
         window = parse_window(headers)
         if window is not None and window.remaining == 0:
             with self._lock:
                 self._windows[self._group(endpoint)] = window
-            return max(0.0, window.reset + RESET_MARGIN_SECONDS - self._clock.time())
+            until_reset = window.reset + RESET_MARGIN_SECONDS - self._clock.time()
+            if until_reset > 0:
+                return until_reset
         ceiling = min(self._backoff_cap, self._backoff_base * (2 ** max(0, attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)

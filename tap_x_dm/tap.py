@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import sys
@@ -10,6 +9,7 @@ import typing as t
 from collections.abc import Mapping
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -20,7 +20,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
-from tap_x_dm.auth import BearerToken, XAuthenticator
+from tap_x_dm.auth import XAuthenticator, build_signer, is_loopback
 from tap_x_dm.bookmarks import parse_timestamp
 from tap_x_dm.client import XStream
 from tap_x_dm.clock import Clock, SystemClock
@@ -64,33 +64,98 @@ def _allowed_values(parameter: str) -> frozenset[str]:
     return frozenset(schema["items"]["enum"])
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+OAUTH1_SETTINGS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+
+
+def _text(config: Mapping[str, Any], name: str) -> str:
+    """A string setting, stripped; "" when unset (Meltano passes empty strings)."""
+    return str(config.get(name) or "").strip()
+
+
+def credential_problems(config: Mapping[str, Any]) -> list[str]:
+    """Check that one credential set is complete; name missing settings, never a value.
+
+    `consumer_key` selects OAuth 1.0a. Otherwise OAuth 2.0: an `access_token`
+    alone (used as is), or `client_id` + `token_store_path` (the tap refreshes
+    and keeps the rotating tokens in the store), seeded by `refresh_token`
+    and/or `access_token`, or by a store written by `tap-x-dm-auth`.
+    """
+    has = {name: bool(_text(config, name)) for name in (
+        *OAUTH1_SETTINGS, "refresh_token", "client_id", "client_secret", "token_store_path",
+    )}  # fmt: skip
+    if has["consumer_key"]:
+        missing = [name for name in OAUTH1_SETTINGS if not has[name]]
+        if missing:
+            return [
+                f"consumer_key selects OAuth 1.0a, which also needs {', '.join(missing)} "
+                f"(set {', '.join('TAP_X_DM_' + name.upper() for name in missing)})."
+            ]
+        return []
+    problems: list[str] = []
+    stray = [name for name in ("consumer_secret", "access_token_secret") if has[name]]
+    if stray:
+        problems.append(
+            f"{' and '.join(stray)} {'is' if len(stray) == 1 else 'are'} set but consumer_key "
+            "is missing: OAuth 1.0a needs consumer_key, consumer_secret, access_token and "
+            "access_token_secret."
+        )
+    store_path = _text(config, "token_store_path")
+    store_exists = bool(store_path) and Path(store_path).expanduser().is_file()
+    if has["refresh_token"] and not store_path:
+        problems.append(
+            "refresh_token needs token_store_path: X's refresh tokens work once, so the tap "
+            "must save each new one; set token_store_path to a file on storage that outlives "
+            "the run (not a throwaway container's disk)."
+        )
+    if (has["refresh_token"] or store_path or has["client_secret"]) and not has["client_id"]:
+        problems.append(
+            "client_id is missing: refreshing OAuth 2.0 tokens needs the X app's Client ID "
+            "(developer portal, Keys and tokens; set TAP_X_DM_CLIENT_ID)."
+        )
+    if (
+        store_path
+        and has["client_id"]
+        and not (store_exists or has["refresh_token"] or has["access_token"])
+    ):
+        problems.append(
+            f"token_store_path {store_path} does not exist yet and there is no refresh_token "
+            f"to seed it: run `tap-x-dm-auth --token-store {store_path}` once to authorise."
+        )
+    if not (has["access_token"] or has["refresh_token"] or store_path):
+        problems.append(
+            "access_token is missing: set TAP_X_DM_ACCESS_TOKEN (an OAuth 2.0 user access "
+            "token with dm.read tweet.read users.read); or run `tap-x-dm-auth` and set "
+            "token_store_path and client_id so the tap refreshes its own tokens; or set "
+            "consumer_key, consumer_secret, access_token and access_token_secret (OAuth 1.0a)."
+        )
+    return problems
 
 
 def validate_settings(config: Mapping[str, Any]) -> list[str]:
     """Check what JSON Schema cannot say without echoing secrets; one line per problem."""
-    problems: list[str] = []
-    if not str(config.get("access_token") or "").strip():
-        problems.append(
-            "access_token is missing: set TAP_X_DM_ACCESS_TOKEN (an OAuth 2.0 user access "
-            "token with dm.read tweet.read users.read)."
-        )
+    problems: list[str] = credential_problems(config)
     url = urlsplit(str(config.get("api_url", "")))
     if url.scheme not in {"https", "http"} or not url.hostname:
         problems.append(
             f"api_url must be an http(s) URL such as https://api.x.com (got {url.geturl()!r})."
         )
-    elif url.scheme == "http" and not _is_loopback(url.hostname):
+    elif url.scheme == "http" and not is_loopback(url.hostname):
         problems.append(
             "api_url must use https; plain http is allowed only for 127.0.0.1/localhost "
             "(the sandbox), because tokens would travel in clear text."
         )
+    if _text(config, "token_url"):
+        token_url = urlsplit(_text(config, "token_url"))
+        if token_url.scheme not in {"https", "http"} or not token_url.hostname:
+            problems.append(
+                "token_url must be an http(s) URL such as https://api.x.com/2/oauth2/token "
+                f"(got {token_url.geturl()!r})."
+            )
+        elif token_url.scheme == "http" and not is_loopback(token_url.hostname):
+            problems.append(
+                "token_url must use https; plain http is allowed only for 127.0.0.1/localhost "
+                "(the sandbox), because refresh tokens would travel in clear text."
+            )
     if config.get("start_date"):
         try:
             parse_timestamp(str(config["start_date"]))
@@ -175,7 +240,70 @@ class TapXDM(Tap):
             th.StringType,
             secret=True,
             title="Access token",
-            description="OAuth 2.0 user-context access token with dm.read tweet.read users.read.",
+            description="OAuth 2.0 user-context access token with dm.read tweet.read "
+            "users.read (used as is, or as the first token when the tap refreshes), or the "
+            "OAuth 1.0a access token when consumer_key is set.",
+        ),
+        th.Property(
+            "refresh_token",
+            th.StringType,
+            secret=True,
+            title="Refresh token",
+            description="OAuth 2.0 refresh token (scope offline.access). It only seeds the "
+            "token store: X's refresh tokens work once, so the tap keeps each new one in "
+            "token_store_path. Needs client_id and token_store_path.",
+        ),
+        th.Property(
+            "client_id",
+            th.StringType,
+            title="Client ID",
+            description="OAuth 2.0 Client ID of the X app (developer portal, Keys and "
+            "tokens); needed to refresh tokens.",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            title="Client secret",
+            description="OAuth 2.0 Client Secret, for a confidential client only (Web App, "
+            "Automated App or bot: sent with HTTP Basic). Leave empty for a public client "
+            "(Native App).",
+        ),
+        th.Property(
+            "token_url",
+            th.StringType,
+            title="Token URL",
+            description="OAuth 2.0 token endpoint; default {api_url}/2/oauth2/token.",
+        ),
+        th.Property(
+            "token_store_path",
+            th.StringType,
+            title="Token store path",
+            description="JSON file (mode 0600) holding the rotating OAuth 2.0 tokens, "
+            "written by tap-x-dm-auth and after every refresh; required to refresh. Once it "
+            "exists it wins over access_token/refresh_token. Keep it on storage that "
+            "outlives the run, one file per X account.",
+        ),
+        th.Property(
+            "consumer_key",
+            th.StringType,
+            title="Consumer key",
+            description="OAuth 1.0a API key of the X app; setting it selects OAuth 1.0a "
+            "(with consumer_secret, access_token, access_token_secret).",
+        ),
+        th.Property(
+            "consumer_secret",
+            th.StringType,
+            secret=True,
+            title="Consumer secret",
+            description="OAuth 1.0a API key secret of the X app.",
+        ),
+        th.Property(
+            "access_token_secret",
+            th.StringType,
+            secret=True,
+            title="Access token secret",
+            description="OAuth 1.0a access token secret of the user.",
         ),
         th.Property(
             "user_agent",
@@ -299,7 +427,8 @@ class TapXDM(Tap):
     @cached_property
     def authenticator(self) -> XAuthenticator:
         """The run's one authenticator, shared by every stream and partition."""
-        return XAuthenticator(BearerToken(str(self.config["access_token"])), self.rate_budget)
+        signer = build_signer(self.config, clock=self.clock, logger=self.logger)
+        return XAuthenticator(signer, self.rate_budget, self.logger)
 
     @cached_property
     def start_date(self) -> Any:

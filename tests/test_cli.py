@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +12,17 @@ from typing import Any
 import pytest
 
 from tap_x_dm.clock import SystemClock
+from tap_x_dm.tokenstore import TokenStore
 
 SECRET = "SECRET-token-value-0123456789"
 
 
 def tap(
-    *args: str, config: dict[str, Any] | None = None, tmp_path: Path, stdin: str = ""
+    *args: str,
+    config: dict[str, Any] | None = None,
+    tmp_path: Path,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "tap_x_dm", *args]
     if config is not None:
@@ -24,7 +30,13 @@ def tap(
         config_file.write_text(json.dumps(config))
         command += ["--config", str(config_file)]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, input=stdin, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input=stdin,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -111,3 +123,69 @@ def test_sync_writes_singer_messages_any_target_reads(live_sandbox: Any, tmp_pat
     ]
     assert messages[-1]["type"] == "STATE"
     assert live_sandbox.access_token() not in result.stderr
+
+
+def test_refreshing_run_at_debug_level_prints_no_secret(live_sandbox: Any, tmp_path: Path) -> None:
+    auth = live_sandbox.auth
+    tokens = auth.issue_tokens(live_sandbox.account.id, client_id=auth.confidential_client_id)
+    auth.expire_access_tokens()  # the first request gets a 401, then the tap refreshes
+    store = tmp_path / "tokens.json"
+    config = {
+        "api_url": live_sandbox.base_url,
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "client_id": auth.confidential_client_id,
+        "client_secret": auth.confidential_client_secret,
+        "token_store_path": str(store),
+    }
+
+    result = tap(config=config, tmp_path=tmp_path, env={"TAP_X_DM_LOGLEVEL": "DEBUG"})
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "OAuth 2.0: access token refreshed" in result.stderr
+    stored = TokenStore(store).read()
+    assert stored is not None
+    secrets = [
+        tokens["access_token"],
+        tokens["refresh_token"],
+        auth.confidential_client_secret,
+        stored.access_token,
+        stored.refresh_token,
+    ]
+    for secret in secrets:
+        assert str(secret) not in result.stderr
+        assert str(secret) not in result.stdout
+
+
+def test_connection_test_names_a_missing_scope_from_the_store(
+    live_sandbox: Any, tmp_path: Path
+) -> None:
+    auth = live_sandbox.auth
+    tokens = auth.issue_tokens(live_sandbox.account.id, scopes=("users.read", "offline.access"))
+    config = {
+        "api_url": live_sandbox.base_url,
+        "refresh_token": tokens["refresh_token"],
+        "client_id": auth.public_client_id,
+        "token_store_path": str(tmp_path / "tokens.json"),
+    }
+
+    result = tap("--test", config=config, tmp_path=tmp_path)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        "answered 403: Forbidden: Forbidden. The token's scope (users.read offline.access) "
+        "lacks dm.read tweet.read: run `tap-x-dm-auth`"
+    ) in result.stderr
+
+
+def test_incomplete_oauth1_settings_fail_with_one_line(tmp_path: Path) -> None:
+    config = {"consumer_key": "ck", "consumer_secret": SECRET, "access_token": "1-token"}
+    result = tap(config=config, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert (
+        "consumer_key selects OAuth 1.0a, which also needs access_token_secret "
+        "(set TAP_X_DM_ACCESS_TOKEN_SECRET)."
+    ) in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
