@@ -144,7 +144,12 @@ class RateBudget:
                 and {previous_key, endpoint} <= LIST_ENDPOINTS
             ):
                 other = self._windows.get(self._group(previous_key))
-                if other is not None and self._same_window(other, window, status):
+                own = self._windows.get(self._group(endpoint))
+                if (
+                    other is not None
+                    and self._same_window(other, window, status)
+                    and not self._continues(own, window)
+                ):
                     # The two endpoints spend one budget: X shares the window.
                     self._group_of[endpoint] = self._group(previous_key)
                     self._logger.info(
@@ -154,6 +159,18 @@ class RateBudget:
                         window.limit,
                     )
             self._windows[self._group(endpoint)] = window
+
+    @staticmethod
+    def _continues(own: Window | None, window: Window) -> bool:
+        """Whether `window` is just the next count of the endpoint's own window.
+
+        Then one budget per endpoint explains it as well as a shared one, and
+        merging on a coincidence would make the tap wait for no reason.
+        """
+        if own is None:
+            return window.remaining == window.limit - 1
+        same_period = abs(own.reset - window.reset) <= RESET_MARGIN_SECONDS
+        return same_period and window.remaining == own.remaining - 1
 
     @staticmethod
     def _same_window(other: Window, window: Window, status: int | None) -> bool:

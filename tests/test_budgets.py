@@ -220,3 +220,45 @@ def test_a_429_whose_reset_has_passed_backs_off_instead_of_hammering(
     ahead = budget.delay_for_retry(DM, headers(15, 0, clock.time() + 100), attempt=1)
     assert ahead == pytest.approx(101, abs=1)
     assert budget.delay_for_retry(DM, {}, attempt=20) <= 120  # bounded
+
+
+def test_lock_step_counts_of_separate_windows_are_not_merged() -> None:
+    clock = ManualClock(start=1_000_000.0)
+    budget = RateBudget(clock, max_wait_seconds=1200, logger=logging.getLogger("test"))
+    reset = str(int(clock.time()) + 900)
+    with_path = "/2/dm_conversations/with/:participant_id/dm_events"
+    by_id = "/2/dm_conversations/:dm_conversation_id/dm_events"
+
+    def headers(remaining: int) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": "15",
+            "x-rate-limit-remaining": str(remaining),
+            "x-rate-limit-reset": reset,
+        }
+
+    budget.observe(with_path, headers(14))
+    budget.observe(by_id, headers(14))  # its own first request: per-endpoint windows
+    budget.observe(with_path, headers(13))  # 13 continues its own 14, not by_id's
+    budget.observe(by_id, headers(13))
+    assert budget.window(with_path) is not budget.window(by_id)
+    assert budget.window(with_path).remaining == 13  # type: ignore[union-attr]
+
+
+def test_a_shared_window_is_still_learned() -> None:
+    clock = ManualClock(start=1_000_000.0)
+    budget = RateBudget(clock, max_wait_seconds=1200, logger=logging.getLogger("test"))
+    reset = str(int(clock.time()) + 900)
+
+    def headers(remaining: int) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": "15",
+            "x-rate-limit-remaining": str(remaining),
+            "x-rate-limit-reset": reset,
+        }
+
+    budget.observe("/2/dm_events", headers(14))
+    budget.observe("/2/dm_events", headers(13))
+    budget.observe("/2/dm_conversations/:dm_conversation_id/dm_events", headers(12))
+    assert budget.window("/2/dm_events") is budget.window(
+        "/2/dm_conversations/:dm_conversation_id/dm_events"
+    )
