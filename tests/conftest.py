@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,16 @@ class TapRun:
         return [m for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream]
 
 
+#: Run locks of this test session, apart from any real tap-x-dm run on the machine.
+RUN_LOCK_DIR = tempfile.mkdtemp(prefix="tap-x-dm-test-locks-")
+
+
 def tap_config(sandbox: Sandbox, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {"api_url": sandbox.base_url, "access_token": sandbox.access_token()}
+    config: dict[str, Any] = {
+        "api_url": sandbox.base_url,
+        "access_token": sandbox.access_token(),
+        "run_lock_dir": RUN_LOCK_DIR,
+    }
     config.update(overrides)
     return config
 

@@ -240,11 +240,15 @@ def test_two_runs_racing_on_one_store_spend_the_refresh_token_once(
     start = threading.Barrier(2)
     runs: list[TapRun] = []
 
-    def one_run() -> None:
+    def one_run(machine: int) -> None:
         start.wait()
-        runs.append(run_tap(sandbox, clock=clock, raise_errors=False, **config))
+        # Two machines: each has its own run lock, so only the token store's lock guards.
+        lock_dir = str(tmp_path / f"machine-{machine}")
+        runs.append(
+            run_tap(sandbox, clock=clock, raise_errors=False, run_lock_dir=lock_dir, **config)
+        )
 
-    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    threads = [threading.Thread(target=one_run, args=(i,)) for i in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
