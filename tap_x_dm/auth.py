@@ -291,6 +291,11 @@ class Signer(AuthBase):
         """A stable, non-secret tag of the credential (e.g. to name a per-account lock)."""
         raise NotImplementedError
 
+    @property
+    def user_id(self) -> str | None:
+        """The X user this credential acts for, when it says so without a request."""
+        return None
+
     def recover_from_401(self, request: requests.PreparedRequest) -> bool:
         """Get a credential better than the one X refused; True if re-sending is worth it."""
         return False
@@ -373,6 +378,8 @@ class OAuth1Signer(Signer):
     ) -> None:
         silence_library_debug_logs()
         self._identity = f"oauth1:{fingerprint(consumer_key + ':' + access_token)}"
+        prefix = access_token.split("-", 1)[0]
+        self._user_id = prefix if "-" in access_token and prefix.isdigit() else None
         self._oauth = OAuth1(
             consumer_key,
             client_secret=consumer_secret,
@@ -393,6 +400,11 @@ class OAuth1Signer(Signer):
     def identity(self) -> str:
         """The app and user's fingerprint."""
         return self._identity
+
+    @property
+    def user_id(self) -> str | None:
+        """X's OAuth 1.0a access tokens start with the user's id: `<user id>-...`."""
+        return self._user_id
 
     def hint_401(self, *, after_refresh: bool) -> str:
         """OAuth 1.0a has no refresh: the four keys or the clock are wrong."""
@@ -472,6 +484,12 @@ class RefreshingBearer(Signer):
     def scope(self) -> str | None:
         """The scopes X granted, when the store or a refresh said so."""
         return self._tokens.scope if self._tokens else None
+
+    @property
+    def user_id(self) -> str | None:
+        """The account tap-x-dm-auth recorded in the store (a file read, no request)."""
+        tokens = self._tokens or self._store.read()
+        return tokens.user_id if tokens else None
 
     # -- signing ----------------------------------------------------------------------
 
@@ -753,6 +771,11 @@ class XAuthenticator(AuthBase):
     def identity(self) -> str:
         """A stable, non-secret tag of the run's credential (for a per-account run lock)."""
         return self._signer.identity
+
+    @property
+    def user_id(self) -> str | None:
+        """The X user the credential acts for, if known without a request."""
+        return self._signer.user_id
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Wait if the window is spent, then sign and watch the response."""

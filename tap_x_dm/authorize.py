@@ -24,7 +24,7 @@ import sys
 import time
 import webbrowser
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -418,8 +418,8 @@ def _exchange(settings: AuthSettings, request: AuthorizationRequest, code: str) 
         raise AuthorizeError(msg) from None
 
 
-def _who(settings: AuthSettings, access_token: str) -> str | None:
-    """`@username (id N)` of the authorised account, or None if X would not say."""
+def _who(settings: AuthSettings, access_token: str) -> dict[str, Any] | None:
+    """The authorised account (`id`, `username`), or None if X would not say."""
     try:
         response = requests.get(
             f"{settings.api_url}/2/users/me",
@@ -431,7 +431,7 @@ def _who(settings: AuthSettings, access_token: str) -> str | None:
         return None
     if not isinstance(user, dict) or not user.get("id"):
         return None
-    return f"@{user.get('username', '?')} (id {user['id']})"
+    return user
 
 
 def authorize(
@@ -502,7 +502,12 @@ def authorize(
         replaced = store.exists()
         store.write(tokens)
     granted = set((tokens.scope or "").split())
-    who = _who(settings, str(tokens.access_token))
+    user = _who(settings, str(tokens.access_token))
+    who = None
+    if user is not None:
+        who = f"@{user.get('username', '?')} (id {user['id']})"
+        with store.locked():  # remember the account, to catch a state of another one
+            store.write(replace(tokens, user_id=str(user["id"])))
     say()
     say(
         f"Authorised {who or 'the account'} with scopes: {tokens.scope}. Tokens saved to "

@@ -24,7 +24,7 @@ from tap_x_dm.auth import XAuthenticator, build_signer, is_loopback
 from tap_x_dm.bookmarks import parse_timestamp
 from tap_x_dm.client import XStream
 from tap_x_dm.clock import Clock, SystemClock
-from tap_x_dm.errors import StopRunError, TapXDMError
+from tap_x_dm.errors import ConfigError, StopRunError, TapXDMError
 from tap_x_dm.ratelimit import RateBudget
 from tap_x_dm.runlock import account_run_lock
 from tap_x_dm.streams import (
@@ -493,7 +493,25 @@ class TapXDM(Tap):
         """Sync every stream while holding the account's run lock (see `runlock`)."""
         lock_dir = self.config.get("run_lock_dir")
         with account_run_lock(self.authenticator.identity, Path(lock_dir) if lock_dir else None):
+            self.check_state_account()
             super().sync_all()
+
+    def check_state_account(self) -> None:
+        """Refuse a state written for another account before it misplaces a bookmark.
+
+        Checked without a request, when the credential names its user (OAuth 1.0a
+        tokens do; so does a token store written by tap-x-dm-auth).
+        """
+        account = self.state.get("account")
+        stored = str(account["id"]) if isinstance(account, dict) and account.get("id") else None
+        claimed = self.authenticator.user_id
+        if stored is not None and claimed is not None and claimed != stored:
+            msg = (
+                f"The state belongs to X account {stored}, but the credential is for account "
+                f"{claimed}: give each account its own state (meltano run --state-id-suffix "
+                "<account>), or clear this one."
+            )
+            raise ConfigError(msg)
 
     def discover_streams(self) -> list[Stream]:
         """Return the five streams; no request is made."""

@@ -61,6 +61,8 @@ class StoredTokens:
             seeded this store, to tell a stale config token from a new one.
         refresh_outcome_unknown_since: Set when a refresh POST was sent but its
             answer was lost, so X may have spent `refresh_token` (epoch seconds).
+        user_id: The X user the grant is for (tap-x-dm-auth asks `users/me`), so a
+            state written for another account is caught before it is misapplied.
     """
 
     access_token: str | None = field(default=None, repr=False)
@@ -70,6 +72,7 @@ class StoredTokens:
     client_id: str | None = None
     seed_fingerprint: str | None = None
     refresh_outcome_unknown_since: float | None = None
+    user_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The file's content."""

@@ -614,3 +614,25 @@ def test_a_damaged_store_is_one_line_without_its_content(tmp_path: Path) -> None
         f"The token store {path} is not a JSON object (damaged?): restore it, or delete it and "
         "run `tap-x-dm-auth` to re-authorise."
     )
+
+
+def test_oauth1_credential_of_another_account_than_the_state_is_refused(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=300, conversations=30)
+    brand = run_tap(sandbox, clock=clock, **oauth1_config(sandbox))
+    assert brand.final_state["account"]["id"] == sandbox.account.id
+    other = next(u.id for u in sandbox.users if u.id != sandbox.account.id)
+    sandbox.clear_log()
+
+    run = run_tap(
+        sandbox,
+        clock=clock,
+        state=brand.final_state,
+        raise_errors=False,
+        **dict(sandbox.auth.oauth1_credentials(other)),
+    )
+
+    assert run.ids() == []
+    assert f"the credential is for account {other}" in str(run.error)
+    assert [e for e in sandbox.request_log if e["path"].startswith("/2/dm_")] == []

@@ -115,6 +115,7 @@ def test_browser_flow_writes_the_store_and_the_tap_runs_from_it(
     assert tokens.client_id == sandbox.auth.public_client_id
     assert tokens.scope == "dm.read tweet.read users.read offline.access"
     assert tokens.expires_at == pytest.approx(clock.time() + 7200)
+    assert tokens.user_id == sandbox.account.id
     assert f"Authorised @{sandbox.account.username} (id {sandbox.account.id})" in out.getvalue()
     assert str(tokens.access_token) not in out.getvalue() + err.getvalue()
     assert str(tokens.refresh_token) not in out.getvalue() + err.getvalue()
@@ -130,6 +131,23 @@ def test_browser_flow_writes_the_store_and_the_tap_runs_from_it(
 
     assert run.ids() == [e["id"] for e in sandbox.visible_events(window_days=30)]
     assert [e for e in sandbox.request_log if e["endpoint"] == "oauth2_token"] == []
+
+    # A state written for another account is refused, not applied to this one.
+    other = next(u.id for u in sandbox.users if u.id != sandbox.account.id)
+    foreign = {"account": {"id": other}, "bookmarks": {}}
+    mixed = run_tap(
+        sandbox,
+        clock=clock,
+        state=foreign,
+        raise_errors=False,
+        access_token="",
+        client_id=sandbox.auth.public_client_id,
+        token_store_path=str(store),
+    )
+    assert mixed.ids() == []
+    assert f"The state belongs to X account {other}, but the credential is for account " in str(
+        mixed.error
+    )
 
 
 def test_state_mismatch_exchanges_nothing(
