@@ -16,28 +16,17 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_x_dm.errors import XAPIError, XNotFoundError, problem_summary, problem_type
 from tap_x_dm.ratelimit import endpoint_of
-from tap_x_dm.schemas import X_SCHEMAS
+from tap_x_dm.schemas import X_SCHEMAS, parameter_values
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_x_dm.tap import TapXDM
 
-#: Every field X's `dm_event.fields` accepts (REFERENCE.md §1.2): request them
-#: explicitly, because the defaults differ between X's doc generations.
-DM_EVENT_FIELDS = (
-    "attachments",
-    "created_at",
-    "dm_conversation_id",
-    "entities",
-    "event_type",
-    "id",
-    "participant_ids",
-    "referenced_tweets",
-    "sender_id",
-    "text",
-)
-EXPANSIONS = ("attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id")
+#: Every field and expansion X's spec allows (REFERENCE.md §1.2): requested explicitly,
+#: because the defaults differ between X's doc generations.
+DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
+EXPANSIONS = parameter_values("DmEventExpansionsParameter")
 ENTITY_KINDS = ("cashtags", "hashtags", "mentions", "urls")
 
 _RETRIABLE = (

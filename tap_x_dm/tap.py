@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import typing as t
 from collections.abc import Mapping
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -27,6 +25,7 @@ from tap_x_dm.clock import Clock, SystemClock
 from tap_x_dm.errors import ConfigError, StopRunError, TapXDMError
 from tap_x_dm.ratelimit import RateBudget
 from tap_x_dm.runlock import account_run_lock
+from tap_x_dm.schemas import parameter_values
 from tap_x_dm.streams import (
     ConversationEventsStream,
     DmEventsStream,
@@ -55,14 +54,6 @@ DEFAULT_MEDIA_FIELDS = (
 
 _USER_ID = re.compile(r"^[0-9]{1,19}$")
 _CONVERSATION_ID = re.compile(r"^([0-9]{1,19}-[0-9]{1,19}|[0-9]{15,19})$")
-
-
-def _allowed_values(parameter: str) -> frozenset[str]:
-    """Values X accepts for a `*.fields` parameter, read from the vendored spec."""
-    spec_file = resources.files("tap_x_dm") / "schemas" / "openapi.json"
-    spec = json.loads(spec_file.read_text(encoding="utf-8"))
-    schema = spec["components"]["parameters"][parameter]["schema"]
-    return frozenset(schema["items"]["enum"])
 
 
 OAUTH1_SETTINGS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
@@ -195,8 +186,14 @@ def validate_settings(config: Mapping[str, Any]) -> list[str]:
         ("tweet_fields", "TweetFieldsParameter"),
         ("media_fields", "MediaFieldsParameter"),
     ):
-        allowed = _allowed_values(parameter)
-        unknown = [value for value in config.get(setting) or [] if value not in allowed]
+        allowed = frozenset(parameter_values(parameter))
+        values = list(config.get(setting) or [])
+        unknown = [value for value in values if value not in allowed]
+        if not values:
+            key = "media_key" if setting == "media_fields" else "id"
+            problems.append(f"{setting} must list at least one field, e.g. {key}.")
+        elif len(set(values)) != len(values):
+            problems.append(f"{setting} lists a field twice: X refuses repeated values.")
         if unknown:
             problems.append(
                 f"{setting} has values X does not know: {', '.join(map(str, unknown))}."

@@ -64,6 +64,8 @@ def test_discover_makes_no_request(live_sandbox: Any, tmp_path: Path) -> None:
         ("api_url", "http://example.com", "api_url must use https"),
         ("start_date", "last tuesday", "start_date must be an ISO 8601 date"),
         ("user_fields", ["id", "shoe_size"], "user_fields has values X does not know: shoe_size."),
+        ("media_fields", [], "media_fields must list at least one field, e.g. media_key."),
+        ("tweet_fields", ["id", "id"], "tweet_fields lists a field twice"),
     ],
 )
 def test_bad_config_fails_before_any_request_with_one_line(
