@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,8 @@ if t.TYPE_CHECKING:
 DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
 EXPANSIONS = parameter_values("DmEventExpansionsParameter")
 ENTITY_KINDS = ("cashtags", "hashtags", "mentions", "urls")
+#: `includes` kinds the tap loads, and the key of their objects.
+INCLUDE_KEYS = {"users": "id", "tweets": "id", "media": "media_key"}
 
 _RETRIABLE = (
     ConnectionResetError,
@@ -65,6 +67,7 @@ class XStream(RESTStream[str]):
         self._unknown_fields_seen: set[str] = set()
         self._last_payload: tuple[requests.Response | None, Any] = (None, None)
         self._problems_seen: set[str] = set()
+        self._page_includes: dict[str, dict[str, dict[str, Any]]] = {}
 
     @property
     def tap(self) -> TapXDM:
@@ -189,16 +192,58 @@ class XStream(RESTStream[str]):
         return XAPIError(message, status=status)
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """Yield the page's events after routing its `includes` to their streams."""
+        """Yield the page's events, keeping its `includes` for `publish_references`."""
         payload = self._payload(response)
         if not isinstance(payload, dict):
             return
         self._log_partial_errors(payload.get("errors"))
-        self.tap.publish_includes(payload.get("includes"), via=self)
+        self.index_includes(payload.get("includes"))
         data = payload.get("data")
         if isinstance(data, dict):  # GET /2/dm_events/{id} answers one object
             data = [data]
         yield from data or []
+
+    def index_includes(self, includes: object) -> None:
+        """Keep one page's expanded objects by key, until its events are emitted."""
+        self._page_includes = (
+            {
+                kind: {
+                    str(obj.get(key)): obj
+                    for obj in includes.get(kind) or []
+                    if isinstance(obj, dict)
+                }
+                for kind, key in INCLUDE_KEYS.items()
+            }
+            if isinstance(includes, dict)
+            else {}
+        )
+
+    def publish_references(self, event: Mapping[str, Any]) -> None:
+        """Emit the users, tweets and media `event` refers to, from its page's includes.
+
+        Only what emitted events refer to reaches the includes streams, so a run
+        that finds nothing new writes nothing, even though the page it read holds
+        older events and their objects.
+        """
+        references = {
+            "users": [event.get("sender_id"), *(event.get("participant_ids") or [])],
+            "tweets": [
+                ref.get("id")
+                for ref in event.get("referenced_tweets") or event.get("referenced_posts") or []
+                if isinstance(ref, dict)
+            ],
+            "media": (event.get("attachments") or {}).get("media_keys") or [],
+        }
+        found = {
+            kind: [
+                self._page_includes[kind][str(key)]
+                for key in keys
+                if str(key) in self._page_includes.get(kind, {})
+            ]
+            for kind, keys in references.items()
+        }
+        if any(found.values()):
+            self.tap.publish_includes(found, via=self)
 
     def _log_partial_errors(self, errors: object) -> None:
         """Log each problem of a 200 once per run (e.g. a DM quoting a deleted tweet)."""

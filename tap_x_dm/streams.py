@@ -130,6 +130,7 @@ class DmEventStreamBase(XStream):
         try:
             for event in self.request_records(context):
                 if one_pass.admit(event):
+                    self.publish_references(event)
                     yield event
         except StopRunError as exc:
             self.tap.stop(exc)  # no bookmark moves: this pass did not finish
@@ -181,10 +182,11 @@ class DmEventsStream(DmEventStreamBase):
             self.logger.warning("dm_event_ids: %s; it is skipped and not asked again.", exc)
             return
         self._log_partial_errors(payload.get("errors"))
-        self.tap.publish_includes(payload.get("includes"), via=self)
+        self.index_includes(payload.get("includes"))
         event = payload.get("data")
         if isinstance(event, dict):
             self.logger.info("dm_event_ids: fetched event %s.", event_id)
+            self.publish_references(event)
             yield event
 
     def warn_if_gap(self, bookmark: Position) -> None:

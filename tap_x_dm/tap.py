@@ -189,7 +189,7 @@ def validate_settings(config: Mapping[str, Any]) -> list[str]:
         allowed = frozenset(parameter_values(parameter))
         values = list(config.get(setting) or [])
         unknown = [value for value in values if value not in allowed]
-        if not values:
+        if setting in config and not values:
             key = "media_key" if setting == "media_fields" else "id"
             problems.append(f"{setting} must list at least one field, e.g. {key}.")
         elif len(set(values)) != len(values):
@@ -464,7 +464,7 @@ class TapXDM(Tap):
         return self._account_id
 
     def publish_includes(self, includes: object, via: Stream) -> None:
-        """Hand a page's `includes` to the users, tweets and media streams."""
+        """Hand the objects that emitted events refer to to the users, tweets and media streams."""
         if not isinstance(includes, dict):
             return
         for stream in self.streams.values():

@@ -81,10 +81,14 @@ def test_incremental_rerun_reads_one_page_and_emits_only_new_events(
     assert list_requests(sandbox, "/2/users/me") == []  # the account is remembered in state
     newest = max(new, key=lambda e: int(e["id"]))
     assert second.final_state["bookmarks"]["dm_events"]["replication_key_id"] == newest["id"]
+    # Only the objects the new events refer to, not those of the older events on the page.
+    referenced = {e["sender_id"] for e in new if "sender_id" in e}
+    assert sorted(r["id"] for r in second.records("users")) == sorted(referenced)
 
     sandbox.clear_log()
     third = run_tap(sandbox, clock=clock, state=second.final_state)
     assert third.ids() == []
+    assert third.records("users") + third.records("tweets") + third.records("media") == []
     assert len(list_requests(sandbox)) == 1
     assert (
         third.final_state["bookmarks"]["dm_events"] == second.final_state["bookmarks"]["dm_events"]

@@ -82,9 +82,11 @@ def test_first_second_and_third_run_into_postgres(
     dm_requests = [e for e in sandbox.request_log if e["path"] == "/2/dm_events"]
     assert len(dm_requests) == -(-len(expected) // 100) + 1  # the second run read one page
 
-    before = postgres.query("select id, _sdc_extracted_at from x_dm.dm_events order by id")
+    snapshot = "select '{table}', count(*), max(_sdc_extracted_at)::text from x_dm.{table}"
+    tables = ("dm_events", "users", "tweets", "media")
+    before = [postgres.query(snapshot.format(table=table)) for table in tables]
     run_ok(meltano_project, env, "--state-id-suffix", suffix)
-    assert postgres.query("select id, _sdc_extracted_at from x_dm.dm_events order by id") == before
+    assert [postgres.query(snapshot.format(table=table)) for table in tables] == before
 
 
 def test_a_killed_run_leaves_no_gap_and_no_duplicate(
