@@ -233,8 +233,12 @@ class ConversationEventsStream(DmEventStreamBase):
             conversation_id = canonical_conversation_id(configured_id)
             contexts.setdefault(conversation_id, {"dm_conversation_id": conversation_id})
         participants = self.config.get("participant_ids") or []
-        if participants:
-            account = int(self.tap.account_id(self))
+        if participants and self.tap.stop_reason is None:
+            try:
+                account = int(self.tap.account_id(self))
+            except StopRunError as exc:  # users/me would need a too-long rate-limit wait
+                self.tap.stop(exc)
+                return list(contexts.values()) or None
             for participant_id in participants:
                 if int(participant_id) == account:
                     self.logger.warning(
