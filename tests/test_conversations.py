@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
+
 from tap_x_dm.clock import ManualClock
 from tests.conftest import run_tap
 
@@ -78,23 +80,6 @@ def test_partitions_read_full_history_then_only_new_events(
     assert partition_states(second.final_state)[one_to_one] == states[one_to_one]
 
 
-def test_same_conversation_configured_twice_is_read_once(
-    sandbox_factory: Any, clock: ManualClock
-) -> None:
-    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600)
-    account = sandbox.account.id
-    one_to_one = next(c for c in sandbox.dataset.conversations_of(account) if "-" in c)
-    participant = next(p for p in one_to_one.split("-") if p != account)
-
-    run = run_tap(
-        sandbox, clock=clock, dm_conversation_ids=[one_to_one], participant_ids=[participant]
-    )
-
-    ids = [r["id"] for r in run.records("conversation_events")]
-    assert len(ids) == len(set(ids))
-    assert set(partition_states(run.final_state)) == {one_to_one}
-
-
 def test_unknown_conversation_warns_and_keeps_others(
     sandbox_factory: Any, clock: ManualClock, caplog: Any
 ) -> None:
@@ -109,17 +94,20 @@ def test_unknown_conversation_warns_and_keeps_others(
     assert ids == {e["id"] for e in sandbox.visible_events(conversation_id=known, window_days=None)}
 
 
-def test_a_reversed_one_to_one_id_is_the_same_partition(
-    sandbox_factory: Any, clock: ManualClock
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_conversation_configured_twice_is_one_partition_read_once(
+    sandbox_factory: Any, clock: ManualClock, reverse: bool
 ) -> None:
+    # By id (in either order of its two user ids) and by participant: one conversation.
     sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600)
     account = sandbox.account.id
     one_to_one = next(c for c in sandbox.dataset.conversations_of(account) if "-" in c)
     low, high = one_to_one.split("-")
     participant = high if low == account else low
+    configured = f"{high}-{low}" if reverse else one_to_one
 
     run = run_tap(
-        sandbox, clock=clock, dm_conversation_ids=[f"{high}-{low}"], participant_ids=[participant]
+        sandbox, clock=clock, dm_conversation_ids=[configured], participant_ids=[participant]
     )
 
     assert set(partition_states(run.final_state)) == {one_to_one}
