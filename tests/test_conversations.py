@@ -80,18 +80,34 @@ def test_partitions_read_full_history_then_only_new_events(
     assert partition_states(second.final_state)[one_to_one] == states[one_to_one]
 
 
-def test_unknown_conversation_warns_and_keeps_others(
-    sandbox_factory: Any, clock: ManualClock, caplog: Any
+@pytest.mark.parametrize("answers_404", [False, True])
+def test_unknown_conversation_keeps_its_bookmark_and_the_others_go_on(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture, answers_404: bool
 ) -> None:
-    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600)
-    account = sandbox.account.id
-    known = next(c for c in sandbox.dataset.conversations_of(account) if "-" not in c)
+    sandbox = sandbox_factory(
+        clock=clock, rate_limit=10_000, events=600, unknown_conversation_404=answers_404
+    )
+    known = next(c for c in sandbox.dataset.conversations_of(sandbox.account.id) if "-" not in c)
     missing = "1999999999999999999"
+    old = {"replication_key": "created_at", "replication_key_value": "2026-01-01T00:00:00.000Z",
+           "replication_key_id": "1"}  # fmt: skip
+    state = {"bookmarks": {"conversation_events": {"partitions": [
+        {"context": {"dm_conversation_id": missing}, **old}]}}}  # fmt: skip
 
-    run = run_tap(sandbox, clock=clock, dm_conversation_ids=[missing, known])
+    with caplog.at_level("WARNING"):
+        run = run_tap(sandbox, clock=clock, state=state, dm_conversation_ids=[missing, known])
 
     ids = {r["id"] for r in run.records("conversation_events")}
     assert ids == {e["id"] for e in sandbox.visible_events(conversation_id=known, window_days=None)}
+    partitions = partition_states(run.final_state)
+    assert set(partitions) == {missing, known}
+    warned = [r.getMessage() for r in caplog.records if missing in r.getMessage()]
+    if answers_404:
+        assert {k: partitions[missing][k] for k in old} == old  # bookmark kept
+        assert len(warned) == 1
+        assert "answered 404" in warned[0] and "its bookmark is kept" in warned[0]
+    else:
+        assert warned == []
 
 
 @pytest.mark.parametrize("reverse", [False, True])

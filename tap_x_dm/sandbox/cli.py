@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the last page is exactly full, send next_token and then a meta-only page",
     )
     api.add_argument(
+        "--unknown-conversation-404",
+        action="store_true",
+        help="404 for a conversation the user is not in (default: an empty page)",
+    )
+    api.add_argument(
         "--offset-pagination",
         action="store_true",
         help="tokens carry an offset: arrivals between two requests shift later pages",
@@ -131,6 +136,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         token_ttl=args.token_ttl,
         meta_only_last_page=args.meta_only_last_page,
         offset_pagination=args.offset_pagination,
+        unknown_conversation_404=args.unknown_conversation_404,
         conversation_history_days=args.conversation_history_days,
         nested_entities=args.nested_entities,
         usage_capped=args.usage_capped,

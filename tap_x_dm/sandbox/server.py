@@ -126,6 +126,14 @@ def problem(status: int, body: Mapping[str, Any], rate: RateDecision | None = No
     return response
 
 
+class NotFoundError(Exception):
+    """Raised with X's resource-not-found problem for a 404 answer."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(body.get("detail", "not found"))
+        self.body = body
+
+
 class SandboxApp:
     """Everything the sandbox does with a request, apart from socket handling."""
 
@@ -155,6 +163,7 @@ class SandboxApp:
         self.credits_depleted = config.credits_depleted
         self.meta_only_last_page = config.meta_only_last_page
         self.offset_pagination = config.offset_pagination
+        self.unknown_conversation_404 = config.unknown_conversation_404
         self.nested_entities = config.nested_entities
         self.conversation_history_days = config.conversation_history_days
         self.user_fields_default = config.user_fields_default
@@ -275,6 +284,8 @@ class SandboxApp:
                 body, event_ids = self._list(user_id, endpoint, path_value, query)
         except InvalidRequestError as exc:
             return problem(400, errors.invalid_request(exc.errors), rate)
+        except NotFoundError as exc:
+            return problem(404, exc.body, rate)
         day = int(self.clock.time() // 86_400)
         outcome.billed = self.ledger.bill(user_id, day, event_ids) if event_ids else 0
         response = json_response(200, body)
@@ -364,9 +375,18 @@ class SandboxApp:
         )
         limit = params.max_results
         with self.data_lock:
-            if conversation_id is not None and (
-                self.dataset.conversation_members(conversation_id) is None
-            ):
+            members = (
+                None
+                if conversation_id is None
+                else (self.dataset.conversation_members(conversation_id))
+            )
+            if conversation_id is not None and (members is None or user_id not in members):
+                if self.unknown_conversation_404:
+                    parameter = "id" if endpoint == "dm_conversation_events" else "participant_id"
+                    missing = errors.resource_not_found(
+                        resource_type="dm_conversation", parameter=parameter, value=path_value
+                    )
+                    raise NotFoundError({**missing, "status": 404})
                 return {"meta": {"result_count": 0}}, []
             if self.offset_pagination and (cursor is None or cursor.direction is Direction.NEXT):
                 offset = cursor.id if cursor is not None else 0
