@@ -16,6 +16,7 @@ mkdir -p .sandbox
 # a second demo run see the same account, so Meltano's bookmark means something.
 [ -s .sandbox/now_ms ] || "$PYTHON" -c 'import time; print(int(time.time() * 1000))' >.sandbox/now_ms
 sandbox_out=.sandbox/sandbox.out
+rm -f .sandbox/requests.jsonl
 .venv/bin/tap-x-dm-sandbox --host 127.0.0.1 --port 0 --quiet --now-ms "$(cat .sandbox/now_ms)" \
   --rate-window "${DEMO_RATE_WINDOW:-20}" --request-log .sandbox/requests.jsonl \
   >"$sandbox_out" 2>.sandbox/sandbox.err &
@@ -36,10 +37,16 @@ rm -rf output && mkdir -p output
 "$MELTANO" run tap-x-dm target-jsonl
 
 echo
-echo "Rows loaded by target-jsonl (one file per stream):"
-for file in output/*.jsonl; do
-  printf '  %-32s %6d rows\n' "$file" "$(wc -l <"$file")"
-done
+shopt -s nullglob
+files=(output/*.jsonl)
+if [ ${#files[@]} -eq 0 ]; then
+  echo "No new rows: Meltano's state held the bookmark, and nothing newer was found."
+else
+  echo "Rows loaded by target-jsonl (one file per stream):"
+  for file in "${files[@]}"; do
+    printf '  %-32s %6d rows\n' "$file" "$(wc -l <"$file")"
+  done
+fi
 requests=$(grep -c '"path"' .sandbox/requests.jsonl || true)
 echo "Requests made to the sandbox: $requests (log: .sandbox/requests.jsonl)"
 echo "Run it again: Meltano keeps the bookmark, so the next run reads only new events."
