@@ -117,9 +117,10 @@ def test_a_killed_run_leaves_no_gap_and_no_duplicate(
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
 
+    # Meltano refuses the killed run's state id for 5 minutes unless told it is stale.
     rerun_env = {**env}
     result = meltano_project.run(
-        "run", "--state-id-suffix", suffix, "tap-x-dm", "target-postgres", env=rerun_env
+        "run", "--force", "--state-id-suffix", suffix, "tap-x-dm", "target-postgres", env=rerun_env
     )
     assert result.returncode == 0, result.stderr[-4000:]
     rows = [row[0] for row in postgres.query("select id from x_dm_kill.dm_events order by id")]
