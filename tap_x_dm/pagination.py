@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
@@ -22,13 +23,16 @@ class NewestFirstPaginator(BaseAPIPaginator[str | None]):
         self,
         reached_floor: Callable[[], bool],
         start_value: str | None = None,
+        *,
+        payload: Callable[[requests.Response], Any] = requests.Response.json,
     ) -> None:
         super().__init__(start_value)
         self._reached_floor = reached_floor
+        self._payload = payload  # the stream's parsed page, so a page is parsed once
 
     def get_next(self, response: requests.Response) -> str | None:
         """Return `meta.next_token`, or None on the last page."""
-        meta = response.json().get("meta") or {}
+        meta = self._payload(response).get("meta") or {}
         token = meta.get("next_token")
         return str(token) if token else None
 

@@ -63,7 +63,9 @@ class DmEventStreamBase(XStream):
 
     def get_new_paginator(self) -> NewestFirstPaginator:
         """Cursor paging that stops once the current pass reaches its floor."""
-        return NewestFirstPaginator(lambda: self._pass is not None and self._pass.reached_floor)
+        return NewestFirstPaginator(
+            lambda: self._pass is not None and self._pass.reached_floor, payload=self._payload
+        )
 
     def parse_response(self, response: Any) -> Iterable[dict[str, Any]]:
         """Count pages for the pass summary."""
@@ -151,14 +153,13 @@ class DmEventsStream(DmEventStreamBase):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """One incremental pass, then the events asked for by id in `dm_event_ids`."""
-        wanted = set(self.config.get("dm_event_ids") or [])
         state = self.get_context_state(context)
         done = set(state.get("looked_up_event_ids") or [])
         configured = dict.fromkeys(self.config.get("dm_event_ids") or [])  # repeats ignored
         pending = [event_id for event_id in configured if event_id not in done]
         seen_in_pass: set[str] = set()
         for event in self.read_pass(context, self.name):
-            if event["id"] in wanted:
+            if event["id"] in configured:
                 seen_in_pass.add(event["id"])
             yield event
         for event_id in pending:
