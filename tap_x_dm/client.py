@@ -276,6 +276,8 @@ class XStream(RESTStream[str]):
             row["referenced_tweets"] = row.pop("referenced_posts")
         self.drop_unknown_fields(row)
         row["account_id"] = self.tap.account_id(self)
+        if "source" in self.schema["properties"]:
+            row["source"] = "api"
         return row
 
     def drop_unknown_fields(self, row: dict[str, Any]) -> None:

@@ -45,7 +45,8 @@ def test_example_events_fit_the_dm_events_schema(
     stream = tap.streams["dm_events"]
     record = stream.post_process(copy.deepcopy(event))
     assert record["account_id"] == "944480690"
-    assert {k: v for k, v in record.items() if k != "account_id"} == event
+    assert record["source"] == "api"
+    assert {k: v for k, v in record.items() if k not in {"account_id", "source"}} == event
     jsonschema.validate(record, stream.schema)
 
 
@@ -89,7 +90,11 @@ def test_schemas_come_from_x_openapi_document(tap: TapXDM) -> None:
     spec = json.loads((SHARED / "openapi.json").read_text())
     dm_event = spec["components"]["schemas"]["DmEvent"]
     schema = tap.streams["dm_events"].schema
-    assert set(schema["properties"]) == set(dm_event["properties"]) | {"account_id"}
+    assert set(schema["properties"]) == set(dm_event["properties"]) | {
+        "account_id",
+        "source",
+        "media_urls",
+    }
     assert schema["properties"]["created_at"]["format"] == "date-time"
     assert "string" in schema["properties"]["id"]["type"]
     media = tap.streams["media"].schema["properties"]

@@ -16,6 +16,21 @@ ACCOUNT_ID_SCHEMA = {
 }
 
 
+#: Where an event row came from: the API, or the account's X archive (`archive_path`).
+SOURCE_SCHEMA = {
+    "type": "string",
+    "enum": ["api", "archive"],
+    "description": "Where the event came from: api (X API v2) or archive (the account's X "
+    "archive, for history older than the API serves).",
+}
+#: The archive's links to a message's media (the API's `attachments` holds media keys instead).
+MEDIA_URLS_SCHEMA = {
+    "type": ["array", "null"],
+    "items": {"type": "string"},
+    "description": "Links to the message's media, from the X archive (API rows: null).",
+}
+
+
 class XSchemaSource(OpenAPISchema[str]):
     """Schemas taken from X's own OpenAPI document (v2.166), vendored in the package.
 
@@ -33,6 +48,9 @@ class XSchemaSource(OpenAPISchema[str]):
                     for name, prop in part.get("properties", {}).items():
                         schema["properties"].setdefault(name, prop)
         schema["properties"]["account_id"] = dict(ACCOUNT_ID_SCHEMA)
+        if key == "DmEvent":
+            schema["properties"]["source"] = copy.deepcopy(SOURCE_SCHEMA)
+            schema["properties"]["media_urls"] = copy.deepcopy(MEDIA_URLS_SCHEMA)
         return schema
 
 
