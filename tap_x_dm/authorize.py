@@ -13,379 +13,38 @@ show in the process list).
 
 from __future__ import annotations
 
-import argparse
-import base64
-import hashlib
-import html
-import json
 import os
-import secrets
 import sys
-import time
 import webbrowser
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from requests_oauthlib import OAuth2Session
 
-from tap_x_dm.auth import (
-    AUTH_SCOPES,
-    TokenEndpoint,
-    TokenEndpointError,
-    is_loopback,
-    loopback_http_allowed,
-    scope_text,
-    silence_library_debug_logs,
-    token_url_for,
+from tap_x_dm.authorize_settings import (
+    CALLBACK_HOST,
+    CALLBACK_PATH,
+    AuthorizeError,
+    AuthSettings,
+    load_settings,
+    parser,
 )
 from tap_x_dm.clock import Clock, SystemClock
-from tap_x_dm.errors import TapXDMError
-from tap_x_dm.tokenstore import StoredTokens, TokenStore
-
-DEFAULT_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
-DEFAULT_API_URL = "https://api.x.com"
-DEFAULT_PORT = 8765
-CALLBACK_HOST = "127.0.0.1"
-CALLBACK_PATH = "/callback"
-ENV_PREFIX = "TAP_X_DM_"
-#: Settings read from the environment and from --config files.
-SETTINGS = (
-    "client_id",
-    "client_secret",
-    "token_store_path",
-    "token_url",
-    "api_url",
-    "authorize_url",
-    "request_timeout",
+from tap_x_dm.consent import (
+    AuthorizationRequest,
+    CallbackServer,
+    authorization_request,
+    code_from_redirect,
 )
-
-
-class AuthorizeError(TapXDMError):
-    """The authorisation cannot be completed; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    """Everything one authorisation needs."""
-
-    client_id: str
-    client_secret: str | None
-    token_store_path: Path
-    token_url: str
-    api_url: str
-    authorize_url: str
-    port: int
-    scopes: tuple[str, ...]
-    callback_timeout: float
-    request_timeout: float
-
-    def __repr__(self) -> str:
-        return f"AuthSettings(client_id={self.client_id!r}, store={str(self.token_store_path)!r})"
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tap-x-dm-auth",
-        description=(
-            "Authorise tap-x-dm to read one X account's DMs (OAuth 2.0 with PKCE) and save "
-            "the tokens to the token store the tap refreshes. Settings come from TAP_X_DM_* "
-            "environment variables, then --config files, then these flags; client_secret "
-            "only from the environment or a config file."
-        ),
-    )
-    parser.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="the tap's JSON config file (repeatable); 'ENV' is accepted and does nothing "
-        "more, as TAP_X_DM_* variables are always read",
-    )
-    parser.add_argument("--client-id", help="OAuth 2.0 Client ID of the X app")
-    parser.add_argument(
-        "--token-store",
-        metavar="PATH",
-        help="the token store file to write (the tap's token_store_path)",
-    )
-    parser.add_argument("--api-url", help=f"X API base URL (default {DEFAULT_API_URL})")
-    parser.add_argument("--token-url", help="token endpoint (default {api_url}/2/oauth2/token)")
-    parser.add_argument("--authorize-url", help=f"consent page (default {DEFAULT_AUTHORIZE_URL})")
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=DEFAULT_PORT,
-        help=f"port of the local callback http://{CALLBACK_HOST}:PORT{CALLBACK_PATH}, which "
-        f"must be registered in the X app exactly (default {DEFAULT_PORT})",
-    )
-    parser.add_argument(
-        "--scopes",
-        default=" ".join(AUTH_SCOPES),
-        help=f"space-separated scopes (default: {' '.join(AUTH_SCOPES)})",
-    )
-    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    parser.add_argument(
-        "--headless",
-        action="store_true",
-        help="no local callback: paste the URL the browser was redirected to",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=300.0,
-        help="seconds to wait for the browser's redirect (default 300)",
-    )
-    return parser
-
-
-def _read_config_files(paths: Sequence[str]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for path in paths:
-        if path == "ENV":
-            continue
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            msg = f"Cannot read --config {path}: {exc.strerror or exc}."
-            raise AuthorizeError(msg) from None
-        except ValueError:
-            msg = f"--config {path} is not valid JSON."
-            raise AuthorizeError(msg) from None
-        if not isinstance(data, dict):
-            msg = f"--config {path} must hold a JSON object."
-            raise AuthorizeError(msg)
-        merged.update(data)
-    return merged
-
-
-def _safe_url(url: str) -> bool:
-    parts = urlsplit(url)
-    if not parts.hostname:
-        return False
-    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
-
-
-def load_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> AuthSettings:
-    """Merge environment, config files and flags; one clear line per missing setting."""
-    values: dict[str, Any] = {}
-    for name in SETTINGS:
-        env = environ.get(ENV_PREFIX + name.upper())
-        if env:
-            values[name] = env
-    values.update({k: v for k, v in _read_config_files(args.config).items() if v not in ("", None)})
-    for flag, name in (
-        ("client_id", "client_id"),
-        ("token_store", "token_store_path"),
-        ("api_url", "api_url"),
-        ("token_url", "token_url"),
-        ("authorize_url", "authorize_url"),
-    ):
-        if getattr(args, flag):
-            values[name] = getattr(args, flag)
-
-    missing = []
-    if not str(values.get("client_id") or "").strip():
-        missing.append(
-            "client_id is missing: pass --client-id or set TAP_X_DM_CLIENT_ID (the X app's "
-            "OAuth 2.0 Client ID, developer portal, Keys and tokens)."
-        )
-    if not str(values.get("token_store_path") or "").strip():
-        missing.append(
-            "token_store_path is missing: pass --token-store PATH (the same file as the tap's "
-            "token_store_path setting, on storage that outlives the tap's runs)."
-        )
-    if not 0 <= args.port <= 65535:
-        missing.append(f"--port must be 0-65535 (got {args.port}).")
-    if missing:
-        raise AuthorizeError(" ".join(missing))
-    api_url = str(values.get("api_url") or DEFAULT_API_URL).rstrip("/")
-    token_url = token_url_for({**values, "api_url": api_url})
-    authorize_url = str(values.get("authorize_url") or DEFAULT_AUTHORIZE_URL)
-    insecure = [
-        f"{name} {url}"
-        for name, url in (
-            ("api_url", api_url),
-            ("token_url", token_url),
-            ("authorize_url", authorize_url),
-        )
-        if not _safe_url(url)
-    ]
-    if insecure:
-        msg = (
-            f"{'; '.join(insecure)}: use https (plain http only for 127.0.0.1/localhost, the "
-            "sandbox), because tokens would travel in clear text."
-        )
-        raise AuthorizeError(msg)
-    try:
-        request_timeout = float(values.get("request_timeout") or 30)
-    except (TypeError, ValueError):
-        request_timeout = 30.0
-    return AuthSettings(
-        client_id=str(values["client_id"]).strip(),
-        client_secret=str(values.get("client_secret") or "").strip() or None,
-        token_store_path=Path(str(values["token_store_path"]).strip()).expanduser(),
-        token_url=token_url,
-        api_url=api_url,
-        authorize_url=authorize_url,
-        port=args.port,
-        scopes=tuple(args.scopes.split()),
-        callback_timeout=args.timeout,
-        request_timeout=request_timeout,
-    )
-
-
-# -- PKCE and the consent URL ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuthorizationRequest:
-    """One consent-page visit: its URL and the secrets that must come back with the code."""
-
-    url: str
-    state: str
-    code_verifier: str
-    redirect_uri: str
-
-    def __repr__(self) -> str:
-        return f"AuthorizationRequest(redirect_uri={self.redirect_uri!r})"
-
-
-def _s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def authorization_request(settings: AuthSettings, redirect_uri: str) -> AuthorizationRequest:
-    """Build the consent URL with a fresh `state` and an S256 code challenge."""
-    state = secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)  # 86 unreserved characters (RFC 7636: 43-128)
-    session = OAuth2Session(settings.client_id, redirect_uri=redirect_uri, scope=settings.scopes)
-    with loopback_http_allowed(settings.authorize_url):
-        url, _ = session.authorization_url(
-            settings.authorize_url,
-            state=state,
-            code_challenge=_s256(verifier),
-            code_challenge_method="S256",
-        )
-    return AuthorizationRequest(str(url), state, verifier, redirect_uri)
-
-
-def code_from_redirect(redirected: str, request: AuthorizationRequest) -> str:
-    """Check the redirect's `state` and return its code (or explain X's refusal)."""
-    parts = urlsplit(redirected.strip())
-    query = dict(parse_qsl(parts.query or redirected.strip().lstrip("?")))
-    if query.get("error"):
-        said = ": ".join(query[k] for k in ("error", "error_description") if query.get(k))
-        msg = f"X did not authorise the app ({said}); run tap-x-dm-auth again and approve."
-        raise AuthorizeError(msg)
-    if not secrets.compare_digest(query.get("state", ""), request.state):
-        msg = (
-            "The redirect's state does not match this authorisation request (a stale browser "
-            "tab, or a forged redirect): nothing was exchanged; run tap-x-dm-auth again."
-        )
-        raise AuthorizeError(msg)
-    code = query.get("code")
-    if not code:
-        msg = (
-            f"The redirect carries no code: paste the whole address, which starts with "
-            f"{request.redirect_uri}?."
-        )
-        raise AuthorizeError(msg)
-    return code
-
-
-# -- the local callback ----------------------------------------------------------------
-
-
-class CallbackServer:
-    """A one-shot HTTP server on 127.0.0.1 that catches X's redirect.
-
-    The request line carries the code, so nothing is logged; the page says
-    whether the terminal can go on.
-    """
-
-    def __init__(self, port: int) -> None:
-        self.query: str | None = None
-        self._expected_state: str | None = None
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                if parts.path != CALLBACK_PATH:
-                    self._answer(HTTPStatus.NOT_FOUND, "Not the tap-x-dm-auth callback.")
-                    return
-                if outer.query is None:
-                    outer.query = parts.query
-                params = dict(parse_qsl(parts.query))
-                if params.get("error"):
-                    self._answer(HTTPStatus.OK, "X did not authorise the app; see the terminal.")
-                elif params.get("state") != outer._expected_state:
-                    self._answer(
-                        HTTPStatus.BAD_REQUEST, "The state does not match; see the terminal."
-                    )
-                else:
-                    self._answer(
-                        HTTPStatus.OK,
-                        "tap-x-dm-auth received the authorisation. You can close this tab.",
-                    )
-
-            def _answer(self, status: HTTPStatus, text: str) -> None:
-                body = (
-                    "<!doctype html><meta charset='utf-8'><title>tap-x-dm-auth</title>"
-                    f"<p>{html.escape(text)}</p>"
-                ).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                """The request line holds the code: log nothing."""
-
-        try:
-            self._server = HTTPServer((CALLBACK_HOST, port), Handler)
-        except OSError as exc:
-            msg = (
-                f"Cannot listen on {CALLBACK_HOST}:{port} ({exc.strerror or exc}): stop what "
-                f"uses the port, or pass --port N and register http://{CALLBACK_HOST}:N"
-                f"{CALLBACK_PATH} in the X app."
-            )
-            raise AuthorizeError(msg) from None
-        self._server.timeout = 0.2
-
-    @property
-    def redirect_uri(self) -> str:
-        """The exact callback URL (the port is the bound one, even for --port 0)."""
-        return f"http://{CALLBACK_HOST}:{self._server.server_address[1]}{CALLBACK_PATH}"
-
-    def wait(self, expected_state: str, timeout: float) -> str:
-        """Serve until the callback arrives; return its query string."""
-        self._expected_state = expected_state
-        deadline = time.monotonic() + timeout
-        while self.query is None:
-            if time.monotonic() >= deadline:
-                msg = (
-                    f"No redirect reached {self.redirect_uri} within {timeout:.0f} s: check that "
-                    "this exact URL is registered as the X app's callback, or use --headless."
-                )
-                raise AuthorizeError(msg)
-            self._server.handle_request()
-        return self.query
-
-    def close(self) -> None:
-        """Stop listening."""
-        self._server.server_close()
-
-
-# -- the flow --------------------------------------------------------------------------
+from tap_x_dm.errors import TapXDMError
+from tap_x_dm.token_endpoint import (
+    TokenEndpoint,
+    TokenEndpointError,
+    scope_text,
+    silence_library_debug_logs,
+)
+from tap_x_dm.tokenstore import StoredTokens, TokenStore
 
 
 def _exchange(settings: AuthSettings, request: AuthorizationRequest, code: str) -> dict[str, Any]:
@@ -541,7 +200,7 @@ def main(
     clock: Clock | None = None,
 ) -> int:
     """The `tap-x-dm-auth` command; returns the exit status (0 on success)."""
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     out = out or sys.stdout
     err = err or sys.stderr
     try:

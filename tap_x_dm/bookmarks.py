@@ -14,23 +14,13 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from singer_sdk.helpers import types
-from singer_sdk.streams._state import StreamStateManager
+from tap_x_dm.ids import snowflake_iso
+from tap_x_dm.times import parse_timestamp
 
 REPLICATION_KEY = "created_at"
-#: X's snowflake epoch: an id's top bits are milliseconds since then.
-TWEPOCH_MS = 1288834974657
 #: State key holding the bookmark's event id, the tie-break for events that
 #: share a `created_at` millisecond.
 TIE_BREAK_KEY = "replication_key_id"
-
-
-def parse_timestamp(value: str) -> dt.datetime:
-    """Parse X's `2026-01-02T03:04:05.000Z` (or a date) into an aware UTC datetime."""
-    parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
 
 
 @dataclass(frozen=True, order=True)
@@ -49,11 +39,7 @@ class Position:
 def created_at_of(event: Mapping[str, Any]) -> str:
     """The event's `created_at`, or the time its snowflake id encodes if X left it out."""
     value = event.get(REPLICATION_KEY)
-    if value:
-        return str(value)
-    ms = (int(event["id"]) >> 22) + TWEPOCH_MS
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return str(value) if value else snowflake_iso(event["id"])
 
 
 def read_bookmark(state: Mapping[str, Any]) -> tuple[Position | None, str | None]:
@@ -130,23 +116,3 @@ class NewestFirstPass:
         """Move the bookmark to the newest event seen; call only after the last page."""
         if self.newest is not None and self.newest_created_at is not None:
             write_bookmark(state, self.newest_created_at, self.newest.id)
-
-
-class PassStateManager(StreamStateManager):
-    """The SDK's state manager, minus its per-record bookmark updates.
-
-    The SDK would track the highest `created_at` of every emitted record and
-    promote it when a partition ends, even when the pass stopped early, and it
-    would count events fetched by id. Here only `NewestFirstPass.complete`
-    moves a bookmark.
-    """
-
-    def increment_state(
-        self,
-        latest_record: types.Record,
-        *,
-        context: types.Context | None = None,
-        replication_key: str,
-    ) -> None:
-        """Record nothing per record; see `NewestFirstPass.complete`."""
-        self.get_context_state(context)  # the SDK relies on the entry existing

@@ -29,8 +29,13 @@ def token_requests(sandbox: Any) -> list[dict[str, Any]]:
     return [e for e in sandbox.request_log if e["path"] == TOKEN_PATH]
 
 
-def statuses(sandbox: Any, path: str = "/2/dm_events") -> list[Any]:
-    return [e["status"] for e in sandbox.request_log if e["path"] == path]
+def statuses(sandbox: Any, path: str | None = None) -> list[Any]:
+    """Statuses of API requests to `path` (default: every request but the token endpoint)."""
+    return [
+        e["status"]
+        for e in sandbox.request_log
+        if (e["path"] == path if path else not e["path"].startswith("/2/oauth2/"))
+    ]
 
 
 def refresh_config(
@@ -326,7 +331,7 @@ def test_a_second_401_after_the_refresh_is_fatal_and_says_so(
     run = run_tap(sandbox, clock=clock, raise_errors=False, **config)
 
     line = error_line(run)
-    assert line.startswith("GET /2/dm_events answered 401: Unauthorized: Unauthorized. ")
+    assert line.startswith("GET /2/users/me answered 401: Unauthorized: Unauthorized. ")
     assert "X refused the access token it had just issued (401 right after a refresh)" in line
     assert statuses(sandbox) == [401, 401]  # one re-send, no more
     assert [e["status"] for e in token_requests(sandbox)] == [200]
@@ -560,15 +565,17 @@ def test_reprs_and_identities_hold_no_secret(
         TapXDM(config={"api_url": sandbox.base_url, **oauth1}, clock=clock),
         TapXDM(config={"api_url": sandbox.base_url, "access_token": "at-0123456789"}, clock=clock),
     ]
-    text = " ".join(repr(t.authenticator) + t.authenticator.identity for t in taps)
+    text = " ".join(
+        repr(t.services.authenticator) + t.services.authenticator.identity for t in taps
+    )
     text += repr(read_or_none(tmp_path / "tokens.json"))
     secrets = [config["access_token"], config["refresh_token"], config["client_secret"]]
     secrets += [oauth1["access_token"], oauth1["consumer_secret"], "at-0123456789"]
     for secret in secrets:
         assert secret not in text
-    identities = [t.authenticator.identity for t in taps]
+    identities = [t.services.authenticator.identity for t in taps]
     assert [i.split(":")[0] for i in identities] == ["oauth2-store", "oauth1", "oauth2"]
-    assert identities == [t.authenticator.identity for t in taps]  # stable
+    assert identities == [t.services.authenticator.identity for t in taps]  # stable
 
 
 def read_or_none(path: Path) -> StoredTokens | None:

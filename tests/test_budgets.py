@@ -61,7 +61,7 @@ def test_short_windows_across_both_streams_every_event_at_most_one_429_per_windo
     refused = [e for e in lists if e["status"] == 429]
     waits = [s for s in clock.sleeps if s > 0]
     assert all(0 < wait <= 60 + 2 for wait in waits)
-    budget = run.tap.rate_budget if run.tap else None
+    budget = run.tap.services.budget if run.tap else None
     assert budget is not None
     if shared:
         # Until the tap has seen that X counts both endpoints together, its first
@@ -85,8 +85,8 @@ def test_one_budget_and_one_authenticator_serve_every_stream(
     assert run.tap is not None
     authenticators = {id(stream.authenticator) for stream in run.tap.streams.values()
                       if hasattr(stream, "authenticator")}  # fmt: skip
-    assert authenticators == {id(run.tap.authenticator)}
-    assert run.tap.authenticator.budget is run.tap.rate_budget
+    assert authenticators == {id(run.tap.services.authenticator)}
+    assert run.tap.services.authenticator.budget is run.tap.services.budget
 
 
 def test_a_too_long_wait_stops_cleanly_keeping_the_finished_partitions(
@@ -100,8 +100,8 @@ def test_a_too_long_wait_stops_cleanly_keeping_the_finished_partitions(
     run = run_tap(sandbox, clock=clock, dm_conversation_ids=small, max_rate_limit_wait_seconds=600)
 
     assert run.error is None
-    assert run.tap is not None and run.tap.stop_reason is not None
-    assert "longer than max_rate_limit_wait_seconds=600" in str(run.tap.stop_reason)
+    assert run.tap is not None and run.tap.services.stop.reason is not None
+    assert "longer than max_rate_limit_wait_seconds=600" in str(run.tap.services.stop.reason)
     assert clock.sleeps == []
     bookmarks = run.final_state["bookmarks"]
     partitions = bookmarks["conversation_events"]["partitions"]
@@ -114,8 +114,8 @@ def test_a_too_long_wait_stops_cleanly_keeping_the_finished_partitions(
 @pytest.mark.parametrize(
     ("switch", "expected"),
     [
-        ("usage_capped", "GET /2/dm_events answered 429: UsageCapExceeded: Usage cap exceeded"),
-        ("credits_depleted", "GET /2/dm_events answered 402: Payment Required"),
+        ("usage_capped", "GET /2/users/me answered 429: UsageCapExceeded: Usage cap exceeded"),
+        ("credits_depleted", "GET /2/users/me answered 402: Payment Required"),
     ],
 )
 def test_caps_that_waiting_cannot_clear_fail_at_once(
@@ -145,7 +145,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times_each_logged_once(
         "GET /2/dm_events answered 503: Service Unavailable: Service Unavailable "
         "(gave up after 4 tries)"
     )
-    assert [e["status"] for e in sandbox.request_log] == [503] * 4
+    assert [e["status"] for e in sandbox.request_log if e["path"] == DM] == [503] * 4
     retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying")]
     assert len(retries) == 3
     for n, line in enumerate(retries, start=1):

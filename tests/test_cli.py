@@ -58,14 +58,27 @@ def test_discover_makes_no_request(live_sandbox: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "value", "expected"),
     [
-        ("page_size", 500, "page_size must be an integer from 1 to 100 (got 500)."),
-        ("event_types", ["MessageCreate", "Typing"], "event_types must be a non-empty subset"),
-        ("participant_ids", ["12.5"], "participant_ids holds '12.5', which is not an X id"),
+        ("page_size", 500, "500 is greater than the maximum of 100 in config['page_size']"),
+        (
+            "event_types",
+            ["MessageCreate", "Typing"],
+            "'Typing' is not one of ['MessageCreate', 'ParticipantsJoin', 'ParticipantsLeave'] "
+            "in config['event_types'][1]",
+        ),
+        (
+            "participant_ids",
+            ["12.5"],
+            "'12.5' does not match '^[0-9]{1,19}$' in config['participant_ids'][0]",
+        ),
         ("api_url", "http://example.com", "api_url must use https"),
         ("start_date", "last tuesday", "start_date must be an ISO 8601 date"),
-        ("user_fields", ["id", "shoe_size"], "user_fields has values X does not know: shoe_size."),
-        ("media_fields", [], "media_fields must list at least one field, e.g. media_key."),
-        ("tweet_fields", ["id", "id"], "tweet_fields lists a field twice"),
+        ("user_fields", ["id", "shoe_size"], "'shoe_size' is not one of ['affiliation', "),
+        ("media_fields", [], "[] should be non-empty in config['media_fields']"),
+        (
+            "tweet_fields",
+            ["id", "id"],
+            "['id', 'id'] has non-unique elements in config['tweet_fields']",
+        ),
     ],
 )
 def test_bad_config_fails_before_any_request_with_one_line(
@@ -98,7 +111,7 @@ def test_rejected_token_is_one_line_naming_endpoint_status_and_detail(
     assert SECRET not in result.stderr + result.stdout
     lines = [line for line in result.stderr.splitlines() if "answered 401" in line]
     assert lines, result.stderr
-    assert "GET /2/dm_events answered 401: Unauthorized: Unauthorized" in lines[-1]
+    assert "GET /2/users/me answered 401: Unauthorized: Unauthorized" in lines[-1]
     assert "access token is invalid or expired" in lines[-1]
 
 

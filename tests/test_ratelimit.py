@@ -85,4 +85,4 @@ def test_too_long_wait_stops_cleanly_keeping_finished_work(
     assert clock.sleeps == [] or max(clock.sleeps) <= 600
     # The pass did not finish, so no bookmark moved; the run still ended with a STATE.
     assert "replication_key_value" not in run.final_state.get("bookmarks", {}).get("dm_events", {})
-    assert run.tap is not None and run.tap.stop_reason is not None
+    assert run.tap is not None and run.tap.services.stop.reason is not None

@@ -66,3 +66,13 @@ def parameter_values(name: str) -> tuple[str, ...]:
     """
     schema = X_SCHEMAS.spec["components"]["parameters"][name]["schema"]
     return tuple(schema["items"]["enum"])
+
+
+@cache
+def event_types() -> tuple[str, ...]:
+    """The `event_types` X's spec allows on the DM event lists (MessageCreate, ...)."""
+    for parameter in X_SCHEMAS.spec["paths"]["/2/dm_events"]["get"]["parameters"]:
+        if parameter.get("name") == "event_types":
+            return tuple(sorted(parameter["schema"]["items"]["enum"]))
+    msg = "X's spec has no event_types parameter on /2/dm_events"
+    raise LookupError(msg)

@@ -1,0 +1,142 @@
+"""The run's one authenticator: waits for the rate budget, signs, learns from the response.
+
+The Tap's services hold a single `XAuthenticator` shared by every stream and
+partition (not a per-stream property, not a process-wide singleton), so all
+requests of a run draw on one budget and one token chain. The SDK's
+`OAuthAuthenticator` is not used: in singer-sdk 0.54 it drops the rotated
+refresh token and re-POSTs a spent one on a dropped connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.auth import AuthBase
+
+from tap_x_dm.clock import Clock
+from tap_x_dm.ratelimit import RateBudget, endpoint_of
+from tap_x_dm.refreshing import RefreshingBearer
+from tap_x_dm.signers import BearerToken, OAuth1Signer, Signer
+from tap_x_dm.token_endpoint import TokenEndpoint, silence_library_debug_logs, token_url_for
+from tap_x_dm.tokenstore import TokenStore
+
+
+def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Logger) -> Signer:
+    """Pick the credential the (validated) config describes.
+
+    `consumer_key` selects OAuth 1.0a; `token_store_path` with `client_id`
+    selects refreshing OAuth 2.0; otherwise `access_token` is sent as is.
+    """
+
+    def get(name: str) -> str | None:
+        value = str(config.get(name) or "").strip()
+        return value or None
+
+    if get("consumer_key"):
+        ignored = [name for name in ("refresh_token", "client_id", "token_store_path") if get(name)]
+        if ignored:
+            logger.warning(
+                "consumer_key selects OAuth 1.0a; the OAuth 2.0 setting(s) %s are ignored.",
+                ", ".join(ignored),
+            )
+        return OAuth1Signer(
+            consumer_key=str(get("consumer_key")),
+            consumer_secret=str(get("consumer_secret")),
+            access_token=str(get("access_token")),
+            access_token_secret=str(get("access_token_secret")),
+            clock=clock,
+        )
+    store_path, client_id = get("token_store_path"), get("client_id")
+    if store_path and client_id:
+        silence_library_debug_logs()
+        endpoint = TokenEndpoint(
+            token_url_for(config),
+            client_id=client_id,
+            client_secret=get("client_secret"),
+            timeout=float(config.get("request_timeout") or 30),
+        )
+        return RefreshingBearer(
+            store=TokenStore(store_path, logger=logger),
+            endpoint=endpoint,
+            seed_access_token=get("access_token"),
+            seed_refresh_token=get("refresh_token"),
+            clock=clock,
+            logger=logger,
+        )
+    return BearerToken(get("access_token") or "")
+
+
+class XAuthenticator(AuthBase):
+    """Waits for the rate budget, signs the request, learns from the response.
+
+    The SDK applies an authenticator twice per request (when preparing and when
+    sending); both steps here are idempotent, and the response hook is
+    registered once. On a 401 the hook asks the signer for a better credential
+    and re-sends that request once, like requests' digest auth does; a second
+    401 goes back to the stream, which fails with the signer's hint.
+    """
+
+    def __init__(
+        self, signer: Signer, budget: RateBudget, logger: logging.Logger | None = None
+    ) -> None:
+        self._signer = signer
+        self.budget = budget
+        self._logger = logger or logging.getLogger("tap-x-dm")
+
+    @property
+    def identity(self) -> str:
+        """A stable, non-secret tag of the run's credential (for a per-account run lock)."""
+        return self._signer.identity
+
+    @property
+    def user_id(self) -> str | None:
+        """The X user the credential acts for, if known without a request."""
+        return self._signer.user_id
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Wait if the window is spent, then sign and watch the response."""
+        self.budget.before_request(self._endpoint(request))
+        request = self._signer(request)
+        hooks = request.hooks.setdefault("response", [])
+        if self._on_response not in hooks:
+            hooks.append(self._on_response)
+        return request
+
+    @staticmethod
+    def _endpoint(request: requests.PreparedRequest) -> str:
+        return endpoint_of(urlsplit(request.url or "").path)
+
+    def _on_response(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
+        request = response.request
+        endpoint = self._endpoint(request)
+        self.budget.observe(endpoint, response.headers, status=response.status_code)
+        if response.status_code != requests.codes.unauthorized:
+            return response
+        if not self._signer.recover_from_401(request):
+            return response
+        self._logger.info(
+            "%s %s answered 401; re-sending it once with the refreshed access token.",
+            request.method,
+            endpoint,
+        )
+        _ = response.content  # read it, so the connection goes back to the pool
+        response.close()
+        retry = self(request.copy())
+        second: requests.Response = response.connection.send(retry, **send_kwargs)
+        second.history.append(response)
+        second.request = retry
+        self.budget.observe(endpoint, second.headers, status=second.status_code)
+        return second
+
+    def explain(self, response: requests.Response) -> str:
+        """The hint for a 401 or a generic 403, from the credential's point of view."""
+        if response.status_code == requests.codes.unauthorized:
+            return self._signer.hint_401()
+        return self._signer.hint_403(urlsplit(response.url).path)
+
+    def __repr__(self) -> str:
+        return f"XAuthenticator({self._signer!r})"

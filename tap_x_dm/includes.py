@@ -1,0 +1,166 @@
+"""Everything about X's `includes`: a page's expanded objects, and the streams they fill.
+
+A page of DM events carries, in `includes`, the users, tweets and media its
+events refer to. The `users`, `tweets` and `media` streams make no request of
+their own: an event stream indexes each page (`PageIncludes`) and, as it emits
+an event, hands the objects that event refers to to the `IncludesWriter`, which
+writes them at once, so a kill can never separate an event from its objects
+and the STATE that covers a page always follows them. Only what emitted events
+refer to is written: a run that finds nothing new writes nothing.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from singer_sdk.metrics import Counter
+
+from tap_x_dm.schemas import X_SCHEMAS
+from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_x_dm.services import RunServices
+
+#: `includes` kinds the tap loads, and the key of their objects.
+INCLUDE_KEYS = {"users": "id", "tweets": "id", "media": "media_key"}
+
+
+def references_of(event: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The keys of the users, tweets and media one DM event refers to."""
+    return {
+        "users": [
+            str(user)
+            for user in (event.get("sender_id"), *(event.get("participant_ids") or []))
+            if user
+        ],
+        "tweets": [
+            str(ref["id"])
+            for ref in event.get("referenced_tweets") or event.get("referenced_posts") or []
+            if isinstance(ref, dict) and ref.get("id")
+        ],
+        "media": [str(key) for key in (event.get("attachments") or {}).get("media_keys") or []],
+    }
+
+
+class PageIncludes:
+    """One page's expanded objects by kind and key, kept until its events are emitted."""
+
+    def __init__(self, includes: object = None) -> None:
+        self._objects: dict[str, dict[str, dict[str, Any]]] = {}
+        if isinstance(includes, dict):
+            self._objects = {
+                kind: {
+                    str(obj.get(key)): obj
+                    for obj in includes.get(kind) or []
+                    if isinstance(obj, dict)
+                }
+                for kind, key in INCLUDE_KEYS.items()
+            }
+
+    def referenced_by(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The page's objects that `event` refers to, by kind."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for kind, keys in references_of(event).items():
+            objects = self._objects.get(kind, {})
+            hits = [objects[key] for key in keys if key in objects]
+            if hits:
+                found[kind] = hits
+        return found
+
+
+class IncludedObjectsStream(OutOfBandRecordsStream):
+    """Objects from the `includes` of event pages: no requests of their own.
+
+    Records are written by the `IncludesWriter` as pages arrive, at most once
+    per run per key; the target upserts them by (`account_id`, object key).
+    SCHEMA goes out once, before the first record, and the SDK's `record_count`
+    reports what was written.
+    """
+
+    include_key: t.ClassVar[str]
+    schema_key: t.ClassVar[str]
+
+    def __init__(self, tap: Tap, services: RunServices) -> None:
+        # Resolved once per stream: the SDK reads `schema` for every record.
+        schema = X_SCHEMAS.get_schema(self.schema_key, key_properties=self.primary_keys)
+        super().__init__(tap=tap, schema=schema)
+        self._services = services
+        self._emitted: set[str] = set()
+        self._written: Counter = super().get_record_counter()
+
+    def get_record_counter(self, **kwargs: Any) -> Counter:
+        """The counter the writer increments, so the SDK's metric is what was written."""
+        return self._written
+
+    def write_objects(self, objects: Iterable[dict[str, Any]]) -> None:
+        """Write the objects not yet written in this run."""
+        if not self.selected:
+            return
+        key_name = self.primary_keys[-1]
+        known = self.schema["properties"]
+        for obj in objects:
+            key = obj.get(key_name)
+            if key is None or key in self._emitted:
+                continue
+            self._emitted.add(key)
+            record = {name: value for name, value in obj.items() if name in known}
+            record["account_id"] = self._services.account.id
+            self.write_out_of_band(record)
+            self._written.increment()
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Nothing to request: everything was written while the event streams ran."""
+        if self.selected and not self._emitted and not self._services.event_streams_selected:
+            self.logger.warning(
+                "%s is filled from the pages of dm_events and conversation_events; "
+                "select one of them to get %s.",
+                self.name,
+                self.name,
+            )
+        return iter(())
+
+
+class UsersStream(IncludedObjectsStream):
+    """Users referenced by DM events (senders, participants)."""
+
+    name = "users"
+    include_key = "users"
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
+    schema_key = "User"
+
+
+class TweetsStream(IncludedObjectsStream):
+    """Tweets (posts) that DMs link to."""
+
+    name = "tweets"
+    include_key = "tweets"
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
+    schema_key = "Tweet"
+
+
+class MediaStream(IncludedObjectsStream):
+    """Media attached to DMs."""
+
+    name = "media"
+    include_key = "media"
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "media_key"]
+    schema_key = "Media"
+
+
+class IncludesWriter:
+    """Hands what an emitted event refers to to the users, tweets and media streams."""
+
+    def __init__(self, streams: Iterable[IncludedObjectsStream]) -> None:
+        self._by_kind = {stream.include_key: stream for stream in streams}
+
+    def write_referenced(self, event: Mapping[str, Any], page: PageIncludes) -> None:
+        """Write the objects of `page` that `event` refers to."""
+        for kind, objects in page.referenced_by(event).items():
+            stream = self._by_kind.get(kind)
+            if stream is not None:
+                stream.write_objects(objects)

@@ -1,0 +1,18 @@
+"""Timestamps as X writes them, and as the tap's log lines show them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """Parse X's `2026-01-02T03:04:05.000Z` (or a date) into an aware UTC datetime."""
+    parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def utc_text(epoch: float) -> str:
+    """Epoch seconds as `2026-11-23 18:05:01 UTC`, for lines that say until when."""
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
