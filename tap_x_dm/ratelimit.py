@@ -9,7 +9,6 @@ window, and the tap sleeps until the reset *before* X has to answer 429.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import random
 import re
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 
 from tap_x_dm.clock import Clock
 from tap_x_dm.errors import StopRunError
+from tap_x_dm.times import utc_text
 
 _ENDPOINT_PATTERNS = (
     (
@@ -82,10 +82,6 @@ def parse_window(headers: Mapping[str, str]) -> Window | None:
         return None
 
 
-def _utc(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 class RateBudget:
     """The run's knowledge of every endpoint's window, shared by all streams.
 
@@ -114,8 +110,6 @@ class RateBudget:
         self._group_of: dict[str, str] = {}
         self._last_observed: str | None = None
         self._lock = threading.Lock()
-        self.requests_by_endpoint: dict[str, int] = {}
-        self.waits: list[tuple[str, float]] = []
 
     # -- learning ---------------------------------------------------------------------
 
@@ -133,7 +127,6 @@ class RateBudget:
         """
         window = parse_window(headers)
         with self._lock:
-            self.requests_by_endpoint[endpoint] = self.requests_by_endpoint.get(endpoint, 0) + 1
             if window is None:
                 return
             previous_key = self._last_observed
@@ -205,7 +198,7 @@ class RateBudget:
         if seconds > self._max_wait:
             msg = (
                 f"Stopping: {endpoint} would need a wait of {seconds:.0f} s (until "
-                f"{_utc(until)}; {reason}), longer than max_rate_limit_wait_seconds="
+                f"{utc_text(until)}; {reason}), longer than max_rate_limit_wait_seconds="
                 f"{self._max_wait:.0f}. Finished work is kept in the state; run again later."
             )
             raise StopRunError(msg)
@@ -214,7 +207,7 @@ class RateBudget:
                 "Rate limit: waiting %.0f s for %s until %s (%s).",
                 seconds,
                 endpoint,
-                _utc(until),
+                utc_text(until),
                 reason,
             )
         else:
@@ -222,11 +215,10 @@ class RateBudget:
                 "Retrying %s in %.0f s (until %s), %s: %s.",
                 endpoint,
                 seconds,
-                _utc(until),
+                utc_text(until),
                 retry,
                 reason,
             )
-        self.waits.append((endpoint, seconds))
         self._clock.sleep(seconds)
 
     def before_request(self, endpoint: str) -> None:

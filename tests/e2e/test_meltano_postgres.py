@@ -16,7 +16,7 @@ import pytest
 from tap_x_dm.clock import SystemClock
 from tests.e2e.conftest import MeltanoProject, Postgres
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def env_for(

@@ -1,0 +1,80 @@
+"""Contract tests of `tap_x_dm.sdk_adapter`: what it relies on in singer-sdk still holds.
+
+Each test names the private or final SDK part the adapter uses. When an SDK
+upgrade changes one, the test that fails says which adapter piece to rework.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from typing import Any
+
+import pytest
+from singer_sdk import Stream, Tap
+from singer_sdk.streams import _state
+
+from tap_x_dm import sdk_adapter
+from tests.conftest import run_tap
+
+
+def test_the_sdk_has_the_private_hooks_the_adapter_overrides_or_calls() -> None:
+    assert list(inspect.signature(Stream._write_schema_message).parameters) == ["self"]
+    assert list(inspect.signature(Stream._write_record_message).parameters) == ["self", "record"]
+    increment = inspect.signature(_state.StreamStateManager.increment_state).parameters
+    assert list(increment) == ["self", "latest_record", "context", "replication_key"]
+    assert increment["context"].kind is inspect.Parameter.KEYWORD_ONLY
+    manager = inspect.signature(_state.StreamStateManager.__init__).parameters
+    assert {"tap_name", "stream_name", "tap_state", "state_partitioning_keys"} <= set(manager)
+
+
+def test_the_sdk_advances_bookmarks_only_through_the_state_manager() -> None:
+    # `_increment_stream_state` is the one place the SDK moves a bookmark per record.
+    source = inspect.getsource(Stream._increment_stream_state)
+    assert "self.state_manager.increment_state(" in source
+    assert "state_manager" in dict(inspect.getmembers(Stream))
+
+
+def test_sync_all_is_still_the_final_entry_point_the_run_scope_wraps() -> None:
+    assert getattr(Tap.sync_all, "__final__", False) is True
+    assert "stream.sync()" in inspect.getsource(Tap.sync_all)
+    assert sdk_adapter.RunScopedTap.sync_all is not Tap.sync_all
+
+
+def test_sync_sends_schema_through_the_private_hook_the_adapter_overrides() -> None:
+    assert "self._write_schema_message()" in inspect.getsource(Stream.sync)
+
+
+def test_out_of_band_records_go_through_stream_maps_and_one_schema(
+    sandbox_factory: Any, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="singer_sdk.metrics")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=1500)
+    run = run_tap(
+        sandbox,
+        clock=clock,
+        stream_maps={"users": {"name": "__NULL__", "name_hash": "md5(record['name'])"}},
+    )
+
+    users = run.records("users")
+    assert users
+    assert all("name" not in u and len(u["name_hash"]) == 32 for u in users)
+    for stream in ("users", "tweets", "media"):
+        assert len(run.schemas(stream)) == 1, stream
+        schema_at = next(i for i, m in enumerate(run.messages) if m.get("stream") == stream)
+        assert run.messages[schema_at]["type"] == "SCHEMA"
+    counts = {
+        point["tags"]["stream"]: point["value"]
+        for point in (
+            json.loads(r.getMessage().removeprefix("METRIC: "))
+            for r in caplog.records
+            if r.getMessage().startswith("METRIC: ") and '"record_count"' in r.getMessage()
+        )
+        if point["tags"]["stream"] in {"users", "tweets", "media"}
+    }
+    assert counts == {
+        "users": len(users),
+        "tweets": len(run.records("tweets")),
+        "media": len(run.records("media")),
+    }
