@@ -14,7 +14,13 @@ from requests.auth import AuthBase
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_x_dm.errors import XAPIError, XNotFoundError, problem_summary, problem_type
+from tap_x_dm.errors import (
+    XAPIError,
+    XNotFoundError,
+    problem_summary,
+    problem_type,
+    rejected_parameters,
+)
 from tap_x_dm.ratelimit import endpoint_of
 from tap_x_dm.schemas import X_SCHEMAS
 
@@ -142,7 +148,7 @@ class XStream(RESTStream[str]):
         message = f"{line}. {hint}" if hint else line
         if status == HTTPStatus.NOT_FOUND:
             return XNotFoundError(message, status=status)
-        return XAPIError(message, status=status)
+        return XAPIError(message, status=status, parameters=rejected_parameters(response))
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Yield the answer's records (a list, or the one object of a lookup)."""

@@ -22,11 +22,19 @@ class ConfigError(TapXDMError):
 
 
 class XAPIError(TapXDMError, FatalAPIError):
-    """X answered with an error that retrying will not fix."""
+    """X answered with an error that retrying will not fix.
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    Attributes:
+        status: The HTTP status, when there was an answer.
+        parameters: The request parameters X named as invalid (`errors[].parameters`).
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, parameters: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.parameters = parameters
 
 
 class XNotFoundError(XAPIError):
@@ -83,3 +91,18 @@ def problem_type(response: requests.Response) -> str:
     if not isinstance(body, dict):
         return ""
     return str(body.get("type") or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+def rejected_parameters(response: requests.Response) -> tuple[str, ...]:
+    """The parameters a 400 names in `errors[].parameters` (e.g. `pagination_token`)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    errors = body.get("errors") if isinstance(body, dict) else None
+    names: list[str] = []
+    for problem in errors if isinstance(errors, list) else []:
+        parameters = problem.get("parameters") if isinstance(problem, dict) else None
+        if isinstance(parameters, dict):
+            names.extend(str(name) for name in parameters if str(name) not in names)
+    return tuple(names)

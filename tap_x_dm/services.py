@@ -112,6 +112,7 @@ class RunServices:
         logger: logging.Logger,
         account: Account,
         event_streams_selected: Callable[[], bool],
+        checkpoint: Callable[[], None],
     ) -> None:
         self._config = config
         self.clock = clock
@@ -119,6 +120,7 @@ class RunServices:
         self.account = account
         self.stop = RunStop(logger)
         self._event_streams_selected = event_streams_selected
+        self._checkpoint = checkpoint
 
     @cached_property
     def budget(self) -> RateBudget:
@@ -145,3 +147,7 @@ class RunServices:
     def event_streams_selected(self) -> bool:
         """Whether a stream that reads event pages (and so fills includes) is selected."""
         return self._event_streams_selected()
+
+    def checkpoint(self) -> None:
+        """Emit STATE now (after a page): the SDK writes it only after a record or a finalize."""
+        self._checkpoint()

@@ -9,12 +9,22 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from tap_x_dm import sdk_adapter
-from tap_x_dm.bookmarks import REPLICATION_KEY, NewestFirstPass, Position, read_bookmark
 from tap_x_dm.client import XStream
-from tap_x_dm.errors import StopRunError, XNotFoundError
-from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id
+from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
+from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
 from tap_x_dm.includes import IncludesWriter, PageIncludes
 from tap_x_dm.pagination import NewestFirstPaginator
+from tap_x_dm.passes import (
+    BOOKMARK_ID_KEY,
+    IN_FLIGHT_KEY,
+    REPLICATION_KEY,
+    NewestFirstPass,
+    PassProgress,
+    bookmark_id,
+    complete,
+    next_pass_number,
+    resumable,
+)
 from tap_x_dm.schemas import parameter_values
 
 if t.TYPE_CHECKING:
@@ -46,7 +56,9 @@ class DmEventStreamBase(XStream):
         self._includes = includes
         self._page = PageIncludes()
         self._pass: NewestFirstPass | None = None
-        self._pass_event_types: list[str] | None = None
+        self._pass_state: dict[str, Any] = {}
+        self._page_left = 0
+        self._page_next: str | None = None
 
     @property
     def state_manager(self) -> sdk_adapter.PassStateManager:
@@ -77,7 +89,11 @@ class DmEventStreamBase(XStream):
         """Every field and expansion once, so no event needs a second request."""
         params: dict[str, Any] = {
             "max_results": self.config["page_size"],
-            "event_types": ",".join(self._pass_event_types or self.config["event_types"]),
+            "event_types": ",".join(
+                self._pass.progress.event_types or self.config["event_types"]
+                if self._pass is not None
+                else self.config["event_types"]
+            ),
             **self.lookup_params(),
         }
         if next_page_token:
@@ -87,18 +103,25 @@ class DmEventStreamBase(XStream):
     def get_new_paginator(self) -> NewestFirstPaginator | None:
         """Cursor paging that stops once the current pass reaches its floor."""
         return NewestFirstPaginator(
-            lambda: self._pass is not None and self._pass.reached_floor, payload=self.payload
+            lambda: self._pass is not None and self._pass.reached_floor,
+            start_value=self._pass.progress.cursor if self._pass is not None else None,
+            payload=self.payload,
         )
 
     # -- response -----------------------------------------------------------------------
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """Index the page's includes for its events, and count pages for the summary."""
+    def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
+        """The page's events; its includes are indexed for them, its end noted for the pass."""
         payload = self.payload(response)
         self._page = PageIncludes(payload.get("includes") if isinstance(payload, dict) else None)
-        if self._pass is not None:
-            self._pass.pages += 1
-        return super().parse_response(response)
+        records = list(super().parse_response(response))
+        meta = payload.get("meta") if isinstance(payload, dict) else None
+        token = meta.get("next_token") if isinstance(meta, dict) else None
+        self._page_next = str(token) if token else None
+        self._page_left = len(records)
+        if not records:
+            self._end_page()
+        return records
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Tag the row, and write the users, tweets and media it refers to, before it."""
@@ -110,7 +133,7 @@ class DmEventStreamBase(XStream):
     # -- passes -------------------------------------------------------------------------
 
     def read_pass(self, context: Context | None, label: str) -> Iterable[dict[str, Any]]:
-        """Run one pass; move the bookmark only when it has read to its floor or the end.
+        """Run (or continue) this stream's or partition's pass; the bookmark moves at its end.
 
         When `event_types` gained a type since the bookmark was written, a catch-up
         pass first reads that type's events up to the bookmark, once: otherwise
@@ -119,55 +142,108 @@ class DmEventStreamBase(XStream):
         if self.services.stop.stopped:
             return
         state = self.get_context_state(context)
-        bookmark, raw_bookmark = read_bookmark(state)
+        bookmark = bookmark_id(state)
         configured = sorted(self.config["event_types"])
         stored = state.get("event_types")
         added = [kind for kind in configured if stored is not None and kind not in stored]
-        start_date = self.services.start_date
         if bookmark is not None and added:
+            catch_up = resumable(state, event_types=added) or PassProgress(
+                number=next_pass_number(state), since_id=None, ceiling_id=bookmark,
+                event_types=added,
+            )  # fmt: skip
             self.logger.info(
-                "%s: event_types now include %s; reading their events up to %s once.",
+                "%s: event_types now include %s; reading their events up to id %s once.",
                 label,
                 ", ".join(added),
-                raw_bookmark,
+                bookmark,
             )
-            catch_up = NewestFirstPass(bookmark=None, start_date=start_date, ceiling=bookmark)
-            if not (yield from self.run_pass(context, catch_up, added)):
+            if not (yield from self.run_pass(context, state, catch_up, label)):
                 return
-        main = NewestFirstPass(bookmark=bookmark, start_date=start_date)
-        if bookmark is not None:
-            self.logger.info("%s: reading events newer than %s.", label, raw_bookmark)
-            self.warn_if_gap(bookmark)
-        if not (yield from self.run_pass(context, main, None)):
+            state["event_types"] = configured
+        main = resumable(state, event_types=configured) or PassProgress(
+            number=next_pass_number(state), since_id=bookmark, event_types=configured
+        )
+        if main.pages:
+            self.logger.info(
+                "%s: continuing the pass of the last run after %d page(s) and %d event(s).",
+                label,
+                main.pages,
+                main.emitted,
+            )
+        elif bookmark is not None:
+            self.logger.info("%s: reading events newer than id %s.", label, bookmark)
+            self.warn_if_gap(state)
+        if not (yield from self.run_pass(context, state, main, label)):
             return
-        main.complete(state)
         state["event_types"] = configured
         self.logger.info(
-            "%s: pass complete: %d new event(s) in %d page(s)%s; bookmark %s.",
+            "%s: pass complete: %d new event(s) in %d page(s)%s; bookmark id %s.",
             label,
             main.emitted,
             main.pages,
             f", {main.repeats} repeat(s) dropped" if main.repeats else "",
-            state.get("replication_key_value", "not set"),
+            state.get(BOOKMARK_ID_KEY, "not set"),
         )
 
     def run_pass(
-        self, context: Context | None, one_pass: NewestFirstPass, event_types: list[str] | None
+        self,
+        context: Context | None,
+        state: dict[str, Any],
+        progress: PassProgress,
+        label: str,
     ) -> Generator[dict[str, Any], None, bool]:
-        """Page through one pass; False when the run must stop (a too-long rate wait)."""
-        self._pass, self._pass_event_types = one_pass, event_types
+        """Page through one pass, saving its progress after every page.
+
+        Returns False when the run must stop (a too-long rate-limit wait): the
+        progress saved so far lets the next run continue from the same page.
+        """
+        start = self.services.start_date
+        one_pass = NewestFirstPass(
+            progress, start_ms=None if start is None else int(start.timestamp() * 1000)
+        )
+        self._pass, self._pass_state = one_pass, state
+        state[IN_FLIGHT_KEY] = progress.to_state()
         try:
-            for event in self.request_records(context):
-                if one_pass.admit(event):
-                    yield event
+            while True:
+                try:
+                    for event in self.request_records(context):
+                        if one_pass.admit(event):
+                            yield event
+                        self._page_left -= 1
+                        if self._page_left == 0:
+                            self._end_page()
+                    break
+                except XAPIError as exc:
+                    if progress.cursor is None or "pagination_token" not in exc.parameters:
+                        raise
+                    self.logger.warning(
+                        "%s: X no longer accepts the saved cursor (%s); the pass starts again "
+                        "from the newest event and skips the %d event(s) it already emitted "
+                        "(reading them again is billed again).",
+                        label,
+                        exc,
+                        progress.emitted,
+                    )
+                    progress.cursor = None
         except StopRunError as exc:
-            self.services.stop.stop(exc)  # no bookmark moves: this pass did not finish
+            self.services.stop.stop(exc)  # the bookmark stays; the pass resumes next run
             return False
         finally:
-            self._pass, self._pass_event_types = None, None
+            self._pass = None
+        complete(state, progress)
         return True
 
-    def warn_if_gap(self, bookmark: Position) -> None:
+    def _end_page(self) -> None:
+        """The page's records (and their objects) are written: save the pass, emit STATE."""
+        if self._pass is None:
+            return
+        progress = self._pass.progress
+        progress.cursor = self._page_next
+        progress.pages += 1
+        self._pass_state[IN_FLIGHT_KEY] = progress.to_state()
+        self.services.checkpoint()
+
+    def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Hook for streams whose endpoint forgets history (see `dm_events`)."""
 
 
@@ -243,19 +319,23 @@ class DmEventsStream(DmEventStreamBase):
             self.logger.info("dm_event_ids: fetched event %s.", event_id)
             yield event
 
-    def warn_if_gap(self, bookmark: Position) -> None:
+    def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Say so when the bookmark is older than what `/2/dm_events` still serves."""
+        bookmark = bookmark_id(state)
+        if bookmark is None:
+            return
+        minted = dt.datetime.fromtimestamp(snowflake_ms(bookmark) / 1000, tz=dt.timezone.utc)
         now = dt.datetime.fromtimestamp(self.services.clock.time(), tz=dt.timezone.utc)
         horizon = now - dt.timedelta(days=DM_EVENTS_WINDOW_DAYS)
-        if bookmark.created_at < horizon:
+        if minted < horizon:
             self.logger.warning(
                 "dm_events: the bookmark (%s) is older than the %d days /2/dm_events serves; "
                 "events between %s and %s cannot be read from it. Fill the gap with "
                 "conversation_events (set dm_conversation_ids or participant_ids; X serves "
                 "their full history) or from the account's X archive.",
-                bookmark.created_at.isoformat(),
+                minted.isoformat(),
                 DM_EVENTS_WINDOW_DAYS,
-                bookmark.created_at.date().isoformat(),
+                minted.date().isoformat(),
                 horizon.date().isoformat(),
             )
 

@@ -16,6 +16,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_x_dm import state as tap_state
 from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
 from tap_x_dm.errors import StopRunError, TapXDMError
@@ -78,6 +79,7 @@ class TapXDM(RunScopedTap):
                 for stream in self.streams.values()
                 if isinstance(stream, DmEventStreamBase)
             ),
+            checkpoint=lambda: self.state_writer.write_state(self.state),
         )
 
     def discover_streams(self) -> list[Stream]:
@@ -106,10 +108,13 @@ class TapXDM(RunScopedTap):
             yield
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Keep the remembered account next to the SDK's bookmarks."""
-        super().load_state(state)
-        if isinstance(state.get("account"), dict):
-            t.cast("dict[str, Any]", self.state)["account"] = dict(state["account"])
+        """Upgrade and check the state, then keep its version and account beside the bookmarks."""
+        upgraded = tap_state.load(state)
+        super().load_state(upgraded)
+        ours = t.cast("dict[str, Any]", self.state)
+        ours["version"] = upgraded["version"]
+        if "account" in upgraded:
+            ours["account"] = upgraded["account"]
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:

@@ -27,7 +27,8 @@ def tap(
     command = [sys.executable, "-m", "tap_x_dm", *args]
     if config is not None:
         config_file = tmp_path / "config.json"
-        config_file.write_text(json.dumps(config))
+        # A lock folder of the test's own: another run of the suite uses the same demo token.
+        config_file.write_text(json.dumps({"run_lock_dir": str(tmp_path / "locks"), **config}))
         command += ["--config", str(config_file)]
     return subprocess.run(
         command,

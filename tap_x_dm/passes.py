@@ -1,0 +1,207 @@
+"""Resumable passes over a newest-first list that has only a cursor.
+
+X returns DM events newest first and offers no `since_id`. A *pass* pages down
+from the newest event until it is past the bookmark (or `start_date`). The
+bookmark is the highest event id of the last pass that completed: ids are
+snowflakes, unique and minted in time order, while `created_at` comes in whole
+seconds from another clock (X's own examples label an id minted at `.885` with
+the next second). So the tap never orders by `created_at`:
+
+* an event is new when its id is above the bookmark;
+* a pass may stop after an event E only when nothing later in the list can be
+  new, whether X orders the list by id or by `created_at` (ids unordered
+  within a second): everything after E was minted no later than
+  `max(id_time(E), created_at(E) + SKEW)`;
+* an event already emitted by this pass (pages shift when events arrive,
+  a resumed or restarted pass meets its own events) is recognised from the
+  pass's newest id, the time of its oldest emitted event and the few ids
+  emitted within `FRONTIER` of it, so memory and state stay small.
+
+After every page the pass's progress (cursor, newest and oldest events,
+frontier) goes into the stream's state; a run that dies continues from there
+and re-reads at most the page it was on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.times import parse_timestamp
+
+REPLICATION_KEY = "created_at"
+#: State key of the bookmark proper: the highest id of the last completed pass.
+BOOKMARK_ID_KEY = "replication_key_id"
+#: State key of the pass in flight (null when none).
+IN_FLIGHT_KEY = "pass"
+#: State key counting completed passes; an in-flight pass must be the next one.
+PASSES_COMPLETED_KEY = "passes_completed"
+#: How far `created_at` may stray from the id's time: X shows up to ~1 s plus rounding
+#: to the second; 5 s leaves room for a worse clock at the cost of reading 5 s further.
+SKEW_MS = 5_000
+#: Events emitted within this much of the oldest one are remembered by id.
+FRONTIER_MS = 2 * SKEW_MS
+
+
+def created_ms(event: Mapping[str, Any]) -> int:
+    """The event's `created_at` in epoch ms, or its id's time if X left it out."""
+    value = event.get(REPLICATION_KEY)
+    if value:
+        return int(parse_timestamp(str(value)).timestamp() * 1000)
+    return snowflake_ms(event["id"])
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(str(value))
+
+
+@dataclass
+class PassProgress:
+    """What one pass has emitted so far; saved in state after every page."""
+
+    number: int
+    since_id: int | None
+    #: A catch-up pass (for newly configured event types) reads only up to the old bookmark.
+    ceiling_id: int | None = None
+    event_types: list[str] | None = None
+    cursor: str | None = None
+    newest_id: int | None = None
+    newest_created_at: str | None = None
+    oldest_ms: int | None = None
+    frontier: dict[int, int] = field(default_factory=dict)
+    emitted: int = 0
+    pages: int = 0
+    repeats: int = 0
+
+    def to_state(self) -> dict[str, Any]:
+        """The JSON kept in state (ids as strings, like X's)."""
+        return {
+            "number": self.number,
+            "since_id": None if self.since_id is None else str(self.since_id),
+            "ceiling_id": None if self.ceiling_id is None else str(self.ceiling_id),
+            "event_types": self.event_types,
+            "cursor": self.cursor,
+            "newest_id": None if self.newest_id is None else str(self.newest_id),
+            "newest_created_at": self.newest_created_at,
+            "oldest_ms": self.oldest_ms,
+            "frontier_ids": [str(event_id) for event_id in sorted(self.frontier)],
+            "emitted": self.emitted,
+            "pages": self.pages,
+        }
+
+    @classmethod
+    def from_state(cls, saved: Mapping[str, Any]) -> PassProgress:
+        """Rebuild from `to_state` output (checked by `tap_x_dm.state` beforehand)."""
+        return cls(
+            number=int(saved["number"]),
+            since_id=_int_or_none(saved.get("since_id")),
+            ceiling_id=_int_or_none(saved.get("ceiling_id")),
+            event_types=saved.get("event_types"),
+            cursor=saved.get("cursor"),
+            newest_id=_int_or_none(saved.get("newest_id")),
+            newest_created_at=saved.get("newest_created_at"),
+            oldest_ms=_int_or_none(saved.get("oldest_ms")),
+            frontier={int(i): snowflake_ms(i) for i in saved.get("frontier_ids") or []},
+            emitted=int(saved.get("emitted") or 0),
+            pages=int(saved.get("pages") or 0),
+        )
+
+
+class NewestFirstPass:
+    """Decides, event by event, what one pass emits and when it may stop."""
+
+    def __init__(self, progress: PassProgress, *, start_ms: int | None) -> None:
+        self.progress = progress
+        self.start_ms = start_ms
+        self.reached_floor = False
+        self._since_ms = None if progress.since_id is None else snowflake_ms(progress.since_id)
+
+    def admit(self, event: Mapping[str, Any]) -> bool:
+        """Return True when `event` is new to this pass and above its floor."""
+        progress = self.progress
+        event_id = int(event["id"])
+        id_ms = snowflake_ms(event_id)
+        at_ms = created_ms(event)
+        latest_after = max(id_ms, at_ms + SKEW_MS)  # nothing after this event is newer
+        if self._since_ms is not None and latest_after < self._since_ms:
+            self.reached_floor = True
+        if self.start_ms is not None and latest_after + SKEW_MS < self.start_ms:
+            self.reached_floor = True
+        if progress.ceiling_id is not None and event_id > progress.ceiling_id:
+            return False
+        if progress.since_id is not None and event_id <= progress.since_id:
+            return False
+        if self.start_ms is not None and at_ms < self.start_ms:
+            return False
+        if self._already_emitted(event_id, id_ms):
+            progress.repeats += 1
+            return False
+        self._remember(event_id, id_ms, event)
+        return True
+
+    def _already_emitted(self, event_id: int, id_ms: int) -> bool:
+        progress = self.progress
+        if event_id in progress.frontier:
+            return True
+        if progress.oldest_ms is None or progress.newest_id is None:
+            return False
+        return event_id <= progress.newest_id and id_ms > progress.oldest_ms + FRONTIER_MS
+
+    def _remember(self, event_id: int, id_ms: int, event: Mapping[str, Any]) -> None:
+        progress = self.progress
+        progress.emitted += 1
+        if progress.newest_id is None or event_id > progress.newest_id:
+            progress.newest_id = event_id
+            progress.newest_created_at = str(event.get(REPLICATION_KEY) or "") or None
+        if progress.oldest_ms is None or id_ms < progress.oldest_ms:
+            progress.oldest_ms = id_ms
+            horizon = id_ms + FRONTIER_MS
+            progress.frontier = {i: ms for i, ms in progress.frontier.items() if ms <= horizon}
+        if id_ms <= progress.oldest_ms + FRONTIER_MS:
+            progress.frontier[event_id] = id_ms
+
+
+def bookmark_id(state: Mapping[str, Any]) -> int | None:
+    """The highest id of the last completed pass, or None before the first one."""
+    value = state.get(BOOKMARK_ID_KEY)
+    return None if value in (None, "") else int(str(value))
+
+
+def complete(state: MutableMapping[str, Any], progress: PassProgress) -> None:
+    """Move the bookmark up to the pass's newest event and clear the pass in flight."""
+    current = bookmark_id(state)
+    if progress.newest_id is not None and (current is None or progress.newest_id > current):
+        state["replication_key"] = REPLICATION_KEY
+        state["replication_key_value"] = progress.newest_created_at
+        state[BOOKMARK_ID_KEY] = str(progress.newest_id)
+    state[PASSES_COMPLETED_KEY] = progress.number
+    # Written as null rather than removed: `meltano run --merge-state` keeps removed keys.
+    state[IN_FLIGHT_KEY] = None
+
+
+def resumable(state: Mapping[str, Any], *, event_types: list[str]) -> PassProgress | None:
+    """The pass in flight, if it continues from this bookmark with these event types.
+
+    A pass is tied to the bookmark it started from and to its number: a stale
+    one (brought back by a state merge, or left by a pass that since completed)
+    is ignored, and a new pass starts from the top.
+    """
+    saved = state.get(IN_FLIGHT_KEY)
+    if not isinstance(saved, Mapping):
+        return None
+    progress = PassProgress.from_state(saved)
+    expected_number = int(state.get(PASSES_COMPLETED_KEY) or 0) + 1
+    if progress.number != expected_number:
+        return None
+    bookmark = bookmark_id(state)
+    tied_to = progress.since_id if progress.ceiling_id is None else progress.ceiling_id
+    if tied_to != bookmark or progress.event_types != event_types:
+        return None
+    return progress
+
+
+def next_pass_number(state: Mapping[str, Any]) -> int:
+    """The number the next pass of this stream or partition gets."""
+    return int(state.get(PASSES_COMPLETED_KEY) or 0) + 1

@@ -1,0 +1,152 @@
+"""The tap's state: one versioned shape, upgraded from every earlier one, checked on load.
+
+Version history (the README documents the current shape):
+
+* 1 (tap-x-dm 0.1): no `version`; a bookmark is `replication_key_value`
+  (`created_at`) with `replication_key_id` as tie-break; no pass in flight.
+* 2 (0.2): `version`; the bookmark proper is `replication_key_id` (the highest
+  event id of the last completed pass); `pass` holds the pass in flight and
+  `passes_completed` ties it to its bookmark.
+
+Every value the tap reads is checked before the first request; a bad one is
+one line naming its key and how to fix it, never a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from tap_x_dm.errors import TapXDMError
+from tap_x_dm.ids import TWEPOCH_MS
+from tap_x_dm.passes import BOOKMARK_ID_KEY, IN_FLIGHT_KEY, PASSES_COMPLETED_KEY
+from tap_x_dm.times import parse_timestamp
+
+STATE_VERSION = 2
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+_FIX = "fix or clear the state (`meltano state clear <state id>`), then run again"
+
+
+class StateError(TapXDMError):
+    """The state cannot be used as it is; the message names the key."""
+
+
+def _fail(key: str, problem: str) -> StateError:
+    return StateError(f"State key {key} {problem}: {_FIX}.")
+
+
+def _max_id_at(created_at: str) -> str:
+    """The highest snowflake X could have minted in the millisecond of `created_at`."""
+    ms = int(parse_timestamp(created_at).timestamp() * 1000)
+    return str(((ms - TWEPOCH_MS) << 22) | ((1 << 22) - 1))
+
+
+def bookmark_states(state: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every stream and partition bookmark, with the key that names it in messages."""
+    bookmarks = state.get("bookmarks")
+    if bookmarks is None:
+        return
+    if not isinstance(bookmarks, dict):
+        raise _fail("bookmarks", "must be an object of stream names")
+    for stream, stream_state in bookmarks.items():
+        if not isinstance(stream_state, dict):
+            raise _fail(f"bookmarks.{stream}", "must be an object")
+        yield f"bookmarks.{stream}", stream_state
+        partitions = stream_state.get("partitions")
+        if partitions is None:
+            continue
+        if not isinstance(partitions, list):
+            raise _fail(f"bookmarks.{stream}.partitions", "must be a list")
+        for index, partition in enumerate(partitions):
+            key = f"bookmarks.{stream}.partitions[{index}]"
+            if not isinstance(partition, dict) or not isinstance(partition.get("context"), dict):
+                raise _fail(key, 'must be an object with a "context" object')
+            yield key, partition
+
+
+def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
+    value = bookmark.get("replication_key_value")
+    if value is not None:
+        try:
+            parse_timestamp(str(value))
+        except ValueError:
+            raise _fail(f"{key}.replication_key_value", f"is not a timestamp ({value!r})") from None
+    for name in (BOOKMARK_ID_KEY,):
+        if bookmark.get(name) is not None and not _DIGITS.match(str(bookmark[name])):
+            raise _fail(f"{key}.{name}", f"is not an X id ({bookmark[name]!r})")
+    for name in ("event_types",):
+        listed = bookmark.get(name)
+        if listed is not None and not (
+            isinstance(listed, list) and all(isinstance(v, str) for v in listed)
+        ):
+            raise _fail(f"{key}.{name}", "must be a list of strings")
+    looked_up = bookmark.get("looked_up_event_ids")
+    if looked_up is not None and not (
+        isinstance(looked_up, list) and all(_DIGITS.match(str(v)) for v in looked_up)
+    ):
+        raise _fail(f"{key}.looked_up_event_ids", "must be a list of X ids")
+    completed = bookmark.get(PASSES_COMPLETED_KEY)
+    if completed is not None and (not isinstance(completed, int) or completed < 0):
+        raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")
+    _check_in_flight(f"{key}.{IN_FLIGHT_KEY}", bookmark.get(IN_FLIGHT_KEY))
+
+
+def _check_in_flight(key: str, saved: object) -> None:
+    if saved is None:
+        return
+    if not isinstance(saved, dict) or not isinstance(saved.get("number"), int):
+        raise _fail(key, 'must be null or an object with a "number"')
+    for name in ("since_id", "ceiling_id", "newest_id"):
+        if saved.get(name) is not None and not _DIGITS.match(str(saved[name])):
+            raise _fail(f"{key}.{name}", f"is not an X id ({saved[name]!r})")
+    frontier = saved.get("frontier_ids") or []
+    if not isinstance(frontier, list) or not all(_DIGITS.match(str(v)) for v in frontier):
+        raise _fail(f"{key}.frontier_ids", "must be a list of X ids")
+    cursor = saved.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise _fail(f"{key}.cursor", "must be null or a string")
+    for name in ("oldest_ms", "emitted", "pages"):
+        if saved.get(name) is not None and not isinstance(saved[name], int):
+            raise _fail(f"{key}.{name}", "must be a whole number")
+
+
+def _upgrade_1_to_2(state: dict[str, Any]) -> None:
+    """0.1 bookmarks ordered by (`created_at`, id); the id alone is the bookmark now."""
+    for _, bookmark in bookmark_states(state):
+        value = bookmark.get("replication_key_value")
+        if value and bookmark.get(BOOKMARK_ID_KEY) is None:
+            # A bookmark written by hand without its id counted the whole millisecond as seen.
+            bookmark[BOOKMARK_ID_KEY] = _max_id_at(str(value))
+
+
+def load(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Upgrade `state` to the current version and check every value the tap reads.
+
+    Raises:
+        StateError: naming the key that is wrong and how to fix it.
+    """
+    if not isinstance(state, Mapping):
+        raise StateError(f"The state must be a JSON object, not {type(state).__name__}: {_FIX}.")
+    upgraded: dict[str, Any] = copy.deepcopy(dict(state))
+    version = upgraded.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _fail("version", f"must be a whole number ({version!r})")
+    if version > STATE_VERSION:
+        msg = (
+            f"The state was written by a newer tap-x-dm (state version {version}; this one "
+            f"reads up to {STATE_VERSION}): upgrade tap-x-dm rather than let it misread the state."
+        )
+        raise StateError(msg)
+    account = upgraded.get("account")
+    if account is not None and not (
+        isinstance(account, dict) and _DIGITS.match(str(account.get("id", "")))
+    ):
+        raise _fail("account", 'must be an object whose "id" is an X user id')
+    for key, bookmark in bookmark_states(upgraded):
+        _check_bookmark(key, bookmark)
+    if version < 2:
+        _upgrade_1_to_2(upgraded)
+    upgraded["version"] = STATE_VERSION
+    return upgraded
