@@ -1,0 +1,106 @@
+"""The versioned state: 0.1's shape is upgraded, a newer or broken one is refused in one line."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tap_x_dm.clock import ManualClock
+from tap_x_dm.state import STATE_VERSION, StateError, load
+from tests.conftest import dm_requests, run_tap
+
+
+def v1_state(sandbox: Any, newest: dict[str, Any]) -> dict[str, Any]:
+    """What tap-x-dm 0.1.0 wrote after a complete pass (no version, created_at + tie-break)."""
+    return {
+        "account": {"id": sandbox.account.id, "username": sandbox.account.username},
+        "bookmarks": {
+            "dm_events": {
+                "replication_key": "created_at",
+                "replication_key_value": newest["created_at"],
+                "replication_key_id": newest["id"],
+                "event_types": ["MessageCreate", "ParticipantsJoin", "ParticipantsLeave"],
+                "looked_up_event_ids": [],
+            }
+        },
+    }
+
+
+def test_the_state_0_1_wrote_is_upgraded_and_the_run_goes_on_incrementally(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    old = v1_state(sandbox, sandbox.visible_events(window_days=30)[0])
+    clock.advance(600)
+    new = sandbox.add_events(4)
+    sandbox.clear_log()
+
+    run = run_tap(sandbox, clock=clock, state=copy.deepcopy(old))
+
+    assert sorted(run.ids()) == sorted(e["id"] for e in new)
+    assert len(dm_requests(sandbox)) == 1
+    final = run.final_state
+    assert final["version"] == STATE_VERSION
+    assert final["bookmarks"]["dm_events"]["replication_key_id"] == max(
+        (e["id"] for e in new), key=int
+    )
+    assert final["account"] == old["account"]
+
+
+def test_a_hand_written_bookmark_without_its_id_counts_its_millisecond_as_seen() -> None:
+    upgraded = load(
+        {
+            "bookmarks": {
+                "dm_events": {
+                    "replication_key": "created_at",
+                    "replication_key_value": "2026-11-01T10:00:00.000Z",
+                }
+            }
+        }
+    )
+    bookmark = int(upgraded["bookmarks"]["dm_events"]["replication_key_id"])
+    minted_ms = (bookmark >> 22) + 1288834974657
+    assert minted_ms == 1_793_527_200_000  # 2026-11-01T10:00:00.000Z
+    assert bookmark & ((1 << 22) - 1) == (1 << 22) - 1  # the last id of that millisecond
+
+
+def test_a_state_of_a_newer_tap_is_refused_not_misread() -> None:
+    with pytest.raises(StateError, match="written by a newer tap-x-dm \\(state version 99"):
+        load({"version": 99, "bookmarks": {}})
+
+
+@pytest.mark.parametrize(
+    ("state", "key"),
+    [
+        ({"bookmarks": []}, "bookmarks"),
+        ({"bookmarks": {"dm_events": "yesterday"}}, "bookmarks.dm_events"),
+        (
+            {"bookmarks": {"dm_events": {"replication_key_value": "yesterday"}}},
+            "bookmarks.dm_events.replication_key_value",
+        ),
+        (
+            {"bookmarks": {"dm_events": {"replication_key_id": "abc"}}},
+            "bookmarks.dm_events.replication_key_id",
+        ),
+        (
+            {"bookmarks": {"conversation_events": {"partitions": {"a": 1}}}},
+            "bookmarks.conversation_events.partitions",
+        ),
+        (
+            {"bookmarks": {"conversation_events": {"partitions": [{"dm_conversation_id": "1"}]}}},
+            "bookmarks.conversation_events.partitions[0]",
+        ),
+        ({"bookmarks": {"dm_events": {"pass": "yes"}}}, "bookmarks.dm_events.pass"),
+        ({"account": {"id": "me"}}, "account"),
+        ({"version": "2"}, "version"),
+    ],
+)
+def test_a_broken_state_names_its_key_and_the_fix(state: dict[str, Any], key: str) -> None:
+    with pytest.raises(StateError) as raised:
+        load(state)
+    message = str(raised.value)
+    assert message.startswith(f"State key {key} ")
+    assert "meltano state clear" in message
+    assert "\n" not in message
