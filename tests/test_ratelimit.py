@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -86,3 +87,35 @@ def test_too_long_wait_stops_cleanly_keeping_finished_work(
     # The pass did not finish, so no bookmark moved; the run still ended with a STATE.
     assert "replication_key_value" not in run.final_state.get("bookmarks", {}).get("dm_events", {})
     assert run.tap is not None and run.tap.services.stop.reason is not None
+
+
+def test_runs_stopped_by_the_rate_limit_each_get_further_until_the_pass_completes(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=2, rate_window=3600.0)
+    # 29 days, so that the clock moving on by an hour a run drops nothing off X's 30 days.
+    start = dt.datetime.fromtimestamp(clock.time() - 29 * 86400, tz=dt.timezone.utc)
+    start_date = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    expected = [
+        e["id"]
+        for e in sandbox.visible_events(window_days=30)
+        if e["created_at"] >= start.strftime("%Y-%m-%dT%H:%M:%S")
+    ]
+    pages = -(-len(expected) // 100)
+    state: dict[str, Any] = {"account": {"id": sandbox.account.id}}
+    emitted: list[str] = []
+    settings = {"max_rate_limit_wait_seconds": 600, "start_date": start_date}
+    for run_number in range(1, pages + 1):
+        run = run_tap(sandbox, clock=clock, state=state, **settings)
+        assert run.error is None
+        emitted += run.ids()
+        state = run.final_state
+        in_flight = state["bookmarks"]["dm_events"]["pass"]
+        if in_flight is None:  # the pass completed in this run
+            break
+        # Two requests a window, one window a run: every run keeps two more pages.
+        assert in_flight["pages"] == 2 * run_number
+        clock.advance(3600)  # the scheduler's next run, one window later
+    assert run_number == -(-pages // 2)
+    assert emitted == expected  # each event once, in X's order, across the chain of runs
+    assert state["bookmarks"]["dm_events"]["replication_key_id"] == expected[0]
