@@ -372,3 +372,46 @@ def test_dbt_project_is_offline(warehouse: Warehouse) -> None:
     root: Path = warehouse.project.root
     assert not (root / "transform" / "packages.yml").exists()
     assert not (root / "transform" / "dbt_packages").exists()
+
+
+def test_raw_tables_have_the_types_the_readme_gives(warehouse: Warehouse) -> None:
+    keys = warehouse.query(
+        f"select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint "
+        f"where contype = 'p' and connamespace = '{RAW}'::regnamespace order by 1"
+    )
+    assert keys == [
+        [f"{RAW}.conversation_events", "PRIMARY KEY (id, account_id)"],
+        [f"{RAW}.dm_events", "PRIMARY KEY (id, account_id)"],
+        [f"{RAW}.media", "PRIMARY KEY (media_key, account_id)"],
+        [f"{RAW}.tweets", "PRIMARY KEY (id, account_id)"],
+        [f"{RAW}.users", "PRIMARY KEY (id, account_id)"],
+    ]
+    for table in ("dm_events", "conversation_events"):
+        types = dict(
+            warehouse.query(
+                f"select column_name, format_type(atttypid, atttypmod) from pg_attribute "
+                f"join information_schema.columns on attname = column_name where attrelid = "
+                f"'{RAW}.{table}'::regclass and table_schema = '{RAW}' and table_name = '{table}' "
+                f"and attnum > 0 and column_name not like '\\_sdc\\_%'"
+            )
+        )
+        assert types == {
+            **dict.fromkeys(
+                ["id", "account_id", "event_type", "text", "sender_id", "dm_conversation_id",
+                 "source"], "text",
+            ),
+            "created_at": "timestamp without time zone",
+            "participant_ids": "text[]",
+            "media_urls": "text[]",
+            "attachments": "jsonb",
+            **dict.fromkeys(
+                ["urls", "hashtags", "mentions", "cashtags", "referenced_tweets"], "jsonb[]"
+            ),
+        }, table  # fmt: skip
+    # Events without attachments hold JSON null there, which the model turns into SQL NULL.
+    counts = warehouse.query(
+        f"select count(*) filter (where attachments is null), "
+        f"count(*) filter (where jsonb_typeof(attachments) = 'null') from {RAW}.dm_events"
+    )
+    without = sum("attachments" not in e for e in warehouse.sandbox.visible_events())
+    assert counts == [["0", str(without + 1)]]  # and the archive row's
