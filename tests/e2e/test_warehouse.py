@@ -82,8 +82,10 @@ def build_conversations(account: str, now_ms: int) -> Built:
     built.add("o2", t + 10 * s, C1, o)  # ... which goes on
     built.add("o3", t + 70 * s, a, o)  # the reply: 70 s
     built.add("o4", t + 80 * s, a, o)
-    built.add("o5", t + 200 * s, C1, o)  # a new turn, answered in the same second:
-    built.add("o6", t + 200 * s, a, o)  # by id, the reply comes after it
+    built.add("o5", t + 200 * s, C1, o)  # three messages in one second, told apart by id:
+    built.add("o6", t + 200 * s, a, o)  # a turn answered at once,
+    built.add("o5b", t + 200 * s, C1, o)  # and the next turn, opened in the same second
+    built.add("o5c", t + 300 * s, a, o)
     built.add("o7", t + 1000 * s, C1, o)  # unanswered
     built.add("g_join", t, a, g, event_type="ParticipantsJoin", participant_ids=[C2, C3])
     built.add("g1", t + 30 * s, C2, g)  # any sender but the account is inbound
@@ -99,6 +101,7 @@ def build_conversations(account: str, now_ms: int) -> Built:
         ids["o_old_in"]: (ids["o_old_out"], 120.0),
         ids["o1"]: (ids["o3"], 70.0),
         ids["o5"]: (ids["o6"], 0.0),
+        ids["o5b"]: (ids["o5c"], 100.0),
         ids["o7"]: (None, None),
         ids["g1"]: (ids["g3"], 65.0),
         ids["g4"]: (ids["g5"], 300.0),
