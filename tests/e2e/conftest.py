@@ -5,6 +5,8 @@ PostgreSQL comes from the Debian server packages: `initdb` and `pg_ctl` live in
 as root they run as the `postgres` user on a data directory it owns. Outside CI
 a missing server skips these tests with the command that installs it; under CI
 (`CI=true`) it is a failure, since `.ci/run` installs it.
+
+Every test here is in the slow tier (marked `slow` and `e2e`): `pytest -m slow` runs them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: What a Meltano project of this repository consists of, besides meltano.yml.
+TRANSFORM_IGNORED = shutil.ignore_patterns("target", "logs", "dbt_packages")
+#: Meltano's folders of installed plugins: shared by the copies of one installed project.
+PLUGIN_DIRS = ("extractors", "loaders", "utilities")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put every test of this folder in the slow tier (and mark it e2e)."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.e2e)
 
 
 def _unavailable(message: str) -> None:
@@ -133,6 +148,17 @@ class MeltanoProject:
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
 
+    def copy(self, root: Path) -> MeltanoProject:
+        """Another project from the same files, with its own config, `.env`, state and system
+        database, sharing this one's installed plugins (no second `meltano install`)."""
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.root / "meltano.yml", root / "meltano.yml")
+        shutil.copytree(self.root / "transform", root / "transform", ignore=TRANSFORM_IGNORED)
+        (root / ".meltano").mkdir()
+        for name in PLUGIN_DIRS:
+            (root / ".meltano" / name).symlink_to(self.root / ".meltano" / name)
+        return MeltanoProject(root=root, meltano=self.meltano)
+
     def popen(self, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         """Start `meltano ARGS` in its own process group (so a test can kill all of it)."""
         return subprocess.Popen(
@@ -153,6 +179,7 @@ def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     root = tmp_path_factory.mktemp("meltano-project")
     text = (REPO / "meltano.yml").read_text()
     (root / "meltano.yml").write_text(text.replace("pip_url: -e .", f"pip_url: -e {REPO}"))
+    shutil.copytree(REPO / "transform", root / "transform", ignore=TRANSFORM_IGNORED)
     project = MeltanoProject(root=root, meltano=meltano)
     result = project.run(
         "install", env={"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}, timeout=900

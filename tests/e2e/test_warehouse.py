@@ -1,0 +1,420 @@
+"""The README's warehouse path for real: config commands, both jobs, the dbt models.
+
+One project (a copy of the session's installed one) is configured with the README's
+`meltano config set` commands, loads a small sandbox with `meltano run x-dm-to-postgres`,
+gets an archive-style row and new events, then runs `meltano run x-dm-to-postgres-models`
+(tap -> target -> `dbt-postgres:build`). The tests check the models against what the
+sandbox served, and first-response times on two conversations built for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_x_dm.clock import SystemClock
+from tap_x_dm.sandbox import Sandbox, SandboxConfig
+from tests.e2e.conftest import MeltanoProject, Postgres
+
+RAW, MODELS, SUFFIX = "x_dm_wh", "x_dm_wh_analytics", "warehouse"
+DAY_MS, TWEPOCH_MS = 86_400_000, 1288834974657
+# Users of the built conversations, apart from the generated ones.
+C1, C2, C3, C4, C5 = "3000000001", "3000000002", "3000000003", "3000000004", "3000000005"
+GROUP = "1999999999999999001"
+ARCHIVE_JOIN_ID = f"archive-join-{GROUP}-{C5}"
+
+
+def snowflake(ms: int, seq: int) -> str:
+    """X's id for an event at `ms` (a high sequence number, clear of the generated ids)."""
+    return str(((ms - TWEPOCH_MS) << 22) | seq)
+
+
+def iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+@dataclass
+class Built:
+    """The built conversations' events, and the first-response times they must give."""
+
+    account: str
+    one_to_one: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    #: inbound event id -> (reply event id, seconds), or (None, None) if unanswered.
+    expected: dict[str, tuple[str | None, float | None]] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, ms: int, sender: str | None, conv: str, **fields: Any) -> None:
+        event = {
+            "id": snowflake(ms, 4000 + len(self.events)),  # in the order added
+            "event_type": fields.pop("event_type", "MessageCreate"),
+            "dm_conversation_id": conv,
+            "created_at": iso(ms),
+            **fields,
+        }
+        if sender is not None:
+            event["sender_id"] = sender
+        if event["event_type"] == "MessageCreate":
+            event.setdefault("text", f"message {name}")
+        self.ids[name] = event["id"]
+        self.events.append(event)
+
+
+def build_conversations(account: str, now_ms: int) -> Built:
+    """A one-to-one conversation (part of it older than 30 days) and a group, whole seconds."""
+    one_to_one = f"{account}-{C1}" if int(account) < int(C1) else f"{C1}-{account}"
+    built = Built(account=account, one_to_one=one_to_one)
+    old = (now_ms - 40 * DAY_MS) // 1000 * 1000
+    t = (now_ms - 2 * DAY_MS) // 1000 * 1000
+    s = 1000  # one second
+    o, g, a = one_to_one, GROUP, account
+    built.add("o_old_in", old, C1, o)  # older than /2/dm_events serves: only the conversation
+    built.add("o_old_out", old + 120 * s, a, o)  # endpoint has these two
+    built.add("o1", t, C1, o)  # opens the conversation's turn...
+    built.add("o2", t + 10 * s, C1, o)  # ... which goes on
+    built.add("o3", t + 70 * s, a, o)  # the reply: 70 s
+    built.add("o4", t + 80 * s, a, o)
+    built.add("o5", t + 200 * s, C1, o)  # three messages in one second, told apart by id:
+    built.add("o6", t + 200 * s, a, o)  # a turn answered at once,
+    built.add("o5b", t + 200 * s, C1, o)  # and the next turn, opened in the same second
+    built.add("o5c", t + 300 * s, a, o)
+    built.add("o7", t + 1000 * s, C1, o)  # unanswered
+    built.add("g_join", t, a, g, event_type="ParticipantsJoin", participant_ids=[C2, C3])
+    built.add("g1", t + 30 * s, C2, g)  # any sender but the account is inbound
+    built.add("g2", t + 35 * s, C3, g)
+    built.add("g3", t + 95 * s, a, g)  # 65 s after g1
+    built.add("g4", t + 100 * s, C3, g)
+    built.add("g_leave", t + 150 * s, None, g, event_type="ParticipantsLeave",
+              participant_ids=[C2])  # fmt: skip
+    built.add("g5", t + 400 * s, a, g)  # 300 s after g4; the leave event is not a message
+    built.add("g_join2", t + 500 * s, a, g, event_type="ParticipantsJoin", participant_ids=[C4])
+    ids = built.ids
+    built.expected = {
+        ids["o_old_in"]: (ids["o_old_out"], 120.0),
+        ids["o1"]: (ids["o3"], 70.0),
+        ids["o5"]: (ids["o6"], 0.0),
+        ids["o5b"]: (ids["o5c"], 100.0),
+        ids["o7"]: (None, None),
+        ids["g1"]: (ids["g3"], 65.0),
+        ids["g4"]: (ids["g5"], 300.0),
+    }
+    return built
+
+
+@dataclass
+class Warehouse:
+    sandbox: Sandbox
+    built: Built
+    project: MeltanoProject
+    postgres: Postgres
+    plain_job_schemas: list[str]
+    added: list[dict[str, Any]]
+    models_job_dm_requests: int
+    outputs: dict[str, str]
+
+    def query(self, sql: str) -> list[list[str]]:
+        return self.postgres.query(sql)
+
+
+def meltano_ok(project: MeltanoProject, *args: str, env: dict[str, str]) -> str:
+    result = project.run(*args, env=env)
+    assert result.returncode == 0, f"meltano {' '.join(args)}:\n{result.stderr[-4000:]}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def warehouse(
+    meltano_project: MeltanoProject,
+    postgres: Postgres,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
+    now_ms = int(time.time() * 1000)
+    generated = Sandbox(
+        SandboxConfig(users=10, conversations=12, days=20, events=300, now_ms=now_ms)
+    ).dataset.to_json()
+    account = generated["users"][0]["id"]
+    built = build_conversations(account, now_ms)
+    generated["users"] += [
+        {"id": user, "username": f"customer_{user}", "name": f"Customer {user}"}
+        for user in (C1, C2, C3, C4)
+    ]
+    generated["events"] += built.events
+    data_file = tmp_path_factory.mktemp("warehouse-data") / "events.json"
+    data_file.write_text(json.dumps(generated))
+    sandbox = Sandbox(
+        SandboxConfig(events_file=str(data_file), rate_limit=100_000), clock=SystemClock()
+    ).start()
+    project = meltano_project.copy(tmp_path_factory.mktemp("warehouse") / "project")
+    base = {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # The README's commands: secrets in the environment, everything else with config set.
+    secrets = {
+        **base,
+        "TARGET_POSTGRES_PASSWORD": postgres.password,
+        "DBT_POSTGRES_PASSWORD": postgres.password,
+    }
+    outputs: dict[str, str] = {}
+    try:
+        for plugin, setting, value in [
+            ("tap-x-dm", "api_url", sandbox.base_url),
+            ("tap-x-dm", "access_token", sandbox.access_token()),
+            ("tap-x-dm", "participant_ids", json.dumps([C1])),
+            ("tap-x-dm", "dm_conversation_ids", json.dumps([GROUP])),
+            ("target-postgres", "host", "127.0.0.1"),
+            ("target-postgres", "port", str(postgres.port)),
+            ("target-postgres", "default_target_schema", RAW),
+            ("dbt-postgres", "host", "127.0.0.1"),
+            ("dbt-postgres", "port", str(postgres.port)),
+            ("dbt-postgres", "source_schema", RAW),
+            ("dbt-postgres", "schema", MODELS),
+        ]:
+            outputs[f"{plugin} {setting}"] = meltano_ok(
+                project, "config", "set", plugin, setting, value, env=base
+            )
+        meltano_ok(project, "run", "--state-id-suffix", SUFFIX, "x-dm-to-postgres", env=secrets)
+        plain_job_schemas = [
+            row[0]
+            for row in postgres.query(
+                f"select schema_name from information_schema.schemata "
+                f"where schema_name in ('{RAW}', '{MODELS}') order by 1"
+            )
+        ]
+        # What the coming archive import writes: a join item under a derived id, and an
+        # archive copy of an event that conversation_events also holds from the API.
+        postgres.query(
+            f"insert into {RAW}.dm_events (account_id, id, event_type, dm_conversation_id, "
+            f"created_at, participant_ids, attachments, source) values ('{account}', "
+            f"'{ARCHIVE_JOIN_ID}', 'ParticipantsJoin', '{GROUP}', "
+            f"(select created_at from {RAW}.dm_events where id = '{built.ids['g_join2']}') "
+            f"+ interval '10 seconds', array['{C5}'], 'null'::jsonb, 'archive')"
+        )
+        postgres.query(
+            f"update {RAW}.dm_events set source = 'archive', "
+            f"media_urls = array['https://x.test/m'] where id = '{built.ids['o4']}'"
+        )
+        busiest = Counter(
+            e["dm_conversation_id"] for e in sandbox.visible_events() if e["id"] not in built.ids
+        ).most_common(1)[0][0]
+        added = sandbox.add_events(3, conversation_id=busiest)
+        sandbox.clear_log()
+        outputs["models job"] = meltano_ok(
+            project, "run", "--state-id-suffix", SUFFIX, "x-dm-to-postgres-models", env=secrets
+        )
+        models_job_dm_requests = sum(e["path"] == "/2/dm_events" for e in sandbox.request_log)
+        outputs["dbt test"] = meltano_ok(project, "invoke", "dbt-postgres:test", env=secrets)
+        outputs["state list"] = meltano_ok(project, "state", "list", env=base)
+        yield Warehouse(
+            sandbox=sandbox, built=built, project=project, postgres=postgres,
+            plain_job_schemas=plain_job_schemas, added=added,
+            models_job_dm_requests=models_job_dm_requests, outputs=outputs,
+        )  # fmt: skip
+    finally:
+        sandbox.stop()
+
+
+def served(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
+    """Every event the tap was given: the 30-day list and the two configured conversations."""
+    sandbox, built = warehouse.sandbox, warehouse.built
+    events = {e["id"]: e for e in sandbox.visible_events()}
+    for conversation in (built.one_to_one, GROUP):
+        events |= {e["id"]: e for e in sandbox.visible_events(conversation_id=conversation)}
+    return events
+
+
+def test_config_set_keeps_secrets_out_of_meltano_yml_and_both_jobs_run(
+    warehouse: Warehouse,
+) -> None:
+    root = warehouse.project.root
+    token = warehouse.sandbox.access_token()
+    assert "was set in `.env`" in warehouse.outputs["tap-x-dm access_token"]
+    assert token in (root / ".env").read_text()
+    assert token not in (root / "meltano.yml").read_text()
+    assert warehouse.postgres.password not in (root / "meltano.yml").read_text()
+    # The plain job loads the raw tables only; the models job builds the models too.
+    assert warehouse.plain_job_schemas == [RAW]
+    tables = warehouse.query(
+        f"select table_schema, table_name from information_schema.tables "
+        f"where table_schema in ('{RAW}', '{MODELS}') order by 1, 2"
+    )
+    assert tables == [
+        [RAW, "conversation_events"], [RAW, "dm_events"], [RAW, "media"], [RAW, "tweets"],
+        [RAW, "users"],
+        [MODELS, "x_dm__conversations"], [MODELS, "x_dm__events"], [MODELS, "x_dm__response_times"],
+    ]  # fmt: skip
+    assert "dev:tap-x-dm-to-target-postgres:warehouse" in warehouse.outputs["state list"]
+    # The models job went on from the plain job's state: one /2/dm_events page.
+    assert warehouse.models_job_dm_requests == 1
+    for output in (warehouse.outputs["models job"], warehouse.outputs["dbt test"]):
+        assert re.search(r"Done\. PASS=\d+ WARN=0 ERROR=0 SKIP=0", output), output[-3000:]
+
+
+def test_events_model_holds_exactly_the_distinct_events(warehouse: Warehouse) -> None:
+    account = warehouse.built.account
+    events = served(warehouse)
+    assert {e["id"] for e in warehouse.added} <= set(events)
+    rows = warehouse.query(
+        f"select account_id, id, direction, source, source_table, "
+        f"(extract(epoch from created_at) * 1000)::bigint, attachments is null "
+        f"from {MODELS}.x_dm__events"
+    )
+    by_id = {row[1]: row for row in rows}
+    assert len(by_id) == len(rows)
+    assert {row[0] for row in rows} == {account}
+    assert set(by_id) == set(events) | {ARCHIVE_JOIN_ID}
+    # ... which the raw tables hold more often: the conversations' events are in both.
+    raw = warehouse.query(
+        f"select (select count(*) from {RAW}.dm_events) + "
+        f"(select count(*) from {RAW}.conversation_events)"
+    )
+    assert int(raw[0][0]) > len(rows)
+    for event_id, event in events.items():
+        row = by_id[event_id]
+        expected_direction = None
+        if event["event_type"] == "MessageCreate":
+            expected_direction = "outbound" if event["sender_id"] == account else "inbound"
+        assert row[2] == (expected_direction or ""), event
+        created = dt.datetime.fromisoformat(event["created_at"].replace("Z", "+00:00"))
+        assert int(row[5]) == round(created.timestamp() * 1000), event
+        assert row[6] == ("f" if "attachments" in event else "t"), event
+    ids = warehouse.built.ids
+    assert by_id[ids["o4"]][3:5] == ["api", "conversation_events"]  # the API copy wins
+    assert by_id[ids["o3"]][3:5] == ["api", "dm_events"]
+    assert by_id[ARCHIVE_JOIN_ID][2:5] == ["", "archive", "dm_events"]
+    assert warehouse.query(
+        f"select count(*) from {MODELS}.x_dm__events where jsonb_typeof(attachments) = 'null'"
+    ) == [["0"]]
+    types = warehouse.query(
+        f"select column_name, data_type from information_schema.columns where table_schema = "
+        f"'{MODELS}' and table_name = 'x_dm__events' and column_name in "
+        f"('created_at', 'attachments', 'urls', 'participant_ids') order by 1"
+    )
+    assert types == [
+        ["attachments", "jsonb"], ["created_at", "timestamp with time zone"],
+        ["participant_ids", "ARRAY"], ["urls", "jsonb"],
+    ]  # fmt: skip
+
+
+def test_conversations_count_the_messages_served(warehouse: Warehouse) -> None:
+    account = warehouse.built.account
+    expected: dict[str, list[int]] = {}
+    for event in served(warehouse).values():
+        counts = expected.setdefault(event["dm_conversation_id"], [0, 0, 0])
+        counts[0] += 1
+        if event["event_type"] == "MessageCreate":
+            counts[1 if event["sender_id"] != account else 2] += 1
+    expected[GROUP][0] += 1  # the archive join
+    rows = warehouse.query(
+        f"select dm_conversation_id, events, messages_in, messages_out "
+        f"from {MODELS}.x_dm__conversations"
+    )
+    assert {row[0]: [int(n) for n in row[1:]] for row in rows} == expected
+    built = warehouse.built
+    rows = warehouse.query(
+        f"select dm_conversation_id, kind, array_to_string(participant_ids, ','), "
+        f"coalesce(counterpart_id, ''), first_event_id, last_event_id "
+        f"from {MODELS}.x_dm__conversations where dm_conversation_id in "
+        f"('{built.one_to_one}', '{GROUP}') order by kind"
+    )
+    assert rows == [
+        [GROUP, "group", ",".join(sorted([account, C2, C3, C4, C5], key=int)), "",
+         built.ids["g_join"], ARCHIVE_JOIN_ID],
+        [built.one_to_one, "one_to_one", built.one_to_one.replace("-", ","), C1,
+         built.ids["o_old_in"], built.ids["o7"]],
+    ]  # fmt: skip
+
+
+def test_response_times_of_the_built_conversations(warehouse: Warehouse) -> None:
+    built = warehouse.built
+    rows = warehouse.query(
+        f"select inbound_event_id, coalesce(reply_event_id, ''), "
+        f"coalesce(response_seconds::text, ''), coalesce(reply_sender_id, '') "
+        f"from {MODELS}.x_dm__response_times "
+        f"where dm_conversation_id in ('{built.one_to_one}', '{GROUP}')"
+    )
+    got = {
+        row[0]: (row[1] or None, float(row[2]) if row[2] else None, row[3] or None) for row in rows
+    }
+    assert got == {
+        inbound: (reply, seconds, built.account if reply else None)
+        for inbound, (reply, seconds) in built.expected.items()
+    }
+
+
+def test_response_times_cover_every_turn_served(warehouse: Warehouse) -> None:
+    """The same rule in Python over everything the sandbox served: one row per turn."""
+    account = warehouse.built.account
+    by_conversation: dict[str, list[dict[str, Any]]] = {}
+    for event in served(warehouse).values():
+        if event["event_type"] == "MessageCreate":
+            by_conversation.setdefault(event["dm_conversation_id"], []).append(event)
+    expected: dict[str, str | None] = {}
+    for messages in by_conversation.values():
+        messages.sort(key=lambda e: int(e["id"]))
+        for i, message in enumerate(messages):
+            opens = message["sender_id"] != account and (
+                i == 0 or messages[i - 1]["sender_id"] == account
+            )
+            if opens:
+                reply = next((m for m in messages[i + 1 :] if m["sender_id"] == account), None)
+                expected[message["id"]] = reply["id"] if reply else None
+    rows = warehouse.query(
+        f"select inbound_event_id, coalesce(reply_event_id, '') from {MODELS}.x_dm__response_times"
+    )
+    assert {row[0]: row[1] or None for row in rows} == expected
+    assert len(rows) == len(expected)
+
+
+def test_dbt_project_is_offline(warehouse: Warehouse) -> None:
+    root: Path = warehouse.project.root
+    assert not (root / "transform" / "packages.yml").exists()
+    assert not (root / "transform" / "dbt_packages").exists()
+
+
+def test_raw_tables_have_the_types_the_readme_gives(warehouse: Warehouse) -> None:
+    keys = warehouse.query(
+        f"select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint "
+        f"where contype = 'p' and connamespace = '{RAW}'::regnamespace order by 1"
+    )
+    assert keys == [
+        [f"{RAW}.conversation_events", "PRIMARY KEY (id, account_id)"],
+        [f"{RAW}.dm_events", "PRIMARY KEY (id, account_id)"],
+        [f"{RAW}.media", "PRIMARY KEY (media_key, account_id)"],
+        [f"{RAW}.tweets", "PRIMARY KEY (id, account_id)"],
+        [f"{RAW}.users", "PRIMARY KEY (id, account_id)"],
+    ]
+    for table in ("dm_events", "conversation_events"):
+        types = dict(
+            warehouse.query(
+                f"select column_name, format_type(atttypid, atttypmod) from pg_attribute "
+                f"join information_schema.columns on attname = column_name where attrelid = "
+                f"'{RAW}.{table}'::regclass and table_schema = '{RAW}' and table_name = '{table}' "
+                f"and attnum > 0 and column_name not like '\\_sdc\\_%'"
+            )
+        )
+        assert types == {
+            **dict.fromkeys(
+                ["id", "account_id", "event_type", "text", "sender_id", "dm_conversation_id",
+                 "source"], "text",
+            ),
+            "created_at": "timestamp without time zone",
+            "participant_ids": "text[]",
+            "media_urls": "text[]",
+            "attachments": "jsonb",
+            **dict.fromkeys(
+                ["urls", "hashtags", "mentions", "cashtags", "referenced_tweets"], "jsonb[]"
+            ),
+        }, table  # fmt: skip
+    # Events without attachments hold JSON null there, which the model turns into SQL NULL.
+    counts = warehouse.query(
+        f"select count(*) filter (where attachments is null), "
+        f"count(*) filter (where jsonb_typeof(attachments) = 'null') from {RAW}.dm_events"
+    )
+    without = sum("attachments" not in e for e in warehouse.sandbox.visible_events())
+    assert counts == [["0", str(without + 1)]]  # and the archive row's

@@ -1,0 +1,80 @@
+-- One row per (account_id, id): every DM event the account's tables hold, from dm_events,
+-- conversation_events and archive imports, whichever copy it came in.
+{%- set tables = x_dm_event_tables() %}
+
+with copies as (
+    {%- for table in tables %}
+    select
+        account_id,
+        id,
+        event_type,
+        text,
+        sender_id,
+        dm_conversation_id,
+        created_at,
+        participant_ids,
+        attachments,
+        referenced_tweets,
+        urls,
+        hashtags,
+        mentions,
+        cashtags,
+        coalesce(source, 'api') as source,
+        media_urls,
+        '{{ table }}' as source_table,
+        _sdc_extracted_at
+    from {{ source('x_dm', table) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+ranked as (
+    select
+        *,
+        -- The copies of one event hold the same fields; keep the API's (archive exports
+        -- lack some), then dm_events', then the latest extracted.
+        row_number() over (
+            partition by account_id, id
+            order by
+                case when source = 'api' then 0 else 1 end,
+                case when source_table = 'dm_events' then 0 else 1 end,
+                _sdc_extracted_at desc nulls last
+        ) as copy_rank
+    from copies
+)
+
+select
+    account_id,
+    id,
+    dm_conversation_id,
+    event_type,
+    case
+        when event_type <> 'MessageCreate' or sender_id is null then null
+        when sender_id = account_id then 'outbound'
+        else 'inbound'
+    end as direction,
+    sender_id,
+    created_at at time zone 'UTC' as created_at,
+    text,
+    participant_ids,
+    nullif(attachments, 'null'::jsonb) as attachments,
+    case
+        when jsonb_typeof(attachments -> 'media_keys') = 'array'
+            then array(select jsonb_array_elements_text(attachments -> 'media_keys'))
+    end as media_keys,
+    media_urls,
+    to_jsonb(referenced_tweets) as referenced_tweets,
+    to_jsonb(urls) as urls,
+    to_jsonb(hashtags) as hashtags,
+    to_jsonb(mentions) as mentions,
+    to_jsonb(cashtags) as cashtags,
+    source,
+    source_table,
+    coalesce(
+        {{ x_dm_id_number('id') }},
+        {{ x_dm_snowflake_of('created_at') }}
+    ) as sort_key
+from ranked
+where copy_rank = 1
