@@ -95,9 +95,15 @@ def run_tap(
     catalog: dict[str, Any] | None = None,
     raise_errors: bool = True,
     on_message: Callable[[dict[str, Any]], None] | None = None,
+    select: list[str] | None = None,
     **config: Any,
 ) -> TapRun:
-    """Run a full sync in-process; with raise_errors=False a failure is kept, not raised."""
+    """Run a full sync in-process; with raise_errors=False a failure is kept, not raised.
+
+    `select` names the streams to select (default: all), as a catalog would.
+    """
+    if select is not None:
+        catalog = selected_catalog(sandbox, select)
     writer = CollectingWriter(on_message)
     run = TapRun(writer.messages)
     try:
@@ -115,6 +121,16 @@ def run_tap(
             raise
         run.error = exc
     return run
+
+
+def selected_catalog(sandbox: Sandbox, streams: list[str]) -> dict[str, Any]:
+    """The tap's discovered catalog with only `streams` selected."""
+    discovered = TapXDM(config=tap_config(sandbox), validate_config=False).catalog_dict
+    for entry in discovered["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return discovered
 
 
 def dm_requests(sandbox: Sandbox, prefix: str = "/2/dm_") -> list[dict[str, Any]]:

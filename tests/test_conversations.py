@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tap_x_dm.clock import ManualClock
-from tests.conftest import run_tap
+from tests.conftest import Killed, run_tap
 
 
 def conversation_requests(sandbox: Any) -> list[dict[str, Any]]:
@@ -132,3 +132,47 @@ def test_a_conversation_configured_twice_is_one_partition_read_once(
     assert len(conversation_requests(sandbox)) == 1
     expected = sandbox.visible_events(conversation_id=one_to_one, window_days=None)
     assert [r["id"] for r in run.records("conversation_events")] == [e["id"] for e in expected]
+
+
+def test_a_killed_partition_pass_continues_from_its_page_and_the_others_are_kept(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, days=90)
+    account = sandbox.account.id
+    groups = [c for c in sandbox.dataset.conversations_of(account) if "-" not in c]
+    histories = {c: sandbox.visible_events(conversation_id=c, window_days=None) for c in groups}
+    big, small = sorted(groups, key=lambda c: len(histories[c]))[-1], groups[0]
+    assert len(histories[big]) > 30
+    order = sorted([big, small])  # partitions sync in the order they are configured
+    seen: list[str] = []
+
+    def die_in_the_big_partitions_third_page(message: dict[str, Any]) -> None:
+        record = message.get("record") or {}
+        if message["type"] == "RECORD" and record.get("dm_conversation_id") == big:
+            seen.append(record["id"])
+            if len(seen) == 25:
+                raise Killed
+
+    settings = {"dm_conversation_ids": order, "page_size": 10}
+    broken = run_tap(
+        sandbox,
+        clock=clock,
+        raise_errors=False,
+        on_message=die_in_the_big_partitions_third_page,
+        select=["conversation_events"],
+        **settings,
+    )
+    assert isinstance(broken.error, Killed)
+    saved = partition_states(broken.final_state)[big]["pass"]
+    assert saved["pages"] == 2 and saved["emitted"] == 20
+    sandbox.clear_log()
+
+    rerun = run_tap(
+        sandbox, clock=clock, state=broken.final_state, select=["conversation_events"], **settings
+    )
+
+    got = [r["id"] for r in rerun.records("conversation_events") if r["dm_conversation_id"] == big]
+    assert got == [e["id"] for e in histories[big]][20:]  # from the third page on, nothing lost
+    big_requests = [e for e in conversation_requests(sandbox) if big in e["path"]]
+    assert len(big_requests) == math.ceil((len(histories[big]) - 20) / 10)
+    assert partition_states(rerun.final_state)[big]["replication_key_id"] == histories[big][0]["id"]
