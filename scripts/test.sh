@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy tap_x_dm
+.venv/bin/mypy tap_x_dm sandbox/tap_x_dm_sandbox
 .venv/bin/pytest "$@"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.ratelimit import endpoint_of
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 
 
