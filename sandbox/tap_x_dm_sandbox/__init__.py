@@ -18,14 +18,10 @@ from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset, SandboxUser
 from tap_x_dm_sandbox.faults import FaultInjector
 from tap_x_dm_sandbox.limits import RateLimiter
+from tap_x_dm_sandbox.model import ALL_EVENT_TYPES, DAY_MS, DM_EVENTS_WINDOW_DAYS
 from tap_x_dm_sandbox.oauth import SandboxAuth
 from tap_x_dm_sandbox.requestlog import RequestLog
-from tap_x_dm_sandbox.server import (
-    DAY_MS,
-    DM_EVENTS_WINDOW_DAYS,
-    SandboxApp,
-    ServerThread,
-)
+from tap_x_dm_sandbox.server import SandboxApp, ServerThread
 
 __all__ = [
     "Clock",
@@ -204,7 +200,7 @@ class Sandbox:
                 below_id=None,
                 limit=len(self.dataset) + 1,
                 min_ms=min_ms,
-                event_types=frozenset(("MessageCreate", "ParticipantsJoin", "ParticipantsLeave")),
+                event_types=ALL_EVENT_TYPES,
             )
             return [event for event in map(self.dataset.event, ids) if event is not None]
 

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from tap_x_dm_sandbox.errors import param_error
+from tap_x_dm_sandbox.model import EVENT_TYPES
 from tap_x_dm_sandbox.spec import parameter_values
 
-EVENT_TYPES = ("MessageCreate", "ParticipantsJoin", "ParticipantsLeave")
 DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
 DM_EXPANSIONS = parameter_values("DmEventExpansionsParameter")
 USER_EXPANSIONS = parameter_values("UserExpansionsParameter")

@@ -29,9 +29,10 @@ from tap_x_dm_sandbox import errors
 from tap_x_dm_sandbox.billing import BillingLedger
 from tap_x_dm_sandbox.clock import Clock
 from tap_x_dm_sandbox.config import SandboxConfig
-from tap_x_dm_sandbox.data import Dataset, one_to_one_conversation_id
+from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.faults import HTML_502, NON_JSON, Fault, FaultInjector, server_error_body
 from tap_x_dm_sandbox.limits import RateDecision, RateLimiter
+from tap_x_dm_sandbox.model import DAY_MS, DM_EVENTS_WINDOW_DAYS, one_to_one_conversation_id
 from tap_x_dm_sandbox.oauth import AuthProblem, SandboxAuth
 from tap_x_dm_sandbox.params import (
     CONVERSATION_ID,
@@ -54,8 +55,6 @@ logger = logging.getLogger(__name__)
 
 JSON = "application/json; charset=utf-8"
 PROBLEM_JSON = "application/problem+json"
-DAY_MS = 86_400_000
-DM_EVENTS_WINDOW_DAYS = 30
 DM_SCOPES = frozenset({"dm.read", "tweet.read", "users.read"})
 USERS_ME_SCOPES = frozenset({"tweet.read", "users.read"})
 
