@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
+from tap_x_dm_sandbox.app import SandboxApp
 from tap_x_dm_sandbox.billing import BillingLedger
 from tap_x_dm_sandbox.clock import Clock, ManualClock, SystemClock
 from tap_x_dm_sandbox.config import SandboxConfig
@@ -21,7 +22,7 @@ from tap_x_dm_sandbox.limits import RateLimiter
 from tap_x_dm_sandbox.model import ALL_EVENT_TYPES, DAY_MS, DM_EVENTS_WINDOW_DAYS
 from tap_x_dm_sandbox.oauth import SandboxAuth
 from tap_x_dm_sandbox.requestlog import RequestLog
-from tap_x_dm_sandbox.server import SandboxApp, ServerThread
+from tap_x_dm_sandbox.server import ServerThread
 
 __all__ = [
     "Clock",

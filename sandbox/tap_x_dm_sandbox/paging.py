@@ -1,0 +1,132 @@
+"""Which events one list request answers, for each kind of pagination token.
+
+`Pager` is `Dataset.page` with one request's filters bound, plus the upward walk a
+`previous_token` needs; `select_page` applies the token kind (cursor or offset) and
+says which tokens the answer carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tap_x_dm_sandbox.data import Dataset
+from tap_x_dm_sandbox.tokens import Cursor, Direction
+
+
+@dataclass(frozen=True)
+class PageSelection:
+    """The ids of one page, newest first, and the anchors of its next/previous tokens."""
+
+    ids: list[int]
+    has_next: bool
+    next_anchor: int | None
+    previous_anchor: int | None
+
+
+class Pager:
+    """`Dataset.page` with the filters of one request bound, plus the upward walk."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        viewer_id: str,
+        conversation_id: str | None,
+        min_ms: int | None,
+        event_types: frozenset[str],
+    ) -> None:
+        self._dataset = dataset
+        self._viewer = viewer_id
+        self._conversation = conversation_id
+        self._min_ms = min_ms
+        self._types = event_types
+
+    def __call__(self, below_id: int | None, limit: int) -> tuple[list[int], bool]:
+        """Return up to `limit` ids strictly below `below_id`, newest first, and "more"."""
+        return self._dataset.page(
+            viewer_id=self._viewer,
+            conversation_id=self._conversation,
+            below_id=below_id,
+            limit=limit,
+            min_ms=self._min_ms,
+            event_types=self._types,
+        )
+
+    def above(self, anchor: int, limit: int) -> list[int]:
+        """Return the `limit` ids just above `anchor`, newest first (a `previous_token` page).
+
+        The dataset only pages downward, so search for an upper bound whose page
+        reaches the anchor: exponential steps, then bisection. Only clients that
+        follow `previous_token` pay for this.
+        """
+        fetch = 2 * limit
+        top = self(None, 1)[0]
+        if not top or top[0] <= anchor:
+            return []
+
+        def probe(bound: int) -> list[int] | None:
+            # Every id in (anchor, bound), or None when there are `fetch` or more.
+            ids, more = self(bound, fetch)
+            inside = [i for i in ids if i > anchor]
+            return None if len(inside) == len(ids) and more else inside
+
+        high = top[0] + 1
+        found = probe(high)
+        if found is not None:
+            return found[-limit:]
+        low, step = anchor + 1, 1 << 22  # one millisecond of snowflake ids
+        while anchor + step < high:
+            found = probe(anchor + step)
+            if found is None:
+                high = anchor + step
+                break
+            if len(found) >= limit:
+                return found[-limit:]
+            low, step = anchor + step, step * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            found = probe(middle)
+            if found is None:
+                high = middle
+            elif len(found) >= limit:
+                return found[-limit:]
+            else:
+                low = middle
+        return (probe(low) or [])[-limit:]
+
+
+def select_page(
+    page: Pager,
+    cursor: Cursor | None,
+    limit: int,
+    *,
+    offset_pagination: bool,
+    meta_only_last_page: bool,
+) -> PageSelection:
+    """Return the page a request with this token (None: the first page) gets."""
+    if offset_pagination and (cursor is None or cursor.direction is Direction.NEXT):
+        offset = cursor.id if cursor is not None else 0
+        window, has_next = page(None, offset + limit)
+        ids = window[offset:]
+        # The token carries an offset: arrivals between two requests shift later pages.
+        return PageSelection(ids, has_next, offset + len(ids), None)
+    if cursor is None or cursor.direction is Direction.NEXT:
+        below = cursor.id if cursor is not None else None
+        ids, more = page(below, limit)
+        has_next = more or (meta_only_last_page and len(ids) == limit)
+        # After the first page, "previous" means the events above this page; an
+        # empty page points back at the cursor itself (events >= it).
+        previous_anchor = None
+        if below is not None:
+            previous_anchor = ids[0] if ids else below - 1
+        return PageSelection(ids, has_next, ids[-1] if ids else None, previous_anchor)
+    ids = page.above(cursor.id, limit)
+    if ids:
+        top = page(None, 1)[0]
+        return PageSelection(
+            ids,
+            bool(page(ids[-1], 1)[0]),
+            ids[-1],
+            ids[0] if top and top[0] > ids[0] else None,
+        )
+    return PageSelection(ids, bool(page(cursor.id + 1, 1)[0]), cursor.id + 1, None)
