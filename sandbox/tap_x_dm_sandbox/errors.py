@@ -29,6 +29,21 @@ CREDITS_DEPLETED: Final[dict[str, Any]] = {
     "title": "Payment Required",
     "type": "https://api.x.com/2/problems/credits-depleted",
 }
+UNAUTHORIZED: Final[dict[str, Any]] = {
+    "title": "Unauthorized",
+    "type": "about:blank",
+    "status": 401,
+    "detail": "Unauthorized",
+}
+UNSUPPORTED_AUTHENTICATION: Final[dict[str, Any]] = {
+    "title": "Unsupported Authentication",
+    "detail": (
+        "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+        "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
+    ),
+    "type": PROBLEMS + "unsupported-authentication",
+    "status": 403,
+}
 FORBIDDEN: Final[dict[str, Any]] = {
     "title": "Forbidden",
     "type": "about:blank",

@@ -158,12 +158,6 @@ class FaultInjector:
         with self._lock:
             self._queue.append(_Queued(Fault(kind, dict(kw)), count, path_prefix))
 
-    def set_every(self, every: EveryK) -> None:
-        """Replace the periodic faults and restart their request count."""
-        with self._lock:
-            self._every = every
-            self._api_requests = 0
-
     def clear(self) -> None:
         """Drop every queued fault (periodic ones stay)."""
         with self._lock:
