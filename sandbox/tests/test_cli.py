@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tap_x_dm_sandbox import SandboxConfig
-from tap_x_dm_sandbox.cli import build_parser, config_from_args
+from tap_x_dm_sandbox.cli import STDOUT_KEYS, build_parser, config_from_args, main
 
 SMALL = ["--users", "10", "--conversations", "20", "--events", "300"]
 
@@ -150,3 +150,91 @@ def test_help_lists_the_flags() -> None:
     help_text = build_parser().format_help()
     for flag in ("--port", "--seed", "--fail-every", "--request-log", "--shared-budget"):
         assert flag in help_text
+
+
+def test_every_flag_has_help_and_its_default_once() -> None:
+    parser = build_parser()
+    for action in parser._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, action.option_strings
+        assert action.help.count("(default:") <= 1, action.option_strings
+    help_text = parser.format_help()
+    assert "(default: 0)" in help_text and "(default: 7)" in help_text
+    assert "(default: False)" not in help_text  # switches are off unless given
+    assert "%(default)" not in help_text
+
+
+def test_help_says_what_stdout_carries_and_where_the_docs_are() -> None:
+    result = subprocess.run([*command(), "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "line 1 the base URL" in text
+    for key in STDOUT_KEYS:
+        assert key in text, key
+    assert "docs/sandbox.md" in text
+
+
+def test_stdout_lines_are_the_documented_keys_in_order(running: Running) -> None:
+    assert list(running.values) == list(STDOUT_KEYS)
+    assert running.values["events"] == "300"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "abc"], "argument --port: expected an integer, got 'abc'"),
+        (["--port", "70000"], "argument --port: must be from 0 to 65535, got 70000"),
+        (["--rate-window", "-5"], "argument --rate-window: must be > 0 seconds, got -5"),
+        (["--rate-window", "inf"], "argument --rate-window: expected a finite number"),
+        (["--token-ttl", "0"], "argument --token-ttl: must be > 0 seconds, got 0"),
+        (["--slow-seconds", "-1"], "argument --slow-seconds: must be >= 0 seconds, got -1"),
+        (["--conversation-history-days", "-1"], "must be >= 0, got -1"),
+        (["--fail-every", "-2"], "argument --fail-every: must be >= 0, got -2"),
+        (["--fail-status", "404"], "argument --fail-status: must be from 500 to 599, got 404"),
+        (["--rate-limit", "0"], "argument --rate-limit: must be >= 1, got 0"),
+        (["--users", "3"], "argument --users: must be >= 4, got 3"),
+        (["--user-fields-default", "id,nope"], "unknown user field(s) nope"),
+        (["--events", "5"], "events must be >= conversations"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_bad_value_is_one_line_and_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--port", "0", "--quiet", *args])
+    assert raised.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("tap-x-dm-sandbox: error: ")
+    assert message in captured.err
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"users": []}'])
+def test_a_bad_events_file_is_one_line_and_exit_2(tmp_path: Path, content: str | None) -> None:
+    path = tmp_path / "events.json"
+    if content is not None:
+        path.write_text(content)
+    result = subprocess.run(
+        [*command(), "--port", "0", "--events-file", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"tap-x-dm-sandbox: error: --events-file {path}: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_taken_port_is_one_line_and_exit_2(running: Running) -> None:
+    port = running.base_url.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [*command(), "--port", port, *SMALL], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"tap-x-dm-sandbox: error: cannot start on 127.0.0.1:{port}")
+    assert result.stderr.count("\n") == 1
