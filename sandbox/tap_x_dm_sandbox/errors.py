@@ -1,4 +1,4 @@
-"""X's error bodies, copied from observed answers (see the examples/errors fixtures).
+"""X's error bodies, copied from observed answers (sandbox/tests/x_api/examples/errors/).
 
 Clients branch on these shapes (`type` suffixes, `errors[].message`), so the
 sandbox sends X's exact bodies instead of inventing its own.
