@@ -243,6 +243,10 @@ class Sandbox:
         """Forget what was billed, as if no event had been read."""
         self.ledger.reset()
 
+    def expire_pagination_tokens(self) -> None:
+        """Make every pagination token issued so far invalid (X's 400 naming it)."""
+        self.app.endpoints.tokens.expire_all()
+
     def set_rate_limit(self, limit: int, window: float, *, shared: bool | None = None) -> None:
         """Change the rate limit (and optionally the shared-budget layout); windows restart."""
         self.limiter.configure(limit, window, shared=shared)

@@ -219,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokens carry an offset, so arrivals between two requests shift later pages",
     )
     api.add_argument(
+        "--pagination-token-ttl",
+        type=_seconds(zero_ok=False),
+        default=None,
+        metavar="S",
+        help="seconds a pagination token stays valid; older ones get X's 400 (default: forever)",
+    )
+    api.add_argument(
         "--conversation-history-days",
         type=_COUNT,
         default=None,
@@ -321,6 +328,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         token_ttl=args.token_ttl,
         meta_only_last_page=args.meta_only_last_page,
         offset_pagination=args.offset_pagination,
+        pagination_token_ttl=args.pagination_token_ttl,
         unknown_conversation_404=args.unknown_conversation_404,
         conversation_history_days=args.conversation_history_days,
         nested_entities=args.nested_entities,

@@ -28,6 +28,8 @@ class SandboxConfig:
         offset_pagination: Tokens carry an offset instead of a cursor, so events arriving
             between two requests shift later pages (X's tokens are opaque; a client must
             survive this).
+        pagination_token_ttl: Seconds a pagination token stays valid (None: forever, as
+            today); an expired token gets X's 400 invalid-request naming it.
         unknown_conversation_404: Answer 404 resource-not-found for a conversation the
             user is not in (default: an empty 200 page; X's behaviour is unconfirmed).
         conversation_history_days: History window of the two conversation endpoints
@@ -64,6 +66,7 @@ class SandboxConfig:
     token_ttl: float = 7200.0
     meta_only_last_page: bool = False
     offset_pagination: bool = False
+    pagination_token_ttl: float | None = None
     unknown_conversation_404: bool = False
     conversation_history_days: int | None = None
     nested_entities: bool = False

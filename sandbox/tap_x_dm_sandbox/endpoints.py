@@ -52,6 +52,7 @@ class DmEndpoints:
         self.tokens = TokenCodec(config.seed)
         self.meta_only_last_page = config.meta_only_last_page
         self.offset_pagination = config.offset_pagination
+        self.pagination_token_ttl = config.pagination_token_ttl
         self.unknown_conversation_404 = config.unknown_conversation_404
         self.nested_entities = config.nested_entities
         self.conversation_history_days = config.conversation_history_days
@@ -94,6 +95,20 @@ class DmEndpoints:
             body["errors"] = partial
         return body, [event_id]
 
+    def _issued_ms(self) -> int | None:
+        """Stamp tokens with the clock only when they can expire (else: today's tokens)."""
+        if self.pagination_token_ttl is None:
+            return None
+        return int(self.clock.time() * 1000)
+
+    def _expired(self, cursor: Cursor) -> bool:
+        if self.pagination_token_ttl is None:
+            return False
+        if cursor.issued_ms is None:  # issued before tokens could expire
+            return True
+        age_ms = int(self.clock.time() * 1000) - cursor.issued_ms
+        return age_ms > self.pagination_token_ttl * 1000
+
     def _min_ms(self, endpoint: str) -> int | None:
         days: int | None = DM_EVENTS_WINDOW_DAYS
         if endpoint != "dm_events":
@@ -116,6 +131,8 @@ class DmEndpoints:
         cursor: Cursor | None = None
         if params.pagination_token is not None:
             cursor = self.tokens.decode(params.pagination_token, scope=scope)
+            if cursor is not None and self._expired(cursor):
+                cursor = None
             if cursor is None:
                 raise InvalidRequestError([invalid_token(params.pagination_token)])
         conversation_id: str | None = None
@@ -171,11 +188,11 @@ class DmEndpoints:
         meta: dict[str, Any] = {"result_count": len(data)}
         if chosen.has_next and chosen.next_anchor is not None:
             meta["next_token"] = self.tokens.encode(
-                Cursor(Direction.NEXT, chosen.next_anchor), scope=scope
+                Cursor(Direction.NEXT, chosen.next_anchor, self._issued_ms()), scope=scope
             )
         if chosen.previous_anchor is not None:
             meta["previous_token"] = self.tokens.encode(
-                Cursor(Direction.PREVIOUS, chosen.previous_anchor), scope=scope
+                Cursor(Direction.PREVIOUS, chosen.previous_anchor, self._issued_ms()), scope=scope
             )
         body["meta"] = meta
         return body, ids
