@@ -19,7 +19,12 @@ from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset, SandboxUser
 from tap_x_dm_sandbox.faults import FaultInjector
 from tap_x_dm_sandbox.limits import RateLimiter
-from tap_x_dm_sandbox.model import ALL_EVENT_TYPES, DAY_MS, DM_EVENTS_WINDOW_DAYS
+from tap_x_dm_sandbox.model import (
+    ALL_EVENT_TYPES,
+    DAY_MS,
+    DM_EVENTS_WINDOW_DAYS,
+    CreatedAtRule,
+)
 from tap_x_dm_sandbox.oauth import SandboxAuth
 from tap_x_dm_sandbox.requestlog import RequestLog
 from tap_x_dm_sandbox.server import ServerThread
@@ -73,6 +78,11 @@ class Sandbox:
                     days=cfg.days,
                     events=cfg.events,
                 )
+        dataset.created_at_rule = CreatedAtRule(
+            precision=cfg.created_at_precision,
+            skew_seconds=cfg.created_at_skew_seconds,
+            seed=dataset.seed,
+        )
         self.dataset = dataset
         self.auth = SandboxAuth(
             clock=self.clock,

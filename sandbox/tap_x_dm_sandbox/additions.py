@@ -11,7 +11,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from tap_x_dm_sandbox.codes import F_STORED, MC, S_ADDED, stream_seed
-from tap_x_dm_sandbox.model import MESSAGE_CREATE, iso_ms, snowflake, snowflake_ms
+from tap_x_dm_sandbox.model import MESSAGE_CREATE, snowflake, snowflake_ms
 from tap_x_dm_sandbox.text import chatter
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def add_events(
             "text": body,
             "sender_id": sender,
             "dm_conversation_id": dataset._conv_ids[conv],
-            "created_at": iso_ms(created_ms),
+            "created_at": dataset.created_at_rule.iso(event_id),
         }
         dataset._stored[event_id] = event
         position = dataset._append(

@@ -226,6 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a pagination token stays valid; older ones get X's 400 (default: forever)",
     )
     api.add_argument(
+        "--created-at-precision",
+        choices=("ms", "s"),
+        default=d.created_at_precision,
+        help="created_at in milliseconds of the id, or whole seconds (.000Z) as X sends "
+        "(default: %(default)s)",
+    )
+    api.add_argument(
+        "--created-at-skew-seconds",
+        type=_seconds(zero_ok=True),
+        default=d.created_at_skew_seconds,
+        metavar="S",
+        help="largest skew of created_at from the id's time, per event in [-S, +S] "
+        "(default: %(default)s)",
+    )
+    api.add_argument(
         "--conversation-history-days",
         type=_COUNT,
         default=None,
@@ -329,6 +344,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         meta_only_last_page=args.meta_only_last_page,
         offset_pagination=args.offset_pagination,
         pagination_token_ttl=args.pagination_token_ttl,
+        created_at_precision=args.created_at_precision,
+        created_at_skew_seconds=args.created_at_skew_seconds,
         unknown_conversation_404=args.unknown_conversation_404,
         conversation_history_days=args.conversation_history_days,
         nested_entities=args.nested_entities,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tap_x_dm_sandbox.faults import EveryK
+from tap_x_dm_sandbox.model import CreatedAtPrecision
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,11 @@ class SandboxConfig:
             survive this).
         pagination_token_ttl: Seconds a pagination token stays valid (None: forever, as
             today); an expired token gets X's 400 invalid-request naming it.
+        created_at_precision: "ms" (the id's milliseconds, as today) or "s" (X's whole
+            seconds, `.000Z`) for generated and added events.
+        created_at_skew_seconds: Largest skew between an event's created_at and its id's
+            time; each event gets a deterministic skew in [-s, +s] before rounding, so
+            events less than a second apart can carry inverted created_at.
         unknown_conversation_404: Answer 404 resource-not-found for a conversation the
             user is not in (default: an empty 200 page; X's behaviour is unconfirmed).
         conversation_history_days: History window of the two conversation endpoints
@@ -67,6 +73,8 @@ class SandboxConfig:
     meta_only_last_page: bool = False
     offset_pagination: bool = False
     pagination_token_ttl: float | None = None
+    created_at_precision: CreatedAtPrecision = "ms"
+    created_at_skew_seconds: float = 0.0
     unknown_conversation_404: bool = False
     conversation_history_days: int | None = None
     nested_entities: bool = False

@@ -54,7 +54,7 @@ def event_at(dataset: Dataset, position: int) -> dict[str, Any]:
     if dataset._flags[position] & F_STORED:
         return copy.deepcopy(dataset._stored[event_id])
     conv_id = dataset._conv_ids[dataset._conv[position]]
-    created_at = iso_ms(snowflake_ms(event_id))
+    created_at = dataset.created_at_rule.iso(event_id)
     type_code = dataset._type[position]
     if type_code == MC:
         return _derive_message(dataset, position, conv_id, created_at)

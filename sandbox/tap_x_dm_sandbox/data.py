@@ -32,6 +32,7 @@ from tap_x_dm_sandbox.model import (
     PARTICIPANTS_JOIN,
     PARTICIPANTS_LEAVE,
     TWEPOCH_MS,
+    CreatedAtRule,
     iso_ms,
     one_to_one_conversation_id,
     parse_iso_ms,
@@ -99,6 +100,8 @@ class Dataset:
         self._json_media: dict[str, dict[str, Any]] = {}
         self._empty_user_id = ""
         self._lock = threading.RLock()
+        #: created_at of generated and added events (loaded events keep theirs).
+        self.created_at_rule = CreatedAtRule(seed=seed)
 
     # -- construction -------------------------------------------------------
 

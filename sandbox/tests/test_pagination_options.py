@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 
 from sandbox_helpers import OpenAPI, example, get, pinned_clock, walk
+from tap_x_dm_sandbox.cli import build_parser, config_from_args
+from tap_x_dm_sandbox.data import iso_ms, parse_iso_ms, snowflake_ms
 from tap_x_dm_sandbox.fixtures import SandboxFactory
 
 SMALL = {"users": 12, "conversations": 30, "events": 400, "rate_limit": 10_000}
@@ -104,10 +107,79 @@ def test_expire_pagination_tokens_invalidates_every_token_issued_so_far(
 
 
 def test_pagination_token_ttl_is_a_cli_flag() -> None:
-    from tap_x_dm_sandbox.cli import build_parser, config_from_args
-
     args = build_parser().parse_args(["--pagination-token-ttl", "90"])
     assert config_from_args(args).pagination_token_ttl == 90.0
     assert config_from_args(build_parser().parse_args([])).pagination_token_ttl is None
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--pagination-token-ttl", "-1"])
+
+
+# -- created_at_precision and created_at_skew_seconds ------------------------------------
+
+
+def _ms(created_at: str) -> int:
+    return parse_iso_ms(created_at)
+
+
+def test_created_at_is_the_ids_millisecond_by_default(sandbox_factory: SandboxFactory) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), **SMALL)
+    events = sb.visible_events(window_days=None)
+    assert all(e["created_at"] == iso_ms(snowflake_ms(int(e["id"]))) for e in events)
+    assert any(not e["created_at"].endswith(".000Z") for e in events)
+
+
+def test_whole_seconds_and_a_skew_as_x_sends_them(
+    sandbox_factory: SandboxFactory, openapi: OpenAPI
+) -> None:
+    options = {"created_at_precision": "s", "created_at_skew_seconds": 2.0}
+    sb = sandbox_factory(clock=pinned_clock(), **SMALL, **options)
+    events = sb.visible_events(window_days=None)
+    assert all(e["created_at"].endswith(".000Z") for e in events)
+    offsets = [_ms(e["created_at"]) - snowflake_ms(int(e["id"])) for e in events]
+    assert all(-2500 <= offset <= 2500 for offset in offsets)
+    assert min(offsets) < -1000 and max(offsets) > 1000  # skews of both signs, up to 2 s
+    # Events less than a second apart by id can carry inverted created_at (ids: newest first).
+    inverted = [
+        (a, b)
+        for a, b in itertools.pairwise(events)
+        if snowflake_ms(int(a["id"])) - snowflake_ms(int(b["id"])) < 1000
+        and _ms(a["created_at"]) < _ms(b["created_at"])
+    ]
+    assert inverted
+    # Deterministic, and the API says the same as the oracle.
+    again = sandbox_factory(clock=pinned_clock(), **SMALL, **options)
+    assert [e["created_at"] for e in again.visible_events(window_days=None)] == [
+        e["created_at"] for e in events
+    ]
+    pages = walk(sb, "/2/dm_events", max_results=100, **{"dm_event.fields": "created_at"})
+    api = {e["id"]: e["created_at"] for p in pages for e in p.get("data", [])}
+    assert api == {e["id"]: e["created_at"] for e in sb.visible_events()}
+    for page in pages:
+        openapi.validate(page, "Get2DmEventsResponse")
+    one = events[0]
+    lookup = get(sb, f"/2/dm_events/{one['id']}", **{"dm_event.fields": "created_at"}).json()
+    assert lookup["data"]["created_at"] == one["created_at"]
+
+
+def test_added_events_follow_the_same_rule(sandbox_factory: SandboxFactory) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), created_at_precision="s", **SMALL)
+    added = sb.add_events(3)
+    assert all(e["created_at"].endswith(".000Z") for e in added)
+    assert [e["created_at"] for e in sb.visible_events()[:3]] == [
+        e["created_at"] for e in reversed(added)
+    ]
+
+
+def test_skew_without_rounding_keeps_milliseconds(sandbox_factory: SandboxFactory) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), created_at_skew_seconds=0.5, **SMALL)
+    events = sb.visible_events(window_days=None)
+    offsets = [_ms(e["created_at"]) - snowflake_ms(int(e["id"])) for e in events]
+    assert all(-500 <= offset <= 500 for offset in offsets)
+    assert len(set(offsets)) > 50
+
+
+def test_bad_created_at_options_are_refused(sandbox_factory: SandboxFactory) -> None:
+    with pytest.raises(ValueError, match="created_at_precision"):
+        sandbox_factory(created_at_precision="us", **SMALL)
+    with pytest.raises(ValueError, match="created_at_skew_seconds"):
+        sandbox_factory(created_at_skew_seconds=-1.0, **SMALL)
