@@ -24,6 +24,7 @@ from tap_x_dm_sandbox.model import (
     DAY_MS,
     DM_EVENTS_WINDOW_DAYS,
     CreatedAtRule,
+    created_at_order_key,
 )
 from tap_x_dm_sandbox.oauth import SandboxAuth
 from tap_x_dm_sandbox.requestlog import RequestLog
@@ -63,6 +64,8 @@ class Sandbox:
         echo_log: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
+        if self.config.order_by not in ("id", "created_at"):
+            raise ValueError(f"order_by must be 'id' or 'created_at', got {self.config.order_by!r}")
         self.clock: Clock = clock or SystemClock()
         cfg = self.config
         if dataset is None:
@@ -190,6 +193,8 @@ class Sandbox:
     ) -> list[dict[str, Any]]:
         """Return the full events a complete sync should produce, newest first.
 
+        In the answers' order: by id, or by created_at with `order_by="created_at"`.
+
         `window_days` defaults to what the matching endpoint serves: 30 days for
         /2/dm_events (no `conversation_id`), `conversation_history_days` for a
         conversation. None means the whole history.
@@ -213,6 +218,12 @@ class Sandbox:
                 min_ms=min_ms,
                 event_types=ALL_EVENT_TYPES,
             )
+            if self.config.order_by == "created_at":
+                seed = self.dataset.seed
+                ids.sort(
+                    key=lambda i: created_at_order_key(self.dataset.created_ms(i), i, seed),
+                    reverse=True,
+                )
             return [event for event in map(self.dataset.event, ids) if event is not None]
 
     def add_events(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tap_x_dm_sandbox.faults import EveryK
-from tap_x_dm_sandbox.model import CreatedAtPrecision
+from tap_x_dm_sandbox.model import CreatedAtPrecision, OrderBy
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class SandboxConfig:
         created_at_skew_seconds: Largest skew between an event's created_at and its id's
             time; each event gets a deterministic skew in [-s, +s] before rounding, so
             events less than a second apart can carry inverted created_at.
+        order_by: "id" (newest id first, as today) or "created_at" (newest created_at
+            first; events sharing a created_at in a fixed shuffled order), for cursor and
+            offset tokens alike.
         unknown_conversation_404: Answer 404 resource-not-found for a conversation the
             user is not in (default: an empty 200 page; X's behaviour is unconfirmed).
         conversation_history_days: History window of the two conversation endpoints
@@ -75,6 +78,7 @@ class SandboxConfig:
     pagination_token_ttl: float | None = None
     created_at_precision: CreatedAtPrecision = "ms"
     created_at_skew_seconds: float = 0.0
+    order_by: OrderBy = "id"
     unknown_conversation_404: bool = False
     conversation_history_days: int | None = None
     nested_entities: bool = False

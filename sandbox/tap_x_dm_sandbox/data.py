@@ -245,6 +245,14 @@ class Dataset:
             position = self._position(event_id)
             return None if position is None else content.event_at(self, position)
 
+    def created_ms(self, event_id: int) -> int:
+        """Return an event's created_at in epoch ms (loaded events: as the file said)."""
+        with self._lock:
+            position = self._position(event_id)
+            if self._ms is not None and position is not None:
+                return self._ms[position]
+            return self.created_at_rule.ms(event_id)
+
     def can_see(self, viewer_id: str, event_id: int) -> bool:
         """Tell whether the viewer belongs to the event's conversation."""
         with self._lock:

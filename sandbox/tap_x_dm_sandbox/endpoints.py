@@ -15,7 +15,7 @@ from tap_x_dm_sandbox.clock import Clock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.model import DAY_MS, DM_EVENTS_WINDOW_DAYS, one_to_one_conversation_id
-from tap_x_dm_sandbox.paging import Pager, select_page
+from tap_x_dm_sandbox.paging import CreatedAtOrder, Pager, select_ordered_page, select_page
 from tap_x_dm_sandbox.params import (
     CONVERSATION_ID,
     EVENT_ID,
@@ -53,6 +53,7 @@ class DmEndpoints:
         self.meta_only_last_page = config.meta_only_last_page
         self.offset_pagination = config.offset_pagination
         self.pagination_token_ttl = config.pagination_token_ttl
+        self.order_by = config.order_by
         self.unknown_conversation_404 = config.unknown_conversation_404
         self.nested_entities = config.nested_entities
         self.conversation_history_days = config.conversation_history_days
@@ -162,13 +163,22 @@ class DmEndpoints:
                     )
                     raise NotFoundError({**missing, "status": 404})
                 return {"meta": {"result_count": 0}}, []
-            chosen = select_page(
-                page,
-                cursor,
-                limit,
-                offset_pagination=self.offset_pagination,
-                meta_only_last_page=self.meta_only_last_page,
-            )
+            if self.order_by == "created_at":
+                chosen = select_ordered_page(
+                    CreatedAtOrder(page, self.dataset),
+                    cursor,
+                    limit,
+                    offset_pagination=self.offset_pagination,
+                    meta_only_last_page=self.meta_only_last_page,
+                )
+            else:
+                chosen = select_page(
+                    page,
+                    cursor,
+                    limit,
+                    offset_pagination=self.offset_pagination,
+                    meta_only_last_page=self.meta_only_last_page,
+                )
             ids = chosen.ids
             fulls = [e for e in map(self.dataset.event, ids) if e is not None]
             expander = Expander(
@@ -192,7 +202,8 @@ class DmEndpoints:
             )
         if chosen.previous_anchor is not None:
             meta["previous_token"] = self.tokens.encode(
-                Cursor(Direction.PREVIOUS, chosen.previous_anchor, self._issued_ms()), scope=scope
+                Cursor(chosen.previous_direction, chosen.previous_anchor, self._issued_ms()),
+                scope=scope,
             )
         body["meta"] = meta
         return body, ids

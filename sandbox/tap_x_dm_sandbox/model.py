@@ -58,6 +58,7 @@ def one_to_one_conversation_id(user_a: str, user_b: str) -> str:
 
 
 CreatedAtPrecision = Literal["ms", "s"]
+OrderBy = Literal["id", "created_at"]
 _MASK64 = (1 << 64) - 1
 
 
@@ -102,3 +103,12 @@ class CreatedAtRule:
     def iso(self, event_id: int) -> str:
         """Return the event's `created_at` as X formats it."""
         return iso_ms(self.ms(event_id))
+
+
+def created_at_order_key(created_ms: int, event_id: int, seed: int) -> tuple[int, float, int]:
+    """Sort key of `order_by="created_at"`: created_at, then a shuffle fixed by (seed, id).
+
+    X's order within one created_at second is unknown; a deterministic shuffle makes a
+    client that assumes id order there notice. The id makes the key unique.
+    """
+    return created_ms, _unit_hash(seed ^ 0x0DE5, event_id), event_id

@@ -2,14 +2,17 @@
 
 `Pager` is `Dataset.page` with one request's filters bound, plus the upward walk a
 `previous_token` needs; `select_page` applies the token kind (cursor or offset) and
-says which tokens the answer carries.
+says which tokens the answer carries. `CreatedAtOrder` and `select_ordered_page` do the
+same for `order_by="created_at"`, over the request's events sorted once.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from tap_x_dm_sandbox.data import Dataset
+from tap_x_dm_sandbox.model import created_at_order_key
 from tap_x_dm_sandbox.tokens import Cursor, Direction
 
 
@@ -21,6 +24,7 @@ class PageSelection:
     has_next: bool
     next_anchor: int | None
     previous_anchor: int | None
+    previous_direction: Direction = Direction.PREVIOUS
 
 
 class Pager:
@@ -130,3 +134,59 @@ def select_page(
             ids[0] if top and top[0] > ids[0] else None,
         )
     return PageSelection(ids, bool(page(cursor.id + 1, 1)[0]), cursor.id + 1, None)
+
+
+class CreatedAtOrder:
+    """Every event one request may see, newest created_at first (ties: a fixed shuffle)."""
+
+    def __init__(self, page: Pager, dataset: Dataset) -> None:
+        ids, _ = page(None, len(dataset) + 1)
+        self._dataset = dataset
+        self._ascending = sorted(map(self._key, ids))
+        self.ids = [key[2] for key in reversed(self._ascending)]
+
+    def _key(self, event_id: int) -> tuple[int, float, int]:
+        dataset = self._dataset
+        return created_at_order_key(dataset.created_ms(event_id), event_id, dataset.seed)
+
+    def start_below(self, anchor: int) -> int:
+        """Return the index (newest first) of the first event ordered after `anchor`."""
+        return len(self._ascending) - bisect_left(self._ascending, self._key(anchor))
+
+    def end_above(self, anchor: int, *, inclusive: bool) -> int:
+        """Return the index just past the events ordered before `anchor` (and it, if asked)."""
+        key = self._key(anchor)
+        found = bisect_left if inclusive else bisect_right
+        return len(self._ascending) - found(self._ascending, key)
+
+
+def select_ordered_page(
+    order: CreatedAtOrder,
+    cursor: Cursor | None,
+    limit: int,
+    *,
+    offset_pagination: bool,
+    meta_only_last_page: bool,
+) -> PageSelection:
+    """`select_page` for `order_by="created_at"`: the same tokens, over `order.ids`."""
+    ids_all, total = order.ids, len(order.ids)
+    if offset_pagination and (cursor is None or cursor.direction is Direction.NEXT):
+        offset = cursor.id if cursor is not None else 0
+        ids = ids_all[offset : offset + limit]
+        return PageSelection(ids, offset + limit < total, offset + len(ids), None)
+    if cursor is None or cursor.direction is Direction.NEXT:
+        start = 0 if cursor is None else order.start_below(cursor.id)
+        ids = ids_all[start : start + limit]
+        has_next = start + limit < total or (meta_only_last_page and len(ids) == limit)
+        if cursor is None:
+            return PageSelection(ids, has_next, ids[-1] if ids else None, None)
+        if ids:
+            return PageSelection(ids, has_next, ids[-1], ids[0])
+        return PageSelection(ids, False, None, cursor.id, Direction.PREVIOUS_INCLUSIVE)
+    inclusive = cursor.direction is Direction.PREVIOUS_INCLUSIVE
+    end = order.end_above(cursor.id, inclusive=inclusive)
+    start = max(0, end - limit)
+    ids = ids_all[start:end]
+    if not ids:
+        return PageSelection(ids, False, None, None)
+    return PageSelection(ids, end < total, ids[-1], ids[0] if start > 0 else None)

@@ -34,6 +34,9 @@ class Direction(IntEnum):
 
     NEXT = 0
     PREVIOUS = 1
+    #: `order_by="created_at"` only: events at or above the anchor's place (an empty page's
+    #: way back, where the id order would use "above id N - 1").
+    PREVIOUS_INCLUSIVE = 2
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,6 @@ class TokenCodec:
         if not hmac.compare_digest(mac, self._mac(scope, payload, size)):
             return None
         version, direction, cursor_id, *issued = layout.unpack(payload)
-        if version != expected_version or direction not in (Direction.NEXT, Direction.PREVIOUS):
+        if version != expected_version or direction not in iter(Direction):
             return None
         return Cursor(Direction(direction), cursor_id, issued[0] if issued else None)

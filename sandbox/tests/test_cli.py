@@ -131,6 +131,7 @@ def test_every_config_field_has_a_flag() -> None:
             "--shared-budget", "--token-ttl", "60", "--meta-only-last-page",
             "--offset-pagination", "--pagination-token-ttl", "30", "--unknown-conversation-404",
             "--created-at-precision", "s", "--created-at-skew-seconds", "1.5",
+            "--order-by", "created_at",
             "--conversation-history-days", "11", "--nested-entities",
             "--user-fields-default", "id,name,username,verified", "--usage-capped",
             "--credits-depleted", "--fail-every", "2", "--fail-status", "500",

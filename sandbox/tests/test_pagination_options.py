@@ -183,3 +183,89 @@ def test_bad_created_at_options_are_refused(sandbox_factory: SandboxFactory) -> 
         sandbox_factory(created_at_precision="us", **SMALL)
     with pytest.raises(ValueError, match="created_at_skew_seconds"):
         sandbox_factory(created_at_skew_seconds=-1.0, **SMALL)
+
+
+# -- order_by ----------------------------------------------------------------------------
+
+X_TIMES = {"created_at_precision": "s", "created_at_skew_seconds": 2.0}
+#: Busy enough that events share seconds (and some a millisecond).
+DENSE = {"users": 12, "conversations": 30, "events": 3000, "days": 1, "rate_limit": 10_000}
+
+
+def _walk_ids(sb: Any, path: str = "/2/dm_events", **params: Any) -> list[str]:
+    pages = walk(sb, path, **{"dm_event.fields": "created_at", **params})
+    return [e["id"] for p in pages for e in p.get("data", [])]
+
+
+def test_order_by_id_is_the_default(sandbox_factory: SandboxFactory) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), **SMALL, **X_TIMES)
+    ids = _walk_ids(sb, max_results=37)
+    assert ids == sorted(ids, key=int, reverse=True)
+
+
+@pytest.mark.parametrize("offset", [False, True], ids=["cursor", "offset"])
+def test_order_by_created_at_pages_newest_created_at_first(
+    sandbox_factory: SandboxFactory, offset: bool
+) -> None:
+    sb = sandbox_factory(
+        clock=pinned_clock(), order_by="created_at", offset_pagination=offset, **DENSE, **X_TIMES
+    )
+    expected = sb.visible_events()
+    stamps = [_ms(e["created_at"]) for e in expected]
+    assert stamps == sorted(stamps, reverse=True)
+    ids = [e["id"] for e in expected]
+    assert ids != sorted(ids, key=int, reverse=True)  # the two orders differ here
+    # Within one created_at second the order is a shuffle, not the id order.
+    by_second: dict[int, list[int]] = {}
+    for event in expected:
+        by_second.setdefault(_ms(event["created_at"]), []).append(int(event["id"]))
+    groups = [g for g in by_second.values() if len(g) > 1]
+    assert groups and any(g != sorted(g, reverse=True) for g in groups)
+    for size in (7, 100):
+        assert _walk_ids(sb, max_results=size) == ids
+    # Same seed, same order.
+    again = sandbox_factory(clock=pinned_clock(), order_by="created_at", **DENSE, **X_TIMES)
+    assert [e["id"] for e in again.visible_events()] == ids
+
+
+def test_order_by_created_at_in_a_conversation_and_backwards(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    sb = sandbox_factory(
+        clock=pinned_clock(), order_by="created_at", meta_only_last_page=True, **SMALL, **X_TIMES
+    )
+    conv = max(
+        sb.dataset.conversations_of(sb.account.id),
+        key=lambda c: len(sb.visible_events(conversation_id=c)),
+    )
+    expected = [e["id"] for e in sb.visible_events(conversation_id=conv)]
+    path = f"/2/dm_conversations/{conv}/dm_events"
+    assert _walk_ids(sb, path, max_results=3) == expected
+    # previous_token walks back over the same order.
+    page1 = get(sb, path, max_results=3).json()
+    page2 = get(sb, path, max_results=3, pagination_token=page1["meta"]["next_token"]).json()
+    back = get(sb, path, max_results=3, pagination_token=page2["meta"]["previous_token"]).json()
+    assert [e["id"] for e in back["data"]] == [e["id"] for e in page1["data"]]
+    assert "previous_token" not in back["meta"]
+    # The meta-only page after an exactly full last page points back at that page.
+    if len(expected) % 3 == 0:
+        pages = walk(sb, path, max_results=3)
+        last = pages[-1]
+        assert last["meta"] == {"result_count": 0, "previous_token": last["meta"]["previous_token"]}
+        tail = get(sb, path, max_results=3, pagination_token=last["meta"]["previous_token"])
+        assert [e["id"] for e in tail.json()["data"]] == expected[-3:]
+
+
+def test_order_by_created_at_and_arrivals_between_pages(sandbox_factory: SandboxFactory) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), order_by="created_at", **DENSE, **X_TIMES)
+    before = [e["id"] for e in sb.visible_events()]
+    first = get(sb, "/2/dm_events", max_results=20).json()
+    sb.add_events(5)
+    rest = walk(sb, "/2/dm_events", max_results=20, pagination_token=first["meta"]["next_token"])
+    walked = [e["id"] for e in first["data"]] + [e["id"] for p in rest for e in p.get("data", [])]
+    assert walked == before  # a cursor keeps its place while new events arrive above it
+
+
+def test_order_by_is_checked(sandbox_factory: SandboxFactory) -> None:
+    with pytest.raises(ValueError, match="order_by"):
+        sandbox_factory(order_by="sender", **SMALL)
