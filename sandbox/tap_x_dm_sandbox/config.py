@@ -29,6 +29,10 @@ class SandboxConfig:
         offset_pagination: Tokens carry an offset instead of a cursor, so events arriving
             between two requests shift later pages (X's tokens are opaque; a client must
             survive this).
+        page_number_pagination: Tokens carry a page number n and the answer is events
+            [n * max_results, (n + 1) * max_results) of the request's own max_results, so a
+            small first page then a 100-event page silently skips events (X's behaviour is
+            unconfirmed; a client must be safe against it). Wins over `offset_pagination`.
         pagination_token_ttl: Seconds a pagination token stays valid (None: forever, as
             today); an expired token gets X's 400 invalid-request naming it.
         created_at_precision: "ms" (the id's milliseconds, as today) or "s" (X's whole
@@ -75,6 +79,7 @@ class SandboxConfig:
     token_ttl: float = 7200.0
     meta_only_last_page: bool = False
     offset_pagination: bool = False
+    page_number_pagination: bool = False
     pagination_token_ttl: float | None = None
     created_at_precision: CreatedAtPrecision = "ms"
     created_at_skew_seconds: float = 0.0

@@ -15,7 +15,13 @@ from tap_x_dm_sandbox.clock import Clock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.model import DAY_MS, DM_EVENTS_WINDOW_DAYS, one_to_one_conversation_id
-from tap_x_dm_sandbox.paging import CreatedAtOrder, Pager, select_ordered_page, select_page
+from tap_x_dm_sandbox.paging import (
+    CreatedAtOrder,
+    Pager,
+    TokenKind,
+    select_ordered_page,
+    select_page,
+)
 from tap_x_dm_sandbox.params import (
     CONVERSATION_ID,
     EVENT_ID,
@@ -51,7 +57,13 @@ class DmEndpoints:
         self.data_lock = data_lock
         self.tokens = TokenCodec(config.seed)
         self.meta_only_last_page = config.meta_only_last_page
-        self.offset_pagination = config.offset_pagination
+        self.token_kind: TokenKind = (
+            "page"
+            if config.page_number_pagination
+            else "offset"
+            if config.offset_pagination
+            else "cursor"
+        )
         self.pagination_token_ttl = config.pagination_token_ttl
         self.order_by = config.order_by
         self.unknown_conversation_404 = config.unknown_conversation_404
@@ -168,7 +180,7 @@ class DmEndpoints:
                     CreatedAtOrder(page, self.dataset),
                     cursor,
                     limit,
-                    offset_pagination=self.offset_pagination,
+                    kind=self.token_kind,
                     meta_only_last_page=self.meta_only_last_page,
                 )
             else:
@@ -176,7 +188,7 @@ class DmEndpoints:
                     page,
                     cursor,
                     limit,
-                    offset_pagination=self.offset_pagination,
+                    kind=self.token_kind,
                     meta_only_last_page=self.meta_only_last_page,
                 )
             ids = chosen.ids

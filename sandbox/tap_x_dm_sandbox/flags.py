@@ -212,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokens carry an offset, so arrivals between two requests shift later pages",
     )
     api.add_argument(
+        "--page-number-pagination",
+        action="store_true",
+        help="tokens carry a page number, times the current request's max_results "
+        "(a small page, then a larger one, skips events)",
+    )
+    api.add_argument(
         "--pagination-token-ttl",
         type=_seconds(zero_ok=False),
         default=None,

@@ -1,19 +1,38 @@
 """Which events one list request answers, for each kind of pagination token.
 
 `Pager` is `Dataset.page` with one request's filters bound, plus the upward walk a
-`previous_token` needs; `select_page` applies the token kind (cursor or offset) and
-says which tokens the answer carries. `CreatedAtOrder` and `select_ordered_page` do the
-same for `order_by="created_at"`, over the request's events sorted once.
+`previous_token` needs; `select_page` applies the token kind and says which tokens
+the answer carries. Three kinds: a cursor (the default), an offset, or a page number
+multiplied by the *current* request's max_results. `CreatedAtOrder` and
+`select_ordered_page` do the same for `order_by="created_at"`, over the request's
+events sorted once.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from typing import Literal
 
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.model import created_at_order_key
 from tap_x_dm_sandbox.tokens import Cursor, Direction
+
+#: What a NEXT token carries: a cursor (events below id N), an offset, or a page number.
+TokenKind = Literal["cursor", "offset", "page"]
+
+
+def _start(kind: TokenKind, cursor: Cursor | None, limit: int) -> int:
+    """Return the first index an offset or page-number token asks for."""
+    value = cursor.id if cursor is not None else 0
+    return value * limit if kind == "page" else value
+
+
+def _next_value(kind: TokenKind, cursor: Cursor | None, start: int, count: int) -> int:
+    """Return what the next token carries: the next page number, or the next offset."""
+    if kind == "page":
+        return (cursor.id if cursor is not None else 0) + 1
+    return start + count
 
 
 @dataclass(frozen=True)
@@ -104,16 +123,17 @@ def select_page(
     cursor: Cursor | None,
     limit: int,
     *,
-    offset_pagination: bool,
+    kind: TokenKind,
     meta_only_last_page: bool,
 ) -> PageSelection:
     """Return the page a request with this token (None: the first page) gets."""
-    if offset_pagination and (cursor is None or cursor.direction is Direction.NEXT):
-        offset = cursor.id if cursor is not None else 0
-        window, has_next = page(None, offset + limit)
-        ids = window[offset:]
-        # The token carries an offset: arrivals between two requests shift later pages.
-        return PageSelection(ids, has_next, offset + len(ids), None)
+    if kind != "cursor" and (cursor is None or cursor.direction is Direction.NEXT):
+        start = _start(kind, cursor, limit)
+        window, has_next = page(None, start + limit)
+        ids = window[start:]
+        # An offset or a page number: arrivals between two requests shift later pages, and
+        # a page number times a larger max_results than the first page's skips events.
+        return PageSelection(ids, has_next, _next_value(kind, cursor, start, len(ids)), None)
     if cursor is None or cursor.direction is Direction.NEXT:
         below = cursor.id if cursor is not None else None
         ids, more = page(below, limit)
@@ -165,15 +185,17 @@ def select_ordered_page(
     cursor: Cursor | None,
     limit: int,
     *,
-    offset_pagination: bool,
+    kind: TokenKind,
     meta_only_last_page: bool,
 ) -> PageSelection:
     """`select_page` for `order_by="created_at"`: the same tokens, over `order.ids`."""
     ids_all, total = order.ids, len(order.ids)
-    if offset_pagination and (cursor is None or cursor.direction is Direction.NEXT):
-        offset = cursor.id if cursor is not None else 0
-        ids = ids_all[offset : offset + limit]
-        return PageSelection(ids, offset + limit < total, offset + len(ids), None)
+    if kind != "cursor" and (cursor is None or cursor.direction is Direction.NEXT):
+        start = _start(kind, cursor, limit)
+        ids = ids_all[start : start + limit]
+        return PageSelection(
+            ids, start + limit < total, _next_value(kind, cursor, start, len(ids)), None
+        )
     if cursor is None or cursor.direction is Direction.NEXT:
         start = 0 if cursor is None else order.start_below(cursor.id)
         ids = ids_all[start : start + limit]

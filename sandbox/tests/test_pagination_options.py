@@ -269,3 +269,58 @@ def test_order_by_created_at_and_arrivals_between_pages(sandbox_factory: Sandbox
 def test_order_by_is_checked(sandbox_factory: SandboxFactory) -> None:
     with pytest.raises(ValueError, match="order_by"):
         sandbox_factory(order_by="sender", **SMALL)
+
+
+# -- page_number_pagination -------------------------------------------------------------
+
+
+def test_page_number_tokens_with_a_constant_page_size_walk_everything(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), page_number_pagination=True, **SMALL)
+    expected = [e["id"] for e in sb.visible_events()]
+    assert _walk_ids(sb, max_results=9) == expected
+    first = get(sb, "/2/dm_events", max_results=9).json()
+    assert "previous_token" not in first["meta"]
+
+
+def test_a_small_page_then_a_large_one_silently_skips_events(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), page_number_pagination=True, **SMALL)
+    expected = [e["id"] for e in sb.visible_events()]
+    first = get(sb, "/2/dm_events", max_results=5).json()
+    assert [e["id"] for e in first["data"]] == expected[:5]
+    # The token says "page 1"; with max_results=100 that is events 100..199, not 5..104.
+    second = get(
+        sb, "/2/dm_events", max_results=100, pagination_token=first["meta"]["next_token"]
+    ).json()
+    assert len(expected) > 100
+    assert [e["id"] for e in second["data"]] == expected[100:200]
+    assert not set(expected[5:100]) & {e["id"] for e in second["data"]}  # 95 never seen
+
+
+@pytest.mark.parametrize("order_by", ["id", "created_at"])
+def test_page_numbers_follow_the_order_and_the_end(
+    sandbox_factory: SandboxFactory, order_by: str
+) -> None:
+    sb = sandbox_factory(
+        clock=pinned_clock(), page_number_pagination=True, order_by=order_by, **SMALL, **X_TIMES
+    )
+    expected = [e["id"] for e in sb.visible_events()]
+    pages = walk(sb, "/2/dm_events", max_results=len(expected) // 3 + 1)
+    assert len(pages) == 3
+    assert [e["id"] for p in pages for e in p.get("data", [])] == expected
+    assert "next_token" not in pages[-1]["meta"]
+
+
+def test_page_number_wins_over_offset(sandbox_factory: SandboxFactory) -> None:
+    sb = sandbox_factory(
+        clock=pinned_clock(), page_number_pagination=True, offset_pagination=True, **SMALL
+    )
+    expected = [e["id"] for e in sb.visible_events()]
+    first = get(sb, "/2/dm_events", max_results=3).json()
+    second = get(
+        sb, "/2/dm_events", max_results=10, pagination_token=first["meta"]["next_token"]
+    ).json()
+    assert [e["id"] for e in second["data"]] == expected[10:20]
