@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from tap_x_dm_sandbox.app import SandboxApp
-from tap_x_dm_sandbox.billing import BillingLedger
+from tap_x_dm_sandbox.billing import BillingLedger, usd
 from tap_x_dm_sandbox.clock import Clock, ManualClock, SystemClock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset, SandboxUser
@@ -259,6 +259,20 @@ class Sandbox:
     def billed_events(self) -> int:
         """Events billed so far (each event once per user per UTC day)."""
         return self.ledger.total
+
+    @property
+    def billed(self) -> dict[str, int]:
+        """Resources billed so far by kind: dm_events, users, tweets, media (X's prices)."""
+        return dict(self.ledger.counts)
+
+    @property
+    def billed_usd(self) -> float:
+        """What X would have charged so far, in dollars.
+
+        $0.010 per DM event or user, $0.005 per Tweet or media object; each once per
+        user per UTC day.
+        """
+        return usd(self.ledger.counts)
 
     def reset_billing(self) -> None:
         """Forget what was billed, as if no event had been read."""

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from tap_x_dm_sandbox import errors
-from tap_x_dm_sandbox.billing import BillingLedger
+from tap_x_dm_sandbox.billing import KINDS, BillingLedger, usd
 from tap_x_dm_sandbox.clock import Clock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset
@@ -84,7 +84,21 @@ class Response:
 class _Outcome:
     endpoint: str | None
     user: str | None = None
-    billed: int = 0
+    billed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+
+
+def returned_resources(body: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Return the users, Tweets and media an answer carries (`includes`, or a user as `data`)."""
+    includes = body.get("includes") or {}
+    found = {
+        "users": [str(u["id"]) for u in includes.get("users", [])],
+        "tweets": [str(t["id"]) for t in includes.get("tweets", [])],
+        "media": [str(m["media_key"]) for m in includes.get("media", [])],
+    }
+    data = body.get("data")
+    if isinstance(data, dict) and "username" in data:  # GET /2/users/me
+        found["users"].append(str(data["id"]))
+    return found
 
 
 def encode_json(obj: Any) -> bytes:
@@ -176,7 +190,9 @@ class SandboxApp:
                 "query": public_query(dict(parse_qsl(raw_query, keep_blank_values=True))),
                 "status": "dropped" if response.drop else response.status,
                 "user": outcome.user,
-                "billed_events": outcome.billed,
+                "billed_events": outcome.billed["dm_events"],
+                "billed": outcome.billed,
+                "billed_usd": usd(outcome.billed),
                 "endpoint": outcome.endpoint,
                 "fault": ",".join(applied) or None,
             }
@@ -254,7 +270,7 @@ class SandboxApp:
         except NotFoundError as exc:
             return problem(404, exc.body, rate)
         day = int(self.clock.time() // 86_400)
-        outcome.billed = self.ledger.bill(user_id, day, event_ids) if event_ids else 0
+        outcome.billed = self.ledger.bill(user_id, day, event_ids, returned_resources(body))
         response = json_response(200, body)
         response.headers.update(rate.headers())
         return response

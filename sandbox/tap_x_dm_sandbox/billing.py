@@ -1,9 +1,11 @@
-"""Pay-per-use billing: every DM event returned costs, once per user per UTC day.
+"""Pay-per-use billing as X bills: every resource returned costs, once per user per UTC day.
 
-X bills "DM Event: Read" per event returned and deduplicates the same event
-for the same user within a UTC day. Counting that lets tests prove a tap does
-not re-read history it already has. Only the current day is kept per user,
-in a compact sorted array, because a benchmark reads a million events.
+X charges reads "per resource returned in the response" (REFERENCE.md 3.1): a DM event
+$0.010, a user $0.010, a post (Tweet) $0.005, a media object $0.005, and objects
+expanded into `includes` count. The same resource for the same user within a UTC day
+is charged once. Counting that lets tests prove a tap does not re-read history it
+already has, and what its expansions cost. Only the current day is kept per user; the
+event ids in a compact sorted array, because a benchmark reads a million events.
 """
 
 from __future__ import annotations
@@ -11,9 +13,24 @@ from __future__ import annotations
 import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Final
 
 _MIN_PENDING = 4096
+
+#: The kinds of billed resources, and X's price of each in thousandths of a dollar.
+PRICE_MILLIDOLLARS: Final[Mapping[str, int]] = {
+    "dm_events": 10,
+    "users": 10,
+    "tweets": 5,
+    "media": 5,
+}
+KINDS: Final = tuple(PRICE_MILLIDOLLARS)
+
+
+def usd(counts: Mapping[str, int]) -> float:
+    """Return what `counts` (resources by kind) cost in dollars."""
+    return sum(PRICE_MILLIDOLLARS[kind] * n for kind, n in counts.items()) / 1000
 
 
 class _IdSet:
@@ -42,32 +59,61 @@ class _IdSet:
         return len(self._sorted) + len(self._recent)
 
 
+class _Day:
+    """What one user was billed for on one UTC day."""
+
+    def __init__(self, day: int) -> None:
+        self.day = day
+        self.events = _IdSet()
+        self.others: dict[str, set[str]] = {kind: set() for kind in KINDS[1:]}
+
+
 class BillingLedger:
-    """Count billable events: (user, UTC day, event id) triples seen for the first time."""
+    """Count billable resources: (user, UTC day, resource) triples seen for the first time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._days: dict[str, tuple[int, _IdSet]] = {}
-        self.total = 0
+        self._days: dict[str, _Day] = {}
+        self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
 
-    def bill(self, user_id: str, day: int, event_ids: Iterable[int]) -> int:
-        """Record the events returned to `user_id` on `day`; return how many were new."""
+    @property
+    def total(self) -> int:
+        """DM events billed so far."""
+        return self.counts["dm_events"]
+
+    def bill(
+        self,
+        user_id: str,
+        day: int,
+        event_ids: Iterable[int],
+        others: Mapping[str, Iterable[str]] | None = None,
+    ) -> dict[str, int]:
+        """Record what was returned to `user_id` on `day`; return the new resources by kind.
+
+        `others` maps "users", "tweets" and "media" to the ids (media keys) returned.
+        """
         with self._lock:
             current = self._days.get(user_id)
-            if current is None or current[0] != day:
-                current = (day, _IdSet())
+            if current is None or current.day != day:
+                current = _Day(day)
                 self._days[user_id] = current
-            seen = current[1]
-            new = 0
+            new = dict.fromkeys(KINDS, 0)
             for event_id in event_ids:
-                if event_id not in seen:
-                    seen.add(event_id)
-                    new += 1
-            self.total += new
+                if event_id not in current.events:
+                    current.events.add(event_id)
+                    new["dm_events"] += 1
+            for kind, ids in (others or {}).items():
+                seen = current.others[kind]
+                for resource in ids:
+                    if resource not in seen:
+                        seen.add(resource)
+                        new[kind] += 1
+            for kind, n in new.items():
+                self.counts[kind] += n
             return new
 
     def reset(self) -> None:
         """Forget everything billed so far."""
         with self._lock:
             self._days.clear()
-            self.total = 0
+            self.counts = dict.fromkeys(KINDS, 0)

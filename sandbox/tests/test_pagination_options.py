@@ -324,3 +324,60 @@ def test_page_number_wins_over_offset(sandbox_factory: SandboxFactory) -> None:
         sb, "/2/dm_events", max_results=10, pagination_token=first["meta"]["next_token"]
     ).json()
     assert [e["id"] for e in second["data"]] == expected[10:20]
+
+
+# -- billing as X bills ------------------------------------------------------------------
+
+EXPANDED = {
+    "dm_event.fields": "attachments,referenced_tweets,sender_id,participant_ids",
+    "expansions": "attachments.media_keys,participant_ids,referenced_tweets.id,sender_id",
+}
+
+
+def test_every_resource_returned_is_billed_once_per_user_and_day(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    clock = pinned_clock()
+    sb = sandbox_factory(clock=clock, **SMALL)
+    pages = walk(sb, "/2/dm_events", max_results=100, **EXPANDED)
+    events = [e["id"] for p in pages for e in p.get("data", [])]
+    kinds = {
+        "users": {u["id"] for p in pages for u in p.get("includes", {}).get("users", [])},
+        "tweets": {t["id"] for p in pages for t in p.get("includes", {}).get("tweets", [])},
+        "media": {m["media_key"] for p in pages for m in p.get("includes", {}).get("media", [])},
+    }
+    assert kinds["users"] and kinds["tweets"] and kinds["media"]
+    expected = {"dm_events": len(events), **{k: len(v) for k, v in kinds.items()}}
+    assert sb.billed == expected
+    assert sb.billed_events == len(events)
+    usd = (10 * expected["dm_events"] + 10 * expected["users"]) / 1000 + (
+        5 * expected["tweets"] + 5 * expected["media"]
+    ) / 1000
+    assert sb.billed_usd == pytest.approx(usd)
+    # The log says the same, request by request.
+    logged = [e for e in sb.request_log if e["path"] == "/2/dm_events"]
+    for kind in expected:
+        assert sum(e["billed"][kind] for e in logged) == expected[kind]
+    assert sum(e["billed_usd"] for e in logged) == pytest.approx(usd)
+    # The same resources again the same UTC day: free; the next day: billed again.
+    walk(sb, "/2/dm_events", max_results=100, **EXPANDED)
+    assert sb.billed == expected
+    clock.advance(86_400)
+    walk(sb, "/2/dm_events", max_results=100, **EXPANDED)
+    assert sb.billed["users"] == 2 * expected["users"]
+    sb.reset_billing()
+    assert sb.billed == {"dm_events": 0, "users": 0, "tweets": 0, "media": 0}
+    assert sb.billed_usd == 0
+
+
+def test_users_me_and_the_event_lookup_are_billed(sandbox_factory: SandboxFactory) -> None:
+    sb = sandbox_factory(clock=pinned_clock(), **SMALL)
+    get(sb, "/2/users/me")
+    assert sb.billed == {"dm_events": 0, "users": 1, "tweets": 0, "media": 0}
+    event = sb.visible_events()[0]
+    get(sb, f"/2/dm_events/{event['id']}", **{"expansions": "sender_id"})
+    assert sb.billed["dm_events"] == 1
+    assert sb.billed["users"] == len({sb.account.id, event.get("sender_id", sb.account.id)})
+    assert sb.request_log[-1]["billed_usd"] == pytest.approx(
+        0.01 + 0.01 * (event.get("sender_id", sb.account.id) != sb.account.id)
+    )
