@@ -94,7 +94,11 @@ class Sandbox:
             seed=cfg.seed,
         )
         self.limiter = RateLimiter(
-            clock=self.clock, limit=cfg.rate_limit, window=cfg.rate_window, shared=cfg.shared_budget
+            clock=self.clock,
+            limit=cfg.rate_limit,
+            window=cfg.rate_window,
+            shared=cfg.shared_budget,
+            endpoint_limits=dict.fromkeys(("users_lookup", "tweets_lookup"), cfg.lookup_rate_limit),
         )
         self.faults = FaultInjector(cfg.every_k())
         self.ledger = BillingLedger()

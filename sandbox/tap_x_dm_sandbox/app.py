@@ -24,6 +24,7 @@ from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.endpoints import DmEndpoints, NotFoundError
 from tap_x_dm_sandbox.faults import HTML_502, NON_JSON, Fault, FaultInjector, server_error_body
 from tap_x_dm_sandbox.limits import RateDecision, RateLimiter
+from tap_x_dm_sandbox.lookups import LookupEndpoints
 from tap_x_dm_sandbox.oauth import AuthProblem, SandboxAuth
 from tap_x_dm_sandbox.params import (
     InvalidRequestError,
@@ -49,6 +50,8 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ),
     ("GET", re.compile(r"^/2/dm_conversations/([^/]+)/dm_events$"), "dm_conversation_events"),
     ("GET", re.compile(r"^/2/users/me$"), "users_me"),
+    ("GET", re.compile(r"^/2/users$"), "users_lookup"),
+    ("GET", re.compile(r"^/2/tweets$"), "tweets_lookup"),
     ("POST", re.compile(r"^/2/oauth2/token$"), "oauth2_token"),
     ("GET", re.compile(r"^/i/oauth2/authorize$"), "oauth2_authorize"),
 )
@@ -96,8 +99,12 @@ def returned_resources(body: Mapping[str, Any]) -> dict[str, list[str]]:
         "media": [str(m["media_key"]) for m in includes.get("media", [])],
     }
     data = body.get("data")
-    if isinstance(data, dict) and "username" in data:  # GET /2/users/me
-        found["users"].append(str(data["id"]))
+    objects = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+    for obj in objects:  # the objects of /2/users/me, /2/users and /2/tweets (not DM events)
+        if "username" in obj:
+            found["users"].append(str(obj["id"]))
+        elif "edit_history_tweet_ids" in obj:
+            found["tweets"].append(str(obj["id"]))
     return found
 
 
@@ -145,6 +152,7 @@ class SandboxApp:
         self.data_lock = threading.RLock()
         self.usage_capped = config.usage_capped
         self.credits_depleted = config.credits_depleted
+        self.lookups = LookupEndpoints(dataset, user_fields_default=config.user_fields_default)
         self.endpoints = DmEndpoints(
             config=config, dataset=dataset, clock=clock, data_lock=self.data_lock
         )
@@ -245,7 +253,7 @@ class SandboxApp:
         except AuthProblem as exc:
             return problem(exc.status, exc.body)
         user_id = outcome.user = principal.user_id
-        needed = USERS_ME_SCOPES if endpoint == "users_me" else DM_SCOPES
+        needed = DM_SCOPES if endpoint.startswith("dm_") else USERS_ME_SCOPES
         # OAuth 1.0a principals carry their app permission as scope equivalents.
         if not needed <= principal.scopes:
             return problem(403, errors.FORBIDDEN, self.limiter.peek(user_id, endpoint))
@@ -261,6 +269,10 @@ class SandboxApp:
             query = parse_query(raw_query)
             if endpoint == "users_me":
                 body, event_ids = self.endpoints.users_me(user_id, query)
+            elif endpoint == "users_lookup":
+                body, event_ids = self.lookups.users(query), []
+            elif endpoint == "tweets_lookup":
+                body, event_ids = self.lookups.tweets(query), []
             elif endpoint == "dm_event":
                 body, event_ids = self.endpoints.lookup(user_id, path_value, query)
             else:

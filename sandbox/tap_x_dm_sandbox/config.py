@@ -22,6 +22,8 @@ class SandboxConfig:
         events: Generated DM events.
         rate_limit: Requests per window and budget.
         rate_window: Window length in seconds.
+        lookup_rate_limit: Requests per window of GET /2/users and GET /2/tweets, each a
+            budget of its own (X: 900 per 15 minutes per user).
         shared_budget: One budget for the three list endpoints instead of one each.
         token_ttl: OAuth 2.0 access-token lifetime in seconds (X: 7200).
         meta_only_last_page: When the last page is exactly full, still send `next_token`
@@ -75,6 +77,7 @@ class SandboxConfig:
     events: int = 6000
     rate_limit: int = 15
     rate_window: float = 900.0
+    lookup_rate_limit: int = 900
     shared_budget: bool = False
     token_ttl: float = 7200.0
     meta_only_last_page: bool = False

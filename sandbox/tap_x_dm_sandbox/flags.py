@@ -185,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rate-limit window in seconds (default: %(default)s)",
     )
     api.add_argument(
+        "--lookup-rate-limit",
+        type=_int_at_least(1),
+        default=d.lookup_rate_limit,
+        help="requests per window of GET /2/users and GET /2/tweets, each its own budget "
+        "(default: %(default)s)",
+    )
+    api.add_argument(
         "--shared-budget",
         action="store_true",
         help="one budget for the three list endpoints (2022-era X) instead of one each",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tap_x_dm_sandbox.clock import Clock
@@ -47,9 +48,17 @@ class RateLimiter:
     """Fixed windows that open at a user's first request and close `window` seconds later."""
 
     def __init__(
-        self, *, clock: Clock, limit: int = 15, window: float = 900.0, shared: bool = False
+        self,
+        *,
+        clock: Clock,
+        limit: int = 15,
+        window: float = 900.0,
+        shared: bool = False,
+        endpoint_limits: Mapping[str, int] | None = None,
     ) -> None:
         self._clock = clock
+        #: Endpoints with a limit of their own (the lookups); the rest use `limit`.
+        self.endpoint_limits = dict(endpoint_limits or {})
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], _Window] = {}
         self.limit = limit
@@ -92,6 +101,10 @@ class RateLimiter:
             return None
         return win
 
+    def limit_for(self, endpoint: str) -> int:
+        """Return the requests per window of an endpoint's budget."""
+        return self.endpoint_limits.get(endpoint, self.limit)
+
     def _reset_at(self, start: float) -> int:
         return math.ceil(start + self.window)
 
@@ -103,17 +116,19 @@ class RateLimiter:
             if win is None:
                 win = _Window(start=now, used=0)
                 self._windows[(user_id, self.budget_key(endpoint))] = win
-            if win.used >= self.limit:
-                return RateDecision(False, self.limit, 0, self._reset_at(win.start))
+            limit = self.limit_for(endpoint)
+            if win.used >= limit:
+                return RateDecision(False, limit, 0, self._reset_at(win.start))
             win.used += 1
-            return RateDecision(True, self.limit, self.limit - win.used, self._reset_at(win.start))
+            return RateDecision(True, limit, limit - win.used, self._reset_at(win.start))
 
     def peek(self, user_id: str, endpoint: str) -> RateDecision:
         """Report the budget without spending any (for answers that are refused anyway)."""
         with self._lock:
             now = self._clock.time()
             win = self._current(user_id, endpoint, now)
+            limit = self.limit_for(endpoint)
             if win is None:
-                return RateDecision(True, self.limit, self.limit, self._reset_at(now))
-            remaining = max(0, self.limit - win.used)
-            return RateDecision(remaining > 0, self.limit, remaining, self._reset_at(win.start))
+                return RateDecision(True, limit, limit, self._reset_at(now))
+            remaining = max(0, limit - win.used)
+            return RateDecision(remaining > 0, limit, remaining, self._reset_at(win.start))

@@ -78,18 +78,20 @@ def parse_query(raw: str) -> dict[str, str]:
     return out
 
 
-def _unknown(
+def unknown_params(
     query: Mapping[str, str], allowed: Sequence[str], errors: list[dict[str, Any]]
 ) -> None:
+    """Report every query parameter the endpoint does not know."""
     for key, value in query.items():
         if key not in allowed:
             message = f"The query parameter [{key}] is not one of [{','.join(allowed)}]"
             errors.append(param_error(key, value, message))
 
 
-def _enum_list(
+def enum_list(
     query: Mapping[str, str], name: str, allowed: Sequence[str], errors: list[dict[str, Any]]
 ) -> frozenset[str] | None:
+    """Validate a comma list against the spec's enum; None when absent or invalid."""
     raw = query.get(name)
     if raw is None:
         return None
@@ -117,11 +119,11 @@ def _fields(
     query: Mapping[str, str], errors: list[dict[str, Any]], *, expansions: Sequence[str]
 ) -> FieldParams:
     return FieldParams(
-        dm_event_fields=_enum_list(query, "dm_event.fields", DM_EVENT_FIELDS, errors),
-        expansions=_enum_list(query, "expansions", expansions, errors) or frozenset(),
-        user_fields=_enum_list(query, "user.fields", USER_FIELDS, errors),
-        tweet_fields=_enum_list(query, "tweet.fields", TWEET_FIELDS, errors),
-        media_fields=_enum_list(query, "media.fields", MEDIA_FIELDS, errors),
+        dm_event_fields=enum_list(query, "dm_event.fields", DM_EVENT_FIELDS, errors),
+        expansions=enum_list(query, "expansions", expansions, errors) or frozenset(),
+        user_fields=enum_list(query, "user.fields", USER_FIELDS, errors),
+        tweet_fields=enum_list(query, "tweet.fields", TWEET_FIELDS, errors),
+        media_fields=enum_list(query, "media.fields", MEDIA_FIELDS, errors),
     )
 
 
@@ -130,7 +132,7 @@ def parse_list_params(
 ) -> ListParams:
     """Validate a list endpoint's query (plus path errors found by the caller)."""
     errors = list(errors or [])
-    _unknown(query, LIST_PARAMS, errors)
+    unknown_params(query, LIST_PARAMS, errors)
     max_results = 100
     raw_max = query.get("max_results")
     if raw_max is not None:
@@ -144,7 +146,7 @@ def parse_list_params(
     token = query.get("pagination_token")
     if token is not None and len(token) < 16:  # the spec's minLength
         errors.append(invalid_token(token))
-    event_types = _enum_list(query, "event_types", EVENT_TYPES, errors)
+    event_types = enum_list(query, "event_types", EVENT_TYPES, errors)
     fields = _fields(query, errors, expansions=DM_EXPANSIONS)
     if errors:
         raise InvalidRequestError(errors)
@@ -167,7 +169,7 @@ def parse_lookup_params(
 ) -> FieldParams:
     """Validate GET /2/dm_events/{event_id}: the list parameters minus paging and types."""
     errors = list(errors or [])
-    _unknown(query, LOOKUP_PARAMS, errors)
+    unknown_params(query, LOOKUP_PARAMS, errors)
     fields = _fields(query, errors, expansions=DM_EXPANSIONS)
     if errors:
         raise InvalidRequestError(errors)
@@ -177,11 +179,11 @@ def parse_lookup_params(
 def parse_users_me_params(query: Mapping[str, str]) -> FieldParams:
     """Validate GET /2/users/me (its expansions point at Tweets the sandbox has none of)."""
     errors: list[dict[str, Any]] = []
-    _unknown(query, USERS_ME_PARAMS, errors)
+    unknown_params(query, USERS_ME_PARAMS, errors)
     fields = FieldParams(
-        expansions=_enum_list(query, "expansions", USER_EXPANSIONS, errors) or frozenset(),
-        user_fields=_enum_list(query, "user.fields", USER_FIELDS, errors),
-        tweet_fields=_enum_list(query, "tweet.fields", TWEET_FIELDS, errors),
+        expansions=enum_list(query, "expansions", USER_EXPANSIONS, errors) or frozenset(),
+        user_fields=enum_list(query, "user.fields", USER_FIELDS, errors),
+        tweet_fields=enum_list(query, "tweet.fields", TWEET_FIELDS, errors),
     )
     if errors:
         raise InvalidRequestError(errors)

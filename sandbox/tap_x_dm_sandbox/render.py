@@ -57,7 +57,8 @@ def shape_event(
     return out
 
 
-def _pick(obj: Mapping[str, Any], keys: Collection[str]) -> dict[str, Any]:
+def pick(obj: Mapping[str, Any], keys: Collection[str]) -> dict[str, Any]:
+    """Return the object with only `keys`."""
     return {k: v for k, v in obj.items() if k in keys}
 
 
@@ -125,7 +126,7 @@ class Expander:
                     )
                 )
             else:
-                shaped = _pick(tweet, self._tweet_fields)
+                shaped = pick(tweet, self._tweet_fields)
                 shaped.setdefault("edit_history_tweet_ids", [tid])
                 tweets.append(shaped)
         media = []
@@ -138,7 +139,7 @@ class Expander:
                     )
                 )
             else:
-                media.append(_pick(item, self._media_fields))
+                media.append(pick(item, self._media_fields))
         if users:
             includes["users"] = users
         if tweets:

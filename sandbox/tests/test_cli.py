@@ -128,6 +128,7 @@ def test_every_config_field_has_a_flag() -> None:
             "--host", "127.0.0.2", "--port", "8080", "--seed", "3", "--users", "5",
             "--conversations", "6", "--days", "7", "--events", "8", "--now-ms", "1700000000000",
             "--events-file", "data.json", "--rate-limit", "9", "--rate-window", "10.5",
+            "--lookup-rate-limit", "12",
             "--shared-budget", "--token-ttl", "60", "--meta-only-last-page",
             "--offset-pagination", "--page-number-pagination",
             "--pagination-token-ttl", "30", "--unknown-conversation-404",
