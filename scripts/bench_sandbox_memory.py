@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tap_x_dm.sandbox.data import ALL_EVENT_TYPES, DAY_MS, Dataset
+from tap_x_dm_sandbox.data import ALL_EVENT_TYPES, DAY_MS, Dataset
 
 BUDGET_MB = 300.0
 NOW_MS = 1_790_000_000_000

@@ -9,6 +9,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test,lint]"
+# The sandbox (its own distribution, sandbox/) that the demo, the tests and the benchmark run against.
+.venv/bin/python -m pip install --quiet -e "./sandbox[test]"
 if [ ! -x .venv-meltano/bin/meltano ]; then
   "$PYTHON" -m venv .venv-meltano
   .venv-meltano/bin/python -m pip install --quiet --upgrade pip

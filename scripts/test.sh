@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy tap_x_dm
+.venv/bin/mypy tap_x_dm sandbox/tap_x_dm_sandbox
 # The default tier, then the slow tier (Meltano + PostgreSQL, kills, large data sets).
 .venv/bin/pytest "$@"
 .venv/bin/pytest -m slow "$@"

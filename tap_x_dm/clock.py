@@ -1,13 +1,13 @@
 """The one seam through which the tap and the sandbox read the time and sleep.
 
-Rate-limit windows last 15 minutes on X. Tests and benchmarks swap in a
-`ManualClock` shared by the tap and the in-process sandbox, so a "15 minute"
-wait takes microseconds and every wait is still observable.
+Rate-limit windows last 15 minutes on X. Tests and benchmarks swap in a manual
+clock (the sandbox's `tap_x_dm_sandbox.ManualClock`, which fits this protocol)
+shared by the tap and the in-process sandbox, so a "15 minute" wait takes
+microseconds and every wait is still observable.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Protocol
 
@@ -35,32 +35,3 @@ class SystemClock:
         """Sleep for real."""
         if seconds > 0:
             time.sleep(seconds)
-
-
-class ManualClock:
-    """A clock that only moves when told to; `sleep` advances it instantly.
-
-    Thread-safe, because the sandbox answers on server threads while the tap
-    sleeps on the main thread.
-    """
-
-    def __init__(self, start: float | None = None) -> None:
-        self._now = time.time() if start is None else start
-        self._lock = threading.Lock()
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        """Return the simulated time."""
-        with self._lock:
-            return self._now
-
-    def sleep(self, seconds: float) -> None:
-        """Advance the clock by `seconds` and remember the wait."""
-        with self._lock:
-            self.sleeps.append(seconds)
-            self._now += max(0.0, seconds)
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward without recording a sleep."""
-        with self._lock:
-            self._now += seconds

@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from singer_sdk.singerlib.encoding.simple import SimpleSingerWriter
 
-from tap_x_dm.clock import Clock, ManualClock
-from tap_x_dm.sandbox import Sandbox
+from tap_x_dm.clock import Clock
 from tap_x_dm.tap import TapXDM
+from tap_x_dm_sandbox import ManualClock, Sandbox
 
-pytest_plugins = ["tap_x_dm.sandbox.fixtures"]
+pytest_plugins = ["tap_x_dm_sandbox.fixtures"]
 
-#: X's spec and example payloads: `shared/` lies beside the checkout (here and in CI).
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "x-api-dm"
+#: X's example payloads, kept once in the repository with the sandbox's tests (README there).
+X_API = Path(__file__).resolve().parents[1] / "sandbox" / "tests" / "x_api"
+EXAMPLES = X_API / "examples"
 
 
 class Killed(BaseException):

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from tap_x_dm import tokenstore
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.tap import TapXDM, validate_settings
 from tap_x_dm.tokenstore import StoredTokens, TokenStore, TokenStoreError
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import Killed, TapRun, run_tap
 
 TOKEN_PATH = "/2/oauth2/token"

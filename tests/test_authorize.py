@@ -23,8 +23,8 @@ import pytest
 import requests
 
 from tap_x_dm.authorize import main
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.tokenstore import TokenStore
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 
 

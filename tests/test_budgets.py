@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.ratelimit import RateBudget
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 
 DM = "/2/dm_events"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.clock import ManualClock
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import Killed, run_tap
 
 

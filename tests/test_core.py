@@ -7,8 +7,8 @@ import atexit
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.sandbox import Sandbox, SandboxConfig
 from tap_x_dm.tap import TapXDM
+from tap_x_dm_sandbox import Sandbox, SandboxConfig
 
 # The standard suite instantiates the tap at import, so its sandbox starts here too,
 # with a budget large enough that it never waits.

@@ -9,11 +9,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.tap import TapXDM
-from tests.conftest import SHARED
-
-EXAMPLES = SHARED / "examples"
+from tap_x_dm_sandbox import ManualClock
+from tap_x_dm_sandbox.spec import OPENAPI_PATH
+from tests.conftest import EXAMPLES
 
 
 def example_events() -> list[tuple[str, dict[str, Any]]]:
@@ -87,7 +86,7 @@ def test_data_dictionary_includes_fit_their_streams(tap: TapXDM) -> None:
 
 
 def test_schemas_come_from_x_openapi_document(tap: TapXDM) -> None:
-    spec = json.loads((SHARED / "openapi.json").read_text())
+    spec = json.loads(OPENAPI_PATH.read_text())
     dm_event = spec["components"]["schemas"]["DmEvent"]
     schema = tap.streams["dm_events"].schema
     assert set(schema["properties"]) == set(dm_event["properties"]) | {

@@ -1,4 +1,8 @@
-"""`pip install .` gives the three commands, typed, with the spec inside and one version."""
+"""`pip install .` gives the tap's two commands, typed, with the spec inside and one version.
+
+The wheel carries the tap only: the sandbox is its own distribution (`sandbox/`), and no
+test code ships.
+"""
 
 from __future__ import annotations
 
@@ -39,8 +43,13 @@ def test_wheel_has_commands_types_spec_and_metadata(tmp_path: Path) -> None:
     assert "tap_x_dm/py.typed" in names
     assert "tap_x_dm/schemas/openapi.json" in names
     assert any(n.endswith("/LICENSE") or n.endswith("licenses/LICENSE") for n in names)
-    for command in ("tap-x-dm =", "tap-x-dm-auth =", "tap-x-dm-sandbox ="):
+    for command in ("tap-x-dm =", "tap-x-dm-auth ="):
         assert command in entry_points
+    assert "sandbox" not in entry_points
+    packages = {n.split("/")[0] for n in names if not n.startswith(dist_info)}
+    assert packages == {"tap_x_dm"}, packages
+    assert not [n for n in names if n.startswith("tap_x_dm/sandbox")]
+    assert not [n for n in names if "/tests/" in n or "conftest" in n or "/test_" in n]
     assert "Requires-Python: >=3.10" in metadata
     for version in ("3.10", "3.11", "3.12", "3.13"):
         assert f"Programming Language :: Python :: {version}" in metadata

@@ -6,8 +6,8 @@ import datetime as dt
 import math
 from typing import Any
 
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.ratelimit import endpoint_of
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.state import STATE_VERSION, StateError, load
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, run_tap
 
 

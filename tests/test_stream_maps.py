@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tap_x_dm.clock import ManualClock
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 
 

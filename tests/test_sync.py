@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.clock import ManualClock
 from tap_x_dm.ids import TWEPOCH_MS
+from tap_x_dm_sandbox import ManualClock
 from tests.conftest import Killed, dm_requests, run_tap
 
 DM_EVENTS = "/2/dm_events"

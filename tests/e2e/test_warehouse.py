@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.sandbox import Sandbox, SandboxConfig
+from tap_x_dm_sandbox import Sandbox, SandboxConfig
 from tests.e2e.conftest import MeltanoProject, Postgres
 
 RAW, MODELS, SUFFIX = "x_dm_wh", "x_dm_wh_analytics", "warehouse"
