@@ -87,6 +87,9 @@ class TapProcess:
         code = self.process.wait(timeout=120)
         for reader in self._readers:
             reader.join(timeout=10)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
         return code
 
     def messages(self) -> list[dict[str, Any]]:

@@ -139,12 +139,16 @@ class MeltanoProject:
     root: Path
     meltano: Path
 
+    def isolated_env(self) -> dict[str, str]:
+        """Run locks of this project's own: another suite on the machine uses the same tokens."""
+        return {"TAP_X_DM_RUN_LOCK_DIR": str(self.root / ".run-locks")}
+
     def run(
         self, *args: str, env: dict[str, str], timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
         """Run `meltano ARGS` in the project; output captured."""
         return subprocess.run(
-            [str(self.meltano), *args], cwd=self.root, env={**os.environ, **env},
+            [str(self.meltano), *args], cwd=self.root, env={**os.environ, **self.isolated_env(), **env},
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
 
@@ -162,7 +166,7 @@ class MeltanoProject:
     def popen(self, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         """Start `meltano ARGS` in its own process group (so a test can kill all of it)."""
         return subprocess.Popen(
-            [str(self.meltano), *args], cwd=self.root, env={**os.environ, **env},
+            [str(self.meltano), *args], cwd=self.root, env={**os.environ, **self.isolated_env(), **env},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True,
         )  # fmt: skip
