@@ -148,7 +148,8 @@ class MeltanoProject:
     ) -> subprocess.CompletedProcess[str]:
         """Run `meltano ARGS` in the project; output captured."""
         return subprocess.run(
-            [str(self.meltano), *args], cwd=self.root, env={**os.environ, **self.isolated_env(), **env},
+            [str(self.meltano), *args], cwd=self.root,
+            env={**os.environ, **self.isolated_env(), **env},
             capture_output=True, text=True, timeout=timeout, check=False,
         )  # fmt: skip
 
@@ -166,7 +167,8 @@ class MeltanoProject:
     def popen(self, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         """Start `meltano ARGS` in its own process group (so a test can kill all of it)."""
         return subprocess.Popen(
-            [str(self.meltano), *args], cwd=self.root, env={**os.environ, **self.isolated_env(), **env},
+            [str(self.meltano), *args], cwd=self.root,
+            env={**os.environ, **self.isolated_env(), **env},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True,
         )  # fmt: skip
