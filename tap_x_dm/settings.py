@@ -9,6 +9,8 @@ would echo the value (see `redact_secret_errors`).
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -155,7 +157,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "user_agent",
-        th.StringType,
+        # HTTP headers are ASCII: anything else cannot be sent as X would read it.
+        th.StringType(pattern=r"^[ -~]*$"),
         title="User agent",
         description="User-Agent header sent to X.",
     ),
@@ -362,3 +365,34 @@ def redact_secret_errors(errors: Sequence[str]) -> list[str]:
         else:
             redacted.append(error)
     return redacted
+
+
+def unknown_setting_lines(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """A warning per setting the tap does not know (a typo), naming the closest known one."""
+    known = list(schema.get("properties", {}))
+    lines = []
+    for name in sorted(set(config) - set(known)):
+        closest = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {closest[0]}?)" if closest else ""
+        lines.append(f"Setting {name} is not a tap-x-dm setting{hint}; it is ignored.")
+    return lines
+
+
+def config_file_problem(path: str) -> str | None:
+    """Why a `--config` file cannot be read, in one line without its content, or None."""
+    if path == "ENV":
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"The config file {path} does not exist: check the --config path."
+    except OSError as exc:
+        return f"The config file {path} cannot be read: {exc.strerror or exc}."
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        line, column = getattr(exc, "lineno", "?"), getattr(exc, "colno", "?")
+        return f"The config file {path} is not valid JSON (line {line}, column {column})."
+    if not isinstance(data, dict):
+        return f"The config file {path} must hold a JSON object of settings."
+    return None

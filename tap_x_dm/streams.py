@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import typing as t
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from tap_x_dm import sdk_adapter
 from tap_x_dm.client import XStream
@@ -25,6 +27,7 @@ from tap_x_dm.passes import (
     next_pass_number,
     resumable,
 )
+from tap_x_dm.ratelimit import endpoint_of
 from tap_x_dm.schemas import parameter_values
 
 if t.TYPE_CHECKING:
@@ -38,8 +41,30 @@ if t.TYPE_CHECKING:
 #: because the defaults differ between X's doc generations.
 DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
 EXPANSIONS = parameter_values("DmEventExpansionsParameter")
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
 #: `/2/dm_events` serves only this many days of history.
 DM_EVENTS_WINDOW_DAYS = 30
+
+
+def page_shape_problem(payload: object, *, single: bool) -> str | None:
+    """What is wrong with a 200's body, in a few words, or None when it is a page of events."""
+    if not isinstance(payload, dict):
+        return "not a JSON object"
+    data = payload.get("data")
+    if single:
+        events = [data] if data is not None else []
+    else:
+        if not isinstance(payload.get("meta"), dict):
+            return "no meta"
+        if data is not None and not isinstance(data, list):
+            return "data is not a list"
+        events = data or []
+    for event in events:
+        if not isinstance(event, dict) or "id" not in event:
+            return "an event without id"
+        if not isinstance(event["id"], str) or not _DIGITS.match(event["id"]):
+            return f"an event id that is not a string of digits ({str(event['id'])[:30]!r})"
+    return None
 
 
 class DmEventStreamBase(XStream):
@@ -111,10 +136,27 @@ class DmEventStreamBase(XStream):
     # -- response -----------------------------------------------------------------------
 
     def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
-        """The page's events; its includes are indexed for them, its end noted for the pass."""
+        """The page's events; its includes are indexed for them, its end noted for the pass.
+
+        A page is checked whole before any of its events is emitted: a body of the
+        wrong shape, or a page of another account than the state's, fails the run
+        with the state as it was.
+        """
         payload = self.payload(response)
-        self._page = PageIncludes(payload.get("includes") if isinstance(payload, dict) else None)
+        endpoint = endpoint_of(urlsplit(response.url).path)
+        problem = page_shape_problem(payload, single=self._is_lookup())
+        if problem:
+            msg = (
+                f"GET {endpoint} answered 200 with a body tap-x-dm cannot read ({problem}); the "
+                "state is kept as it was: run again later, and report it if it persists."
+            )
+            raise XAPIError(msg, status=response.status_code)
+        self._page = PageIncludes(payload.get("includes"))
         records = list(super().parse_response(response))
+        self.services.account.confirm_page(
+            (str(e["dm_conversation_id"]) for e in records if e.get("dm_conversation_id")),
+            endpoint,
+        )
         meta = payload.get("meta") if isinstance(payload, dict) else None
         token = meta.get("next_token") if isinstance(meta, dict) else None
         self._page_next = str(token) if token else None
@@ -122,6 +164,10 @@ class DmEventStreamBase(XStream):
         if not records:
             self._end_page()
         return records
+
+    def _is_lookup(self) -> bool:
+        """Whether the request in flight fetches one event by id (see `dm_events`)."""
+        return False
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Tag the row, and write the users, tweets and media it refers to, before it."""
@@ -274,6 +320,9 @@ class DmEventsStream(DmEventStreamBase):
     def get_new_paginator(self) -> NewestFirstPaginator | None:
         """A lookup is one page."""
         return None if self._lookup is not None else super().get_new_paginator()
+
+    def _is_lookup(self) -> bool:
+        return self._lookup is not None
 
     @contextlib.contextmanager
     def _looking_up(self, event_id: str) -> Iterator[None]:

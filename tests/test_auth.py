@@ -615,6 +615,7 @@ def test_a_failed_write_leaves_the_previous_store_whole(
 def test_a_damaged_store_is_one_line_without_its_content(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     path.write_text('{"refresh_token": "SECRET-r"')  # cut short
+    path.chmod(0o600)
     with pytest.raises(TokenStoreError) as caught:
         TokenStore(path).read()
     assert str(caught.value) == (
