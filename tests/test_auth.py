@@ -550,6 +550,7 @@ def test_no_secret_in_any_log_line_or_state_message(
         assert secret not in logged
         assert secret not in states
         assert secret not in errors
+        assert secret not in json.dumps(sandbox.request_log)  # the sandbox's log as well
     assert "access_token" not in json.dumps([m for run in runs for m in run.messages])
 
 

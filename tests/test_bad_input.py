@@ -250,3 +250,62 @@ def test_a_token_store_others_can_read_is_refused_with_the_fix(tmp_path: Path) -
     assert f"chmod 600 {store.path}" in str(raised.value)
     assert SECRET not in str(raised.value)
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o644  # left for the user to fix
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        ({"data": [{"id": "1", "event_type": "MessageCreate"}]}, "no meta"),
+        ({"data": {"id": "1"}, "meta": {"result_count": 1}}, "data is not a list"),
+        ({"data": [{"event_type": "MessageCreate"}], "meta": {}}, "an event without id"),
+        ({"data": [{"id": 12, "event_type": "MessageCreate"}], "meta": {}}, "a string of digits"),
+        (
+            {"data": [{"id": "12a", "event_type": "MessageCreate"}], "meta": {}},
+            "a string of digits",
+        ),
+    ],
+)
+def test_a_200_of_the_wrong_shape_fails_naming_the_endpoint_and_keeps_the_state(
+    sandbox_factory: Any, clock: ManualClock, body: dict[str, Any], what: str
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    first = run_tap(sandbox, clock=clock)
+    clock.advance(60)
+    sandbox.add_events(3)
+    sandbox.faults.inject("malformed_200", count=1, path_prefix="/2/dm_events", body=body)
+
+    run = run_tap(sandbox, clock=clock, state=first.final_state, raise_errors=False)
+
+    assert str(run.error).startswith("GET /2/dm_events answered 200 with a body tap-x-dm cannot")
+    assert what in str(run.error)
+    assert run.records("dm_events") == []
+    kept = run.final_state["bookmarks"]["dm_events"]
+    kept.pop("starting_replication_value", None)  # the SDK's own, dropped when a stream ends
+    assert kept == first.final_state["bookmarks"]["dm_events"]
+
+
+def test_a_retry_after_a_reset_mid_body_names_the_endpoint(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=300)
+    sandbox.faults.inject("truncated_json", count=1, path_prefix="/2/dm_events", short_read=True)
+
+    run = run_tap(sandbox, clock=clock)
+
+    assert run.ids() == [e["id"] for e in sandbox.visible_events(window_days=30)]
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying")]
+    assert len(retries) == 1
+    assert retries[0].startswith("Retrying /2/dm_events in ")
+
+
+def test_tls_verification_stays_on_and_no_setting_turns_it_off(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=300)
+    run = run_tap(sandbox, clock=clock)
+    assert run.tap is not None
+    for name in ("dm_events", "conversation_events"):
+        assert run.tap.streams[name].requests_session.verify is True
+    schema = run.tap.config_jsonschema["properties"]
+    assert not [name for name in schema if "verify" in name or "ssl" in name or "tls" in name]

@@ -20,9 +20,7 @@ _ACCOUNT = _SANDBOX.account.id
 # A group whose recent events include attachments, so every attribute test sees real values.
 _GROUP = max(
     (c for c in _SANDBOX.dataset.conversations_of(_ACCOUNT) if "-" not in c),
-    key=lambda c: sum(
-        "attachments" in e for e in _SANDBOX.visible_events(conversation_id=c)[:200]
-    ),
+    key=lambda c: sum("attachments" in e for e in _SANDBOX.visible_events(conversation_id=c)[:200]),
 )
 
 TestTapXDM = get_tap_test_class(
