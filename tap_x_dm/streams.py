@@ -37,10 +37,17 @@ if t.TYPE_CHECKING:
 
     from tap_x_dm.services import RunServices
 
-#: Every field and expansion X's spec allows (REFERENCE.md §1.2): requested explicitly,
-#: because the defaults differ between X's doc generations.
+#: Every field X's spec allows (REFERENCE.md §1.2), requested explicitly because the
+#: defaults differ between X's doc generations. Fields are not billed; expanded objects are.
 DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
-EXPANSIONS = parameter_values("DmEventExpansionsParameter")
+#: The stream each expansion fills: an expansion is asked for only when its stream is selected.
+EXPANSION_STREAMS = {
+    "attachments.media_keys": "media",
+    "participant_ids": "users",
+    "referenced_tweets.id": "tweets",
+    "sender_id": "users",
+}
+assert set(EXPANSION_STREAMS) == set(parameter_values("DmEventExpansionsParameter"))
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 #: `/2/dm_events` serves only this many days of history.
 DM_EVENTS_WINDOW_DAYS = 30
@@ -99,14 +106,22 @@ class DmEventStreamBase(XStream):
     # -- request ------------------------------------------------------------------------
 
     def lookup_params(self) -> dict[str, str]:
-        """Field and expansion parameters shared by list pages and single-event lookups."""
-        return {
+        """Field and expansion parameters shared by list pages and single-event lookups.
+
+        X bills every expanded user, tweet and media it returns, so an expansion is
+        asked for only when the stream it fills is selected.
+        """
+        selected = self._includes.selected_kinds()
+        expansions = [e for e, stream in EXPANSION_STREAMS.items() if stream in selected]
+        params = {
             "dm_event.fields": ",".join(DM_EVENT_FIELDS),
-            "expansions": ",".join(EXPANSIONS),
             "user.fields": ",".join(self.config["user_fields"]),
             "tweet.fields": ",".join(self.config["tweet_fields"]),
             "media.fields": ",".join(self.config["media_fields"]),
         }
+        if expansions:
+            params["expansions"] = ",".join(expansions)
+        return params
 
     def get_url_params(
         self, context: Context | None, next_page_token: str | None

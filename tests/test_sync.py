@@ -407,3 +407,27 @@ def test_a_repeated_dm_event_id_is_fetched_once(sandbox_factory: Any, clock: Man
 
     assert run.ids() == [old["id"]]
     assert len([e for e in sandbox.request_log if e["path"].startswith("/2/dm_events/")]) == 1
+
+
+def test_expanded_objects_are_asked_for_only_when_their_stream_is_selected(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    expected = sandbox.visible_events(window_days=30)
+
+    run = run_tap(sandbox, clock=clock, select=["dm_events"])
+
+    assert run.ids() == [e["id"] for e in expected]
+    assert all("expansions" not in e["query"] for e in dm_requests(sandbox))
+    # The one user billed is the account, from GET /2/users/me.
+    assert sandbox.billed == {"dm_events": len(expected), "users": 1, "tweets": 0, "media": 0}
+    sandbox.reset_billing()
+    sandbox.clear_log()
+
+    users_only = run_tap(sandbox, clock=clock, select=["dm_events", "users"], state={})
+
+    query = dm_requests(sandbox)[-1]["query"]
+    assert set(query["expansions"].split(",")) == {"participant_ids", "sender_id"}
+    assert sandbox.billed["tweets"] == sandbox.billed["media"] == 0
+    loaded = {r["id"] for r in users_only.records("users")} | {sandbox.account.id}
+    assert sandbox.billed["users"] == len(loaded)
