@@ -21,6 +21,7 @@ from tap_x_dm import state as tap_state
 from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
 from tap_x_dm.errors import StopRunError, TapXDMError
+from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
 from tap_x_dm.runlock import account_run_lock
 from tap_x_dm.sdk_adapter import RunScopedTap
@@ -32,12 +33,7 @@ from tap_x_dm.settings import (
     redact_secret_errors,
     unknown_setting_lines,
 )
-from tap_x_dm.streams import ConversationEventsStream, DmEventsStream, DmEventStreamBase
-
-
-def validate_settings(config: dict[str, Any]) -> list[str]:
-    """The problems of a config the JSON Schema accepts (kept for callers of 0.1)."""
-    return cross_setting_problems(config)
+from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
 
 
 class TapXDM(RunScopedTap):

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tap_x_dm import tokenstore
-from tap_x_dm.tap import TapXDM, validate_settings
+from tap_x_dm.settings import cross_setting_problems
+from tap_x_dm.tap import TapXDM
 from tap_x_dm.tokenstore import StoredTokens, TokenStore, TokenStoreError
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import Killed, TapRun, run_tap
@@ -488,7 +489,7 @@ BASE = {
 def test_incomplete_credential_sets_name_the_missing_settings(
     config: dict[str, Any], expected: str
 ) -> None:
-    problems = validate_settings({**BASE, **config})
+    problems = cross_setting_problems({**BASE, **config})
     assert any(expected in problem for problem in problems), problems
     assert not any("SECRET-" in problem for problem in problems)
 
@@ -505,13 +506,15 @@ def test_incomplete_credential_sets_name_the_missing_settings(
     ],
 )  # fmt: skip
 def test_complete_credential_sets_pass(config: dict[str, Any]) -> None:
-    assert validate_settings({**BASE, **config}) == []
+    assert cross_setting_problems({**BASE, **config}) == []
 
 
 def test_store_written_by_tap_x_dm_auth_is_enough(tmp_path: Path) -> None:
     store = tmp_path / "tokens.json"
     TokenStore(store).write(StoredTokens(access_token="a", refresh_token="r", client_id="cid"))
-    assert validate_settings({**BASE, "client_id": "cid", "token_store_path": str(store)}) == []
+    assert (
+        cross_setting_problems({**BASE, "client_id": "cid", "token_store_path": str(store)}) == []
+    )
 
 
 # -- no secret in logs or state -------------------------------------------------------------
