@@ -14,6 +14,7 @@ from requests.auth import AuthBase
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 
+from tap_x_dm.costs import resources_in
 from tap_x_dm.errors import (
     XAPIError,
     XNotFoundError,
@@ -67,6 +68,8 @@ class XStream(RESTStream[str]):
     primary_keys: t.ClassVar[list[str]] = ["id"]
     #: The component of X's OpenAPI document that types this stream's records.
     schema_key: t.ClassVar[str]
+    #: The kind of resource an answer's `data` holds, for the cost ledger.
+    data_kind: t.ClassVar[str] = "dm_events"
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         # Resolved once per stream: the SDK reads `schema` for every record.
@@ -221,13 +224,20 @@ class XStream(RESTStream[str]):
         response: requests.Response,
         context: Context | None,
     ) -> dict[str, int]:
-        """Count requests and billed events: X bills every event it returns."""
+        """Count the request and every resource X bills in its answer (the run's ledger too)."""
         try:
-            data = self.payload(response).get("data")
-        except (ValueError, AttributeError):
-            data = None
-        billed = len(data) if isinstance(data, list) else int(isinstance(data, dict))
-        return {"requests": 1, "billed_events": billed}
+            payload = self.payload(response)
+        except ValueError:
+            payload = None
+        resources = resources_in(payload, self.data_kind)
+        self.services.costs.add(self.name, resources)
+        return {"requests": 1, **resources}
+
+    def log_sync_costs(self) -> None:
+        """One line per stream: requests, resources by kind, and what X may bill for them."""
+        counts = self.services.costs.totals(self.name)
+        if counts["requests"]:
+            self.logger.info("%s", self.services.costs.line(self.name, counts))
 
     # -- retries ------------------------------------------------------------------------
 
@@ -300,6 +310,7 @@ class AuthenticatedUserStream(XStream):
     name = "users_me"
     path = "/2/users/me"
     schema_key = "User"
+    data_kind = "users"
 
     def get_new_paginator(self) -> None:
         """One object, one page."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from tap_x_dm.authenticator import XAuthenticator, build_signer
 from tap_x_dm.clock import Clock
+from tap_x_dm.costs import CostLedger
 from tap_x_dm.errors import ConfigError, StopRunError
 from tap_x_dm.ids import is_one_to_one
 from tap_x_dm.ratelimit import RateBudget
@@ -152,6 +153,7 @@ class RunServices:
         self.logger = logger
         self.account = account
         self.stop = RunStop(logger)
+        self.costs = CostLedger(config.get("prices_usd"))
         self._event_streams_selected = event_streams_selected
         self._checkpoint = checkpoint
 

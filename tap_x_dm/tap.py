@@ -20,19 +20,19 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from tap_x_dm import state as tap_state
 from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
+from tap_x_dm.config_checks import (
+    config_file_problem,
+    cross_setting_problems,
+    redact_secret_errors,
+    unknown_setting_lines,
+)
 from tap_x_dm.errors import StopRunError, TapXDMError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
 from tap_x_dm.runlock import account_run_lock
 from tap_x_dm.sdk_adapter import RunScopedTap
 from tap_x_dm.services import Account, RunServices
-from tap_x_dm.settings import (
-    CONFIG_SCHEMA,
-    config_file_problem,
-    cross_setting_problems,
-    redact_secret_errors,
-    unknown_setting_lines,
-)
+from tap_x_dm.settings import CONFIG_SCHEMA
 from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
 
 
@@ -111,6 +111,7 @@ class TapXDM(RunScopedTap):
             except StopRunError as exc:
                 self.services.stop.stop(exc)
             yield
+            self.services.costs.log_run(self.logger)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Upgrade and check the state, then keep its version and account beside the bookmarks."""

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tap_x_dm import tokenstore
-from tap_x_dm.settings import cross_setting_problems
+from tap_x_dm.config_checks import cross_setting_problems
 from tap_x_dm.tap import TapXDM
 from tap_x_dm.tokenstore import StoredTokens, TokenStore, TokenStoreError
 from tap_x_dm_sandbox import ManualClock
