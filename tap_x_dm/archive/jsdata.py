@@ -103,9 +103,11 @@ class AssignmentReader:
 
     def read(self, size: int = -1) -> bytes:
         """The next bytes of JSON; b'' at the end (a trailing `;` is never handed out)."""
+        if size == 0:
+            return b""  # ijson probes with read(0) for bytes or text
         if not self._started:
             self._skip_prefix()
-        want = size if size and size > 0 else 65536
+        want = size if size > 0 else 65536
         while True:
             if self._pending:
                 data, self._pending = self._pending, b""
