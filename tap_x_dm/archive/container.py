@@ -69,7 +69,11 @@ class FolderContainer(Container):
 
     def open(self, name: str) -> IO[bytes]:
         """The file, opened for binary reading."""
-        return (self.root / name).open("rb")
+        try:
+            return (self.root / name).open("rb")
+        except OSError as exc:
+            msg = f"X archive {self.label}: {name} cannot be read: {exc.strerror or exc}"
+            raise ArchiveError(msg) from exc
 
     def close(self) -> None:
         """Nothing to release."""
@@ -98,7 +102,13 @@ class ZipContainer(Container):
 
     def open(self, name: str) -> IO[bytes]:
         """The member, decompressed while it is read."""
-        return self._zip.open(self._infos[name])
+        try:
+            return self._zip.open(self._infos[name])
+        except (RuntimeError, NotImplementedError, zipfile.BadZipFile) as exc:
+            # RuntimeError: a password-protected member; NotImplementedError: a compression
+            # method Python lacks.
+            msg = f"X archive {self.label}: {name} cannot be read: {one_line(str(exc))}"
+            raise ArchiveError(msg) from exc
 
     def close(self) -> None:
         """Close the zip file."""

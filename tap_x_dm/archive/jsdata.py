@@ -81,7 +81,8 @@ class AssignmentReader:
             head += chunk
             stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
             if stripped[:1] in (b"[", b"{"):
-                self._pending = head
+                self._account(head[: len(head) - len(stripped)])
+                self._pending = stripped
                 return
             cut = head.find(b"=")
             if cut >= 0:

@@ -191,11 +191,12 @@ def open_archive(path: str | Path, expected_account_id: str | None = None) -> XA
         archive = XArchive(container, account, dm_files(container, names, manifest))
         for dm_file in archive.files:
             _check_start(container, dm_file)
-    except (ArchiveError, OSError) as exc:
+    except OSError as exc:
         container.close()
-        if isinstance(exc, OSError):
-            msg = f"X archive {container.label} cannot be read: {exc.strerror or exc}"
-            raise ArchiveError(msg) from exc
+        msg = f"X archive {container.label} cannot be read: {exc.strerror or exc}"
+        raise ArchiveError(msg) from exc
+    except BaseException:
+        container.close()
         raise
     return archive
 
