@@ -58,8 +58,22 @@ def url(short: str, expanded: str, display: str) -> dict[str, str]:
     return {"url": short, "expanded": expanded, "display": display}
 
 
-def reaction(sender: str, key: str, event_id: str, created_at: str) -> dict[str, str]:
-    """A reaction inside `messageCreate.reactions` (README names them reactionSenderID, ...)."""
+def reaction(
+    sender: str, key: str, event_id: str, created_at: str, *, readme_names: bool = True
+) -> dict[str, str]:
+    """A reaction inside `messageCreate.reactions`.
+
+    X's README names the fields `reactionSenderID`, `reactionKey`, `reactionEventID`,
+    `reactionCreatedAt`; third-party parsers show `senderId`, `eventId`, `createdAt`
+    (`readme_names=False`). The nesting is unconfirmed, so tests use both.
+    """
+    if readme_names:
+        return {
+            "reactionSenderID": sender,
+            "reactionKey": key,
+            "reactionEventID": event_id,
+            "reactionCreatedAt": created_at,
+        }
     return {"senderId": sender, "reactionKey": key, "eventId": event_id, "createdAt": created_at}
 
 

@@ -67,6 +67,9 @@ def standard() -> ArchiveBuilder:
                 message(
                     "1582700000000000000", ACCOUNT_ID, "2022-10-18T10:00:00Z",
                     "Another photo https://t.co/J5KotyeIyd", recipient=ALICE, media_urls=[PHOTO],
+                    reactions={"reactionSenderID": ALICE, "reactionKey": "heart",  # one, bare
+                               "reactionEventID": "1582700000000000001",
+                               "reactionCreatedAt": "2022-10-18T10:01:00.000Z"},
                 ),
             ],
         ),
@@ -98,8 +101,10 @@ def standard() -> ArchiveBuilder:
                 message(
                     "1580000000000000000", BOB, "2022-10-12T08:00:00.000Z", "reactions nested",
                     reactions={"reactions": [
-                        reaction(ALICE, "laugh", "1580000000000000002", "2022-10-12T08:01:00.000Z"),
-                        reaction(DAVE, "heart", "1580000000000000003", "2022-10-12T08:02:00.000Z"),
+                        reaction(ALICE, "laugh", "1580000000000000002", "2022-10-12T08:01:00.000Z",
+                                 readme_names=False),
+                        reaction(DAVE, "heart", "1580000000000000003", "2022-10-12T08:02:00.000Z",
+                                 readme_names=False),
                     ]},
                 ),
                 {"reactionCreate": {"senderId": ALICE, "reactionKey": "wow",
@@ -206,7 +211,7 @@ def test_summary_counts_range_checksum_and_line(folder):
         summary = archive.scan()
         checksum = archive.checksum()
     assert (summary.messages, summary.joins, summary.leaves) == (5, 3, 1)
-    assert (summary.reactions, summary.name_updates, summary.other) == (4, 1, {})
+    assert (summary.reactions, summary.name_updates, summary.other) == (5, 1, {})
     assert (summary.files, summary.parts, summary.events) == (3, 1, 9)
     expected_hash = hashlib.sha256()
     for dm_file in ("direct-messages.js", "direct-messages-group.js",
@@ -223,7 +228,7 @@ def test_summary_counts_range_checksum_and_line(folder):
     assert "\n" not in line
     assert line == (
         "X archive of account 1000000000 @acme_support: 5 messages, 3 joins, 1 leaves "
-        "(2021-01-01T00:00:00.123Z to 2022-10-19T20:58:09.000Z); not imported: 4 reactions, "
+        "(2021-01-01T00:00:00.123Z to 2022-10-19T20:58:09.000Z); not imported: 5 reactions, "
         f"1 conversation name updates; 3 DM files (1 extra parts); {checksum}"
     )
 
