@@ -106,6 +106,9 @@ class XArchive:
     def records(self) -> Iterator[dict[str, Any]]:
         """Every message, join and leave as a `dm_events` row, in file order.
 
+        File order is one-to-one files then group files, by part; within a
+        conversation X writes the newest item first. Each call reads afresh.
+
         Raises:
             ArchiveFormatError: A DM file is not X's JSON, or an item is malformed.
         """
