@@ -21,7 +21,9 @@ from tap_x_dm.passes import (
     PassProgress,
     bookmark_id,
     complete,
+    first_page_size,
     next_pass_number,
+    remember_arrivals,
     resumable,
 )
 from tap_x_dm.ratelimit import endpoint_of
@@ -45,6 +47,10 @@ EXPANSION_STREAMS = {
 }
 assert set(EXPANSION_STREAMS) == set(parameter_values("DmEventExpansionsParameter"))
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
+
+
+class _FirstPageTooSmall(Exception):  # noqa: N818  # a signal, not an error
+    """The small first page did not reach the bookmark: read again at `page_size`."""
 
 
 def page_shape_problem(payload: object, *, single: bool) -> str | None:
@@ -121,8 +127,9 @@ class DmEventStreamBase(XStream):
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
         """Every field and expansion once, so no event needs a second request."""
+        first_page = self._pass.first_page if self._pass is not None else None
         params: dict[str, Any] = {
-            "max_results": self.config["page_size"],
+            "max_results": first_page or self.config["page_size"],
             "event_types": ",".join(
                 self._pass.progress.event_types or self.config["event_types"]
                 if self._pass is not None
@@ -228,8 +235,14 @@ class DmEventStreamBase(XStream):
         elif bookmark is not None:
             self.logger.info("%s: reading events newer than id %s.", label, bookmark)
             self.warn_if_gap(state)
-        if not (yield from self.run_pass(context, state, main, label)):
+        first_page = None
+        if not main.pages:
+            first_page = first_page_size(
+                state, now_ms=self._now_ms(), page_size=int(self.config["page_size"])
+            )
+        if not (yield from self.run_pass(context, state, main, label, first_page=first_page)):
             return
+        remember_arrivals(state, main, self._now_ms())
         state["event_types"] = configured
         self.logger.info(
             "%s: pass complete: %d new event(s) in %d page(s)%s; bookmark id %s.",
@@ -246,6 +259,8 @@ class DmEventStreamBase(XStream):
         state: dict[str, Any],
         progress: PassProgress,
         label: str,
+        *,
+        first_page: int | None = None,
     ) -> Generator[dict[str, Any], None, bool]:
         """Page through one pass, saving its progress after every page.
 
@@ -254,7 +269,9 @@ class DmEventStreamBase(XStream):
         """
         start = self.services.start_date
         one_pass = NewestFirstPass(
-            progress, start_ms=None if start is None else int(start.timestamp() * 1000)
+            progress,
+            start_ms=None if start is None else int(start.timestamp() * 1000),
+            first_page=first_page,
         )
         self._pass, self._pass_state = one_pass, state
         state[IN_FLIGHT_KEY] = progress.to_state()
@@ -268,6 +285,16 @@ class DmEventStreamBase(XStream):
                         if self._page_left == 0:
                             self._end_page()
                     break
+                except _FirstPageTooSmall:
+                    self.logger.info(
+                        "%s: more new events than the first page's %d; reading again from the "
+                        "newest event, %d a page (the %d already emitted are skipped; X bills a "
+                        "same-day re-read once).",
+                        label,
+                        first_page,
+                        self.config["page_size"],
+                        progress.emitted,
+                    )
                 except XAPIError as exc:
                     if progress.cursor is None or "pagination_token" not in exc.parameters:
                         raise
@@ -288,15 +315,28 @@ class DmEventStreamBase(XStream):
         complete(state, progress)
         return True
 
+    def _now_ms(self) -> int:
+        return int(self.services.clock.time() * 1000)
+
     def _end_page(self) -> None:
-        """The page's records (and their objects) are written: save the pass, emit STATE."""
+        """The page's records (and their objects) are written: save the pass, emit STATE.
+
+        A small first page (see `passes.first_page_size`) that did not reach the
+        bookmark is not followed with its cursor: X's tokens may count pages rather
+        than events, and a larger next page would then skip events. The pass starts
+        again from the top at `page_size` instead.
+        """
         if self._pass is None:
             return
-        progress = self._pass.progress
-        progress.cursor = self._page_next
+        one_pass, progress = self._pass, self._pass.progress
+        too_small = bool(one_pass.first_page and self._page_next and not one_pass.reached_floor)
+        one_pass.first_page = None
+        progress.cursor = None if too_small else self._page_next
         progress.pages += 1
         self._pass_state[IN_FLIGHT_KEY] = progress.to_state()
         self.services.checkpoint()
+        if too_small:
+            raise _FirstPageTooSmall
 
     def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Hook for streams whose endpoint forgets history (see `dm_events`)."""
