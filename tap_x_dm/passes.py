@@ -116,6 +116,9 @@ class PassProgress:
     emitted: int = 0
     pages: int = 0
     repeats: int = 0
+    #: `max_results` of every page of this pass but a small first one: X's tokens may count
+    #: pages of the request's size, so a pass never changes it (None: `page_size`).
+    page_size: int | None = None
 
     def to_state(self) -> dict[str, Any]:
         """The JSON kept in state (ids as strings, like X's)."""
@@ -131,6 +134,7 @@ class PassProgress:
             "frontier_ids": [str(event_id) for event_id in sorted(self.frontier)],
             "emitted": self.emitted,
             "pages": self.pages,
+            "page_size": self.page_size,
         }
 
     @classmethod
@@ -148,6 +152,7 @@ class PassProgress:
             frontier={int(i): snowflake_ms(i) for i in saved.get("frontier_ids") or []},
             emitted=int(saved.get("emitted") or 0),
             pages=int(saved.get("pages") or 0),
+            page_size=_int_or_none(saved.get("page_size")),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -60,3 +61,37 @@ def test_prices_can_be_set_for_other_contracts(
 
     dm = cost_lines(caplog)["dm_events"]
     assert float(dm["usd"]) == int(dm["events"])
+
+
+def test_runs_under_a_cost_cap_stop_cleanly_and_in_a_row_load_every_event_once(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=1500)
+    # 29 days, so that the clock moving on by an hour a run drops nothing off X's 30 days.
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.time() - 29 * 86400))
+    expected = [
+        e["id"]
+        for e in sandbox.visible_events(window_days=30)
+        if e["created_at"] >= start.removesuffix("Z")
+    ]
+    state: dict[str, Any] = {"account": {"id": sandbox.account.id}}
+    emitted: list[str] = []
+    runs = 0
+    for runs in range(1, 21):  # noqa: B007  # the count is asserted below
+        sandbox.reset_billing()
+        run = run_tap(sandbox, clock=clock, state=state, max_cost_usd=4.0, start_date=start)
+        assert run.error is None
+        assert sandbox.billed_usd <= 4.0  # X's bill, never over the cap
+        emitted += run.ids()
+        state = run.final_state
+        if state["bookmarks"]["dm_events"].get("pass") is None:
+            break
+        clock.advance(3600)  # the next scheduled run
+    assert sorted(emitted, key=int) == sorted(expected, key=int)
+    assert len(emitted) == len(set(emitted))
+    # A page of 100 events could cost $4.00 at worst (each with two users, a post and a media):
+    # one page a run, with the cursor kept, so each run goes one page further.
+    assert runs == -(-len(expected) // 100)
+    stops = [r.getMessage() for r in caplog.records if "max_cost_usd=4.00" in r.getMessage()]
+    assert stops and all(line.startswith("Stopping: the next page could cost") for line in stops)
