@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from tap_x_dm import sdk_adapter
 from tap_x_dm.client import XStream
 from tap_x_dm.errors import StopRunError, XAPIError
+from tap_x_dm.forecast import first_sync_line
+from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.includes import IncludesWriter, PageIncludes
 from tap_x_dm.pagination import NewestFirstPaginator
 from tap_x_dm.passes import (
@@ -82,6 +84,8 @@ class DmEventStreamBase(XStream):
     #: Keyed by account too: two brand accounts in one warehouse can both see an event.
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     _pass_state_manager: sdk_adapter.PassStateManager | None = None
+    #: Days of history the endpoint serves, for a first sync's forecast (0: unknown).
+    history_days: t.ClassVar[int] = 0
 
     def __init__(self, tap: Tap, services: RunServices, includes: IncludesWriter) -> None:
         super().__init__(tap, services)
@@ -361,8 +365,33 @@ class DmEventStreamBase(XStream):
         progress.pages += 1
         self._pass_state[IN_FLIGHT_KEY] = progress.to_state()
         self.services.checkpoint()
+        if progress.pages == 1 and progress.since_id is None and progress.ceiling_id is None:
+            self._forecast_first_sync(progress)
         if too_small:
             raise _ReadAgainFromTop
+
+    def _forecast_first_sync(self, progress: PassProgress) -> None:
+        """After a first sync's first page, say how long and how costly the rest will be."""
+        if not self._page_next or progress.newest_id is None or progress.oldest_ms is None:
+            return
+        endpoint = endpoint_of(urlsplit(self.get_url(None)).path) if self.history_days else ""
+        window = self.services.budget.window(endpoint) if endpoint else None
+        if window is None:
+            return
+        spent = self.services.costs.totals(self.name)
+        line = first_sync_line(
+            self.name,
+            page_events=progress.emitted,
+            span_ms=snowflake_ms(progress.newest_id) - progress.oldest_ms,
+            history_days=self.history_days,
+            page_size=self._pass_page_size(),
+            limit=window.limit,
+            # A window's length, as the first response of one tells it (X: 15 min).
+            window_s=max(60.0, round((window.reset - self.services.clock.time()) / 60) * 60),
+            usd_per_event=self.services.costs.usd(spent) / max(1, spent["dm_events"]),
+        )
+        if line:
+            self.logger.info("%s", line)
 
     def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Hook for streams whose endpoint forgets history (see `dm_events`)."""
