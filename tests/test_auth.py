@@ -7,8 +7,8 @@ records, the sandbox's request log and the token store, never on wall time.
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 import os
 import stat
 import threading
