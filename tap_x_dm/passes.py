@@ -24,6 +24,7 @@ and re-reads at most the page it was on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,11 +44,13 @@ PASSES_COMPLETED_KEY = "passes_completed"
 SKEW_MS = 5_000
 #: Events emitted within this much of the oldest one are remembered by id.
 FRONTIER_MS = 2 * SKEW_MS
-#: State key of the account's arrival rate (events per day), for a first page that fits.
-ARRIVALS_KEY = "arrivals_per_day"
+#: State key of the account's arrival rate, in events per week (a whole number: a target such
+#: as target-postgres re-emits STATE through a JSON encoder that refuses the Decimal a float
+#: is read as), for a first page that fits.
+ARRIVALS_KEY = "arrivals_per_week"
+WEEK_MS = 7 * 86_400_000
 #: A small first page asks for twice the events expected since the bookmark, plus this many.
 FIRST_PAGE_SLACK = 10
-DAY_MS = 86_400_000
 
 
 def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) -> int | None:
@@ -66,7 +69,7 @@ def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) ->
     rate = state.get(ARRIVALS_KEY)
     if bookmark is None or not isinstance(rate, (int, float)):
         return None
-    expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / DAY_MS
+    expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / WEEK_MS
     size = int(2 * expected) + FIRST_PAGE_SLACK
     return size if size < page_size else None
 
@@ -81,10 +84,10 @@ def remember_arrivals(state: MutableMapping[str, Any], progress: PassProgress, n
         return
     if span <= 0:
         return
-    seen = progress.emitted * DAY_MS / span
+    seen = progress.emitted * WEEK_MS / span
     previous = state.get(ARRIVALS_KEY)
     rate = seen if not isinstance(previous, (int, float)) else (previous + seen) / 2
-    state[ARRIVALS_KEY] = round(rate, 3)
+    state[ARRIVALS_KEY] = math.ceil(rate)
 
 
 def created_ms(event: Mapping[str, Any]) -> int:
