@@ -133,7 +133,6 @@ class PassProgress:
             "cursor": self.cursor,
             "newest_id": None if self.newest_id is None else str(self.newest_id),
             "newest_created_at": self.newest_created_at,
-            "oldest_ms": self.oldest_ms,
             "frontier_ids": [str(event_id) for event_id in sorted(self.frontier)],
             "emitted": self.emitted,
             "pages": self.pages,
@@ -143,6 +142,7 @@ class PassProgress:
     @classmethod
     def from_state(cls, saved: Mapping[str, Any]) -> PassProgress:
         """Rebuild from `to_state` output (checked by `tap_x_dm.state` beforehand)."""
+        frontier = {int(i): snowflake_ms(i) for i in saved.get("frontier_ids") or []}
         return cls(
             number=int(saved["number"]),
             since_id=_int_or_none(saved.get("since_id")),
@@ -151,8 +151,9 @@ class PassProgress:
             cursor=saved.get("cursor"),
             newest_id=_int_or_none(saved.get("newest_id")),
             newest_created_at=saved.get("newest_created_at"),
-            oldest_ms=_int_or_none(saved.get("oldest_ms")),
-            frontier={int(i): snowflake_ms(i) for i in saved.get("frontier_ids") or []},
+            frontier=frontier,
+            # The oldest emitted event is always in the frontier: its time need not be saved.
+            oldest_ms=min(frontier.values()) if frontier else None,
             emitted=int(saved.get("emitted") or 0),
             pages=int(saved.get("pages") or 0),
             page_size=_int_or_none(saved.get("page_size")),

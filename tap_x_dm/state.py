@@ -111,7 +111,7 @@ def _check_in_flight(key: str, saved: object) -> None:
     cursor = saved.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise _fail(f"{key}.cursor", "must be null or a string")
-    for name in ("oldest_ms", "emitted", "pages"):
+    for name in ("emitted", "pages", "page_size"):
         if saved.get(name) is not None and not isinstance(saved[name], int):
             raise _fail(f"{key}.{name}", "must be a whole number")
 
