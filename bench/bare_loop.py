@@ -18,7 +18,6 @@ import sys
 import requests
 
 
-
 def main(base_url: str, token: str, params: dict[str, str]) -> int:
     """Page through `/2/dm_events`; return the number of events written."""
     session = requests.Session()

@@ -53,7 +53,7 @@ def run_measured(
         result = Path(scratch) / "usage.json"
         wrapper = [sys.executable, "-S", MEASURE_CHILD, str(result), *cmd]
         started = time.perf_counter()
-        subprocess.run(wrapper, stdout=stdout, stderr=stderr, env=env, check=True)  # noqa: S603
+        subprocess.run(wrapper, stdout=stdout, stderr=stderr, env=env, check=True)
         wall = time.perf_counter() - started
         measured = json.loads(result.read_text())
     return Usage(
@@ -82,9 +82,7 @@ class CliSandbox:
 def cli_sandbox(*flags: str) -> Iterator[CliSandbox]:
     """Start the sandbox CLI on a free port of 127.0.0.1; stop it (SIGTERM) afterwards."""
     cmd = [SANDBOX, "--port", "0", "--quiet", *flags]
-    proc = subprocess.Popen(  # noqa: S603
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
         base_url = proc.stdout.readline().strip()
@@ -143,7 +141,7 @@ class TapRunner:
             cmd += ["--state", str(state_path)]
         out_path = self.dir / "out.jsonl"
         with (
-            out_path.open("wb") if keep_output else open(os.devnull, "wb") as out,  # noqa: PTH123
+            out_path.open("wb") if keep_output else open(os.devnull, "wb") as out,
             (self.dir / "tap.log").open("wb") as err,
         ):
             usage = run_measured(cmd, stdout=out, stderr=err)

@@ -15,8 +15,10 @@ import typing as t
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 
+from tap_x_dm.conform import KnownProperties
 from tap_x_dm.schemas import X_SCHEMAS
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
@@ -84,6 +86,8 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
 
     include_key: t.ClassVar[str]
     schema_key: t.ClassVar[str]
+    #: X's JSON needs no type conversion; `write_objects` drops unknown properties itself.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         # Resolved once per stream: the SDK reads `schema` for every record.
@@ -92,6 +96,8 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         self._services = services
         self._emitted: set[str] = set()
         self._written: Counter = super().get_record_counter()
+        self._known = KnownProperties(schema)
+        self._unknown_seen: set[str] = set()
 
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
@@ -102,16 +108,27 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         if not self.selected:
             return
         key_name = self.primary_keys[-1]
-        known = self.schema["properties"]
         for obj in objects:
             key = obj.get(key_name)
             if key is None or key in self._emitted:
                 continue
             self._emitted.add(key)
-            record = {name: value for name, value in obj.items() if name in known}
+            record = dict(obj)
+            self._known.prune(record, self._warn_unknown)
             record["account_id"] = self._services.account.id
             self.write_out_of_band(record)
             self._written.increment()
+
+    def _warn_unknown(self, name: str) -> None:
+        """Say once per run that X sent a property the schema does not know."""
+        if name not in self._unknown_seen:
+            self._unknown_seen.add(name)
+            self.logger.warning(
+                "X sent a field %r in %s that the schema does not know; it is not "
+                "loaded (upgrade tap-x-dm to get it).",
+                name,
+                self.name,
+            )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Nothing to request: everything was written while the event streams ran."""
