@@ -62,7 +62,7 @@ class KnownProperties:
 
     def prune(self, obj: dict[str, Any], on_drop: OnDrop, parent: str = "") -> None:
         """Delete, in place, every property of `obj` (at any depth) the schema does not know."""
-        if not self._keep_unknown:
+        if not self._keep_unknown and not self._known.issuperset(obj):
             unknown = [name for name in obj if name not in self._known]
             for name in unknown:
                 del obj[name]

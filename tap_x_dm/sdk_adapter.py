@@ -15,7 +15,11 @@ Each exists because no public hook does the job (singer-sdk 0.54):
 * `LeanRecordMessages`: the SDK's `_generate_record_messages` walks every record
   twice (selection, type conformance) even when neither can change it; with every
   property selected and conformance off (the tap's streams drop unknown properties
-  themselves, `tap_x_dm.conform`) it builds the RECORD messages directly.
+  themselves, `tap_x_dm.conform`) it builds the RECORD messages directly. Its
+  `_process_record` skips the child-stream machinery of a stream without children.
+* `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
+  system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
+  so a STATE still reaches the target at once, after the records it covers.
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -25,11 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 from collections.abc import Generator, Iterator
 from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers import types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams._state import StreamStateManager
@@ -69,6 +75,31 @@ class LeanRecordMessages(Stream):
                     version=self._stream_version,
                     time_extracted=time_extracted,
                 )
+
+    def _process_record(
+        self,
+        record: types.Record,
+        child_context: types.Context | None = None,
+        partition_context: types.Context | None = None,
+    ) -> None:
+        """Override an SDK private: without child streams, only the partition keys remain."""
+        if self.child_streams:
+            super()._process_record(record, child_context, partition_context)
+            return
+        for key, val in (partition_context or {}).items():
+            if key not in record:
+                record[key] = val
+
+
+class LineWriter(MsgSpecWriter):
+    """The SDK's msgspec writer, flushing stdout at every message but RECORD."""
+
+    def write_message(self, message: singer.Message) -> None:
+        """Write one line; flush unless it is a RECORD (the next STATE flushes it)."""
+        out = sys.stdout
+        out.buffer.write(self.format_message(message))
+        if not isinstance(message, singer.RecordMessage):
+            out.flush()
 
 
 class OutOfBandRecordsStream(LeanRecordMessages):
