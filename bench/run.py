@@ -98,8 +98,10 @@ def requests_and_billing() -> None:
     from tap_x_dm_sandbox.billing import usd
 
     config = SandboxConfig(events=5_000, days=29, conversations=20, rate_limit=NO_LIMIT)
-    # Runs are minutes apart in real life: new events are added a minute after the last
-    # run (the tap reads SKEW_MS past its bookmark, for X's created_at clock).
+    # Runs are minutes apart in real life and messages seconds apart: new events come a
+    # minute after the last run, one a second. (The tap reads on until an event SKEW_MS
+    # older than its bookmark, for X's created_at clock: a burst of events sharing the
+    # bookmark's millisecond would cost one more request.)
     clock = ManualClock(time.time())
     with Sandbox(config, clock=clock) as sb:
         sb.start()
@@ -125,7 +127,7 @@ def requests_and_billing() -> None:
                 "requests",
                 "billed dm_events/users/tweets/media",
                 "billed $",
-                "min requests",
+                "min requests ⌈(k+1)/100⌉",
                 "min billed",
                 "min $",
             ]
@@ -134,7 +136,10 @@ def requests_and_billing() -> None:
             sb.clear_log()
             sb.reset_billing()  # as on a new UTC day: X bills everything it returns again
             clock.advance(60)
-            added = sb.add_events(k) if k else []
+            added = []
+            for _ in range(k):  # one a second, not k in the same millisecond
+                clock.advance(1)
+                added += sb.add_events(1)
             _, state = tap.run(state, keep_output=True)
             requests_made = len(sb.request_log)
             billed = sb.billed
@@ -149,20 +154,25 @@ def requests_and_billing() -> None:
                     str(requests_made),
                     "/".join(str(billed[kind]) for kind in minimum),
                     f"{sb.billed_usd:.2f}",
-                    str(max(1, math.ceil(k / 100))),
+                    str(math.ceil((k + 1) / 100)),
                     "/".join(str(minimum[kind]) for kind in minimum),
                     f"{usd(minimum):.2f}",
                 ]
             )
-        out("### Incremental runs (each after the previous one; billing as on a new UTC day)")
+        out(
+            "### Incremental runs (each after the previous one; billed as on the first run of "
+            "a UTC day)"
+        )
         out()
         table(rows)
         out(
-            "The tap asks for 100 events a page, so a pass reads the page that holds the "
-            "bookmark in full: up to 99 old events (and their objects) are returned and "
-            "billed again, unless X already billed them the same UTC day. With a small first "
-            "page (max_results = k + 1 when k is known small, another issue) the minimum "
-            "column is reachable; one request per pass is already the minimum when k < 100."
+            "Requests are at the minimum: ⌈(k + 1)/100⌉, one per pass when k < 100 (the pass "
+            "must see one event at or below its bookmark to stop). Billing is not: the tap "
+            "asks for 100 events a page, so the page that holds the bookmark comes back full, "
+            "and X bills its up to 100 - k old events and their objects again on the first "
+            "run of a UTC day (later runs the same day: X bills each object once a day, so "
+            "only the minimum). A small first page (another issue) would bring the first run "
+            "of a day to the minimum too."
         )
         out()
 
