@@ -16,6 +16,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_x_dm.conform import KnownProperties
+from tap_x_dm.costs import resources_in
 from tap_x_dm.errors import (
     XAPIError,
     XNotFoundError,
@@ -36,15 +37,20 @@ if t.TYPE_CHECKING:
 ENTITY_KINDS = ("cashtags", "hashtags", "mentions", "urls")
 
 
-class _NoBackoffLines(logging.Filter):
-    """Drop python-backoff's own "Backing off"/"Giving up" lines.
+class _OneLinePerProblem(logging.Filter):
+    """Drop the SDK's and python-backoff's lines that repeat what the tap says better.
 
-    The SDK hands backoff the stream's logger; our wait generator already logs
-    each wait once, with its reason and end time, in words users can act on.
+    Backoff's "Backing off"/"Giving up" lines: the wait generator already logs
+    each wait once, with its reason and end time. The SDK's "An unhandled error
+    occurred while syncing": the tap's own line names the endpoint and the fix
+    (and `--test`, which ends each stream early on purpose, would print it on
+    success).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.funcName not in {"_log_backoff", "_log_giveup"}
+        if record.funcName in {"_log_backoff", "_log_giveup"}:
+            return False
+        return not str(record.msg).startswith("An unhandled error occurred while syncing")
 
 
 def _retry_reason(exc: BaseException) -> str:
@@ -65,6 +71,8 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     primary_keys: t.ClassVar[list[str]] = ["id"]
     #: The component of X's OpenAPI document that types this stream's records.
     schema_key: t.ClassVar[str]
+    #: The kind of resource an answer's `data` holds, for the cost ledger.
+    data_kind: t.ClassVar[str] = "dm_events"
     #: X's JSON needs no type conversion; unknown properties, nested ones too, are dropped
     #: by `drop_unknown_fields` (`tap_x_dm.conform`), at a fraction of the SDK's cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -74,11 +82,13 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         schema = X_SCHEMAS.get_schema(self.schema_key, key_properties=self.primary_keys)
         super().__init__(tap=tap, schema=schema)
         self.services = services
-        self.logger.addFilter(_NoBackoffLines())
+        self.logger.addFilter(_OneLinePerProblem())
         self._unknown_fields_seen: set[str] = set()
         self._known = KnownProperties(schema)
         self._last_payload: tuple[requests.Response | None, Any] = (None, None)
         self._problems_seen: set[str] = set()
+        #: The endpoint of the request in flight, for retry lines when an error carries no URL.
+        self._endpoint = ""
 
     @property
     def url_base(self) -> str:
@@ -221,13 +231,20 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         response: requests.Response,
         context: Context | None,
     ) -> dict[str, int]:
-        """Count requests and billed events: X bills every event it returns."""
+        """Count the request and every resource X bills in its answer (the run's ledger too)."""
         try:
-            data = self.payload(response).get("data")
-        except (ValueError, AttributeError):
-            data = None
-        billed = len(data) if isinstance(data, list) else int(isinstance(data, dict))
-        return {"requests": 1, "billed_events": billed}
+            payload = self.payload(response)
+        except ValueError:
+            payload = None
+        resources = resources_in(payload, self.data_kind)
+        self.services.costs.add(self.name, resources)
+        return {"requests": 1, **resources}
+
+    def log_sync_costs(self) -> None:
+        """One line per stream: requests, resources by kind, and what X may bill for them."""
+        counts = self.services.costs.totals(self.name)
+        if counts["requests"]:
+            self.logger.info("%s", self.services.costs.line(self.name, counts))
 
     # -- retries ------------------------------------------------------------------------
 
@@ -249,7 +266,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
                 headers = response.headers if response is not None else {}
                 request = getattr(exc, "request", None)
                 url = response.url if response is not None else getattr(request, "url", "")
-                endpoint = endpoint_of(urlsplit(url or "").path)
+                endpoint = endpoint_of(urlsplit(url).path) if url else self._endpoint
                 delay = budget.delay_for_retry(endpoint, headers, attempt)
                 budget.wait(
                     delay,
@@ -277,20 +294,18 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         decorated = super().request_decorator(func)
         tries = self.backoff_max_tries()
 
-        def call(*args: Any, **kwargs: Any) -> Any:
+        def call(prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+            self._endpoint = endpoint_of(urlsplit(prepared.url or "").path)
             try:
-                return decorated(*args, **kwargs)
+                return decorated(prepared, *args, **kwargs)
             except RetriableAPIError as exc:
                 response = exc.response
                 status = response.status_code if response is not None else None
                 msg = f"{exc} (gave up after {tries} tries)"
                 raise XAPIError(msg, status=status) from None
             except requests.exceptions.RequestException as exc:
-                url = getattr(exc.request, "url", "") or ""
-                msg = (
-                    f"GET {urlsplit(url).path} failed: {type(exc).__name__} "
-                    f"(gave up after {tries} tries)"
-                )
+                kind = type(exc).__name__
+                msg = f"GET {self._endpoint} failed: {kind} (gave up after {tries} tries)"
                 raise XAPIError(msg) from None
 
         return call
@@ -302,6 +317,7 @@ class AuthenticatedUserStream(XStream):
     name = "users_me"
     path = "/2/users/me"
     schema_key = "User"
+    data_kind = "users"
 
     def get_new_paginator(self) -> None:
         """One object, one page."""

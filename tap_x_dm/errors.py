@@ -67,7 +67,9 @@ def problem_summary(response: requests.Response) -> str:
     title = body.get("title")
     detail = body.get("detail")
     if title or detail:
-        return ": ".join(str(part) for part in (title, detail) if part)
+        summary = ": ".join(str(part) for part in (title, detail) if part)
+        rejected = _rejected_values(body.get("errors"))
+        return f"{summary} ({rejected})" if rejected else summary
     errors = body.get("errors")
     if isinstance(errors, list) and errors:
         first = errors[0] if isinstance(errors[0], dict) else {}
@@ -76,6 +78,19 @@ def problem_summary(response: requests.Response) -> str:
     if "error" in body:
         return ": ".join(str(body[k]) for k in ("error", "error_description") if k in body)
     return f"unexpected body: {str(body)[:120]!r}"
+
+
+def _rejected_values(errors: object) -> str:
+    """`name=value: message` for each parameter a 400 names (X's `errors[].parameters`)."""
+    parts = []
+    for problem in errors if isinstance(errors, list) else []:
+        if not isinstance(problem, dict) or not isinstance(problem.get("parameters"), dict):
+            continue
+        for name, values in problem["parameters"].items():
+            shown = ",".join(map(str, values)) if isinstance(values, list) else str(values)
+            message = problem.get("message")
+            parts.append(f"{name}={shown[:80]}" + (f": {message}" if message else ""))
+    return "; ".join(parts)
 
 
 def problem_type(response: requests.Response) -> str:

@@ -190,6 +190,10 @@ class IncludesWriter:
     def __init__(self, streams: Iterable[IncludedObjectsStream]) -> None:
         self._by_kind = {stream.include_key: stream for stream in streams}
 
+    def selected_kinds(self) -> set[str]:
+        """The include kinds whose stream is selected (the only expansions worth paying for)."""
+        return {kind for kind, stream in self._by_kind.items() if stream.selected}
+
     def write_referenced(self, event: Mapping[str, Any], page: PageIncludes) -> None:
         """Write the objects of `page` that `event` refers to (those not yet written)."""
         for kind, keys in references_of(event).items():

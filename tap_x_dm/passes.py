@@ -43,6 +43,48 @@ PASSES_COMPLETED_KEY = "passes_completed"
 SKEW_MS = 5_000
 #: Events emitted within this much of the oldest one are remembered by id.
 FRONTIER_MS = 2 * SKEW_MS
+#: State key of the account's arrival rate (events per day), for a first page that fits.
+ARRIVALS_KEY = "arrivals_per_day"
+#: A small first page asks for twice the events expected since the bookmark, plus this many.
+FIRST_PAGE_SLACK = 10
+DAY_MS = 86_400_000
+
+
+def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) -> int | None:
+    """`max_results` for a pass's first request: the events expected since the bookmark.
+
+    X bills every event a page returns, also those at and below the bookmark: a
+    daily run with three new events should not pay for a hundred. The
+    expectation comes from the arrival rate earlier passes saw. A page that
+    falls short costs one request more (see `event_stream._end_page`), never an
+    event, and requests are the scarcer resource (15 per 15 minutes), so the
+    margin is generous: twice the expectation plus `FIRST_PAGE_SLACK`, which
+    also holds the bookmark's own event and the older ones that prove the pass
+    reached it. Three new events expected: 16 billed, not 100.
+    """
+    bookmark = bookmark_id(state)
+    rate = state.get(ARRIVALS_KEY)
+    if bookmark is None or not isinstance(rate, (int, float)):
+        return None
+    expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / DAY_MS
+    size = int(2 * expected) + FIRST_PAGE_SLACK
+    return size if size < page_size else None
+
+
+def remember_arrivals(state: MutableMapping[str, Any], progress: PassProgress, now_ms: int) -> None:
+    """Keep the arrival rate a completed pass saw (smoothed), for the next first page."""
+    if progress.since_id is not None:
+        span = now_ms - snowflake_ms(progress.since_id)
+    elif progress.newest_id is not None and progress.oldest_ms is not None:
+        span = snowflake_ms(progress.newest_id) - progress.oldest_ms
+    else:
+        return
+    if span <= 0:
+        return
+    seen = progress.emitted * DAY_MS / span
+    previous = state.get(ARRIVALS_KEY)
+    rate = seen if not isinstance(previous, (int, float)) else (previous + seen) / 2
+    state[ARRIVALS_KEY] = round(rate, 3)
 
 
 def created_ms(event: Mapping[str, Any]) -> int:
@@ -112,9 +154,13 @@ class PassProgress:
 class NewestFirstPass:
     """Decides, event by event, what one pass emits and when it may stop."""
 
-    def __init__(self, progress: PassProgress, *, start_ms: int | None) -> None:
+    def __init__(
+        self, progress: PassProgress, *, start_ms: int | None, first_page: int | None = None
+    ) -> None:
         self.progress = progress
         self.start_ms = start_ms
+        #: `max_results` of the pass's first request, when smaller than `page_size`.
+        self.first_page = first_page
         self.reached_floor = False
         self._since_ms = None if progress.since_id is None else snowflake_ms(progress.since_id)
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from functools import cached_property
 from typing import Any
 
 from tap_x_dm.authenticator import XAuthenticator, build_signer
 from tap_x_dm.clock import Clock
+from tap_x_dm.costs import CostLedger
 from tap_x_dm.errors import ConfigError, StopRunError
+from tap_x_dm.ids import is_one_to_one
 from tap_x_dm.ratelimit import RateBudget
+from tap_x_dm.state import StateError
 from tap_x_dm.times import parse_timestamp
 
 
@@ -39,6 +42,8 @@ class Account:
         self._fetch_me = fetch_me
         self._logger = logger
         self._id: str | None = None
+        #: Whether X itself said this run's credential is the account (users/me, or a page).
+        self._confirmed = False
 
     @property
     def stored_id(self) -> str | None:
@@ -58,9 +63,38 @@ class Account:
     def _ask(self) -> str:
         user = self._fetch_me()
         account_id = str(user["id"])
+        self._confirmed = True
         self._state["account"] = {"id": account_id, "username": user.get("username")}
         self._logger.info("Account: @%s (id %s).", user.get("username", "?"), account_id)
         return account_id
+
+    def confirm_page(self, conversation_ids: Iterable[str], endpoint: str) -> None:
+        """Check, at no extra request, that a page read with this credential is the account's.
+
+        An account is one side of each of its one-to-one conversations
+        (`{smaller}-{larger}` user ids), so the first page with one tells
+        whether the stored account is the credential's; it is refused before
+        any record of that page is written.
+
+        Raises:
+            StateError: the page belongs to another account than the state's.
+        """
+        if self._confirmed:
+            return
+        account = self.id
+        for conversation_id in conversation_ids:
+            if not is_one_to_one(conversation_id):
+                continue
+            if account not in conversation_id.split("-"):
+                msg = (
+                    f"The state belongs to X account {account}, but the credential reads "
+                    f"another account's DMs (conversation {conversation_id} on the first page of "
+                    f"{endpoint} is not one of its own): give each account its own state "
+                    "(meltano run --state-id-suffix <account>), or clear this one."
+                )
+                raise StateError(msg)
+            self._confirmed = True
+            return
 
     def check_credential(self, claimed: str | None) -> None:
         """Refuse a state written for another account than the credential's, before a request.
@@ -119,6 +153,7 @@ class RunServices:
         self.logger = logger
         self.account = account
         self.stop = RunStop(logger)
+        self.costs = CostLedger(config.get("prices_usd"))
         self._event_streams_selected = event_streams_selected
         self._checkpoint = checkpoint
 

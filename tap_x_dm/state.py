@@ -15,16 +15,20 @@ one line naming its key and how to fix it, never a traceback.
 from __future__ import annotations
 
 import copy
+import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import IO, Any
 
 from tap_x_dm.errors import TapXDMError
-from tap_x_dm.ids import TWEPOCH_MS
+from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
 from tap_x_dm.passes import BOOKMARK_ID_KEY, IN_FLIGHT_KEY, PASSES_COMPLETED_KEY
 from tap_x_dm.times import parse_timestamp
 
 STATE_VERSION = 2
+#: A bookmark further ahead than this (clocks disagree a little) is an error, not a silent no-op.
+FUTURE_TOLERANCE_MS = 86_400_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _FIX = "fix or clear the state (`meltano state clear <state id>`), then run again"
 
@@ -121,7 +125,28 @@ def _upgrade_1_to_2(state: dict[str, Any]) -> None:
             bookmark[BOOKMARK_ID_KEY] = _max_id_at(str(value))
 
 
-def load(state: Mapping[str, Any]) -> dict[str, Any]:
+def read_file(handle: IO[str]) -> str:
+    """The text of a `--state` file, refused in one line when empty or not JSON."""
+    name = getattr(handle, "name", "given")
+    text = handle.read()
+    if not text.strip():
+        raise StateError(
+            f"The state file {name} is empty: pass a JSON object (or no --state at all for a "
+            "first run)."
+        )
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        line, column = getattr(exc, "lineno", "?"), getattr(exc, "colno", "?")
+        raise StateError(
+            f"The state file {name} is not valid JSON (line {line}, column {column}): {_FIX}."
+        ) from None
+    return text
+
+
+def load(
+    state: Mapping[str, Any], *, now_ms: int | None = None, logger: logging.Logger | None = None
+) -> dict[str, Any]:
     """Upgrade `state` to the current version and check every value the tap reads.
 
     Raises:
@@ -129,6 +154,11 @@ def load(state: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(state, Mapping):
         raise StateError(f"The state must be a JSON object, not {type(state).__name__}: {_FIX}.")
+    if state.get("type") == "STATE" and isinstance(state.get("value"), Mapping):
+        (logger or logging.getLogger("tap-x-dm")).info(
+            "The state given is a Singer STATE message; its value is read as the state."
+        )
+        state = state["value"]
     upgraded: dict[str, Any] = copy.deepcopy(dict(state))
     version = upgraded.get("version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
@@ -148,5 +178,18 @@ def load(state: Mapping[str, Any]) -> dict[str, Any]:
         _check_bookmark(key, bookmark)
     if version < 2:
         _upgrade_1_to_2(upgraded)
+    if now_ms is not None:
+        _check_not_ahead(upgraded, now_ms)
     upgraded["version"] = STATE_VERSION
     return upgraded
+
+
+def _check_not_ahead(state: Mapping[str, Any], now_ms: int) -> None:
+    """A bookmark past now (plus a day) would make every run load nothing, silently."""
+    for key, bookmark in bookmark_states(state):
+        value = bookmark.get(BOOKMARK_ID_KEY)
+        if value is not None and snowflake_ms(str(value)) > now_ms + FUTURE_TOLERANCE_MS:
+            raise StateError(
+                f"State key {key}.{BOOKMARK_ID_KEY} is in the future (an id minted after now "
+                f"plus a day): every run would load nothing; {_FIX}."
+            )

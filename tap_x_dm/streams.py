@@ -5,246 +5,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import typing as t
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from tap_x_dm import sdk_adapter
-from tap_x_dm.client import XStream
-from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
+from tap_x_dm.errors import StopRunError, XNotFoundError
+from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
-from tap_x_dm.includes import IncludesWriter, PageIncludes
 from tap_x_dm.pagination import NewestFirstPaginator
-from tap_x_dm.passes import (
-    BOOKMARK_ID_KEY,
-    IN_FLIGHT_KEY,
-    REPLICATION_KEY,
-    NewestFirstPass,
-    PassProgress,
-    bookmark_id,
-    complete,
-    next_pass_number,
-    resumable,
-)
-from tap_x_dm.schemas import parameter_values
+from tap_x_dm.passes import bookmark_id
 
 if t.TYPE_CHECKING:
-    import requests
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_x_dm.includes import IncludesWriter
     from tap_x_dm.services import RunServices
 
-#: Every field and expansion X's spec allows (REFERENCE.md §1.2): requested explicitly,
-#: because the defaults differ between X's doc generations.
-DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
-EXPANSIONS = parameter_values("DmEventExpansionsParameter")
 #: `/2/dm_events` serves only this many days of history.
 DM_EVENTS_WINDOW_DAYS = 30
-
-
-class DmEventStreamBase(XStream):
-    """A newest-first event list read in passes that stop at the bookmark."""
-
-    schema_key = "DmEvent"
-    replication_key = REPLICATION_KEY
-    #: Keyed by account too: two brand accounts in one warehouse can both see an event.
-    primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
-    _pass_state_manager: sdk_adapter.PassStateManager | None = None
-
-    def __init__(self, tap: Tap, services: RunServices, includes: IncludesWriter) -> None:
-        super().__init__(tap, services)
-        self._includes = includes
-        self._page = PageIncludes()
-        self._pass: NewestFirstPass | None = None
-        self._pass_state: dict[str, Any] = {}
-        self._page_left = 0
-        self._page_next: str | None = None
-
-    @property
-    def state_manager(self) -> sdk_adapter.PassStateManager:
-        """Bookmarks move per completed pass, not per record (see `sdk_adapter`)."""
-        if self._pass_state_manager is None:
-            self._pass_state_manager = sdk_adapter.new_state_manager(self)
-        return self._pass_state_manager
-
-    def get_replication_key_signpost(self, context: Context | None = None) -> None:
-        """No signpost: X assigns `created_at`, and the bookmark is exact to the id."""
-        return
-
-    # -- request ------------------------------------------------------------------------
-
-    def lookup_params(self) -> dict[str, str]:
-        """Field and expansion parameters shared by list pages and single-event lookups."""
-        return {
-            "dm_event.fields": ",".join(DM_EVENT_FIELDS),
-            "expansions": ",".join(EXPANSIONS),
-            "user.fields": ",".join(self.config["user_fields"]),
-            "tweet.fields": ",".join(self.config["tweet_fields"]),
-            "media.fields": ",".join(self.config["media_fields"]),
-        }
-
-    def get_url_params(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        """Every field and expansion once, so no event needs a second request."""
-        params: dict[str, Any] = {
-            "max_results": self.config["page_size"],
-            "event_types": ",".join(
-                self._pass.progress.event_types or self.config["event_types"]
-                if self._pass is not None
-                else self.config["event_types"]
-            ),
-            **self.lookup_params(),
-        }
-        if next_page_token:
-            params["pagination_token"] = next_page_token
-        return params
-
-    def get_new_paginator(self) -> NewestFirstPaginator | None:
-        """Cursor paging that stops once the current pass reaches its floor."""
-        return NewestFirstPaginator(
-            lambda: self._pass is not None and self._pass.reached_floor,
-            start_value=self._pass.progress.cursor if self._pass is not None else None,
-            payload=self.payload,
-        )
-
-    # -- response -----------------------------------------------------------------------
-
-    def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
-        """The page's events; its includes are indexed for them, its end noted for the pass."""
-        payload = self.payload(response)
-        self._page = PageIncludes(payload.get("includes") if isinstance(payload, dict) else None)
-        records = list(super().parse_response(response))
-        meta = payload.get("meta") if isinstance(payload, dict) else None
-        token = meta.get("next_token") if isinstance(meta, dict) else None
-        self._page_next = str(token) if token else None
-        self._page_left = len(records)
-        if not records:
-            self._end_page()
-        return records
-
-    def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
-        """Tag the row, and write the users, tweets and media it refers to, before it."""
-        row = super().post_process(row, context)
-        row["source"] = "api"
-        self._includes.write_referenced(row, self._page)
-        return row
-
-    # -- passes -------------------------------------------------------------------------
-
-    def read_pass(self, context: Context | None, label: str) -> Iterable[dict[str, Any]]:
-        """Run (or continue) this stream's or partition's pass; the bookmark moves at its end.
-
-        When `event_types` gained a type since the bookmark was written, a catch-up
-        pass first reads that type's events up to the bookmark, once: otherwise
-        they would lie below the bookmark forever.
-        """
-        if self.services.stop.stopped:
-            return
-        state = self.get_context_state(context)
-        bookmark = bookmark_id(state)
-        configured = sorted(self.config["event_types"])
-        stored = state.get("event_types")
-        added = [kind for kind in configured if stored is not None and kind not in stored]
-        if bookmark is not None and added:
-            catch_up = resumable(state, event_types=added) or PassProgress(
-                number=next_pass_number(state), since_id=None, ceiling_id=bookmark,
-                event_types=added,
-            )  # fmt: skip
-            self.logger.info(
-                "%s: event_types now include %s; reading their events up to id %s once.",
-                label,
-                ", ".join(added),
-                bookmark,
-            )
-            if not (yield from self.run_pass(context, state, catch_up, label)):
-                return
-            state["event_types"] = configured
-        main = resumable(state, event_types=configured) or PassProgress(
-            number=next_pass_number(state), since_id=bookmark, event_types=configured
-        )
-        if main.pages:
-            self.logger.info(
-                "%s: continuing the pass of the last run after %d page(s) and %d event(s).",
-                label,
-                main.pages,
-                main.emitted,
-            )
-        elif bookmark is not None:
-            self.logger.info("%s: reading events newer than id %s.", label, bookmark)
-            self.warn_if_gap(state)
-        if not (yield from self.run_pass(context, state, main, label)):
-            return
-        state["event_types"] = configured
-        self.logger.info(
-            "%s: pass complete: %d new event(s) in %d page(s)%s; bookmark id %s.",
-            label,
-            main.emitted,
-            main.pages,
-            f", {main.repeats} repeat(s) dropped" if main.repeats else "",
-            state.get(BOOKMARK_ID_KEY, "not set"),
-        )
-
-    def run_pass(
-        self,
-        context: Context | None,
-        state: dict[str, Any],
-        progress: PassProgress,
-        label: str,
-    ) -> Generator[dict[str, Any], None, bool]:
-        """Page through one pass, saving its progress after every page.
-
-        Returns False when the run must stop (a too-long rate-limit wait): the
-        progress saved so far lets the next run continue from the same page.
-        """
-        start = self.services.start_date
-        one_pass = NewestFirstPass(
-            progress, start_ms=None if start is None else int(start.timestamp() * 1000)
-        )
-        self._pass, self._pass_state = one_pass, state
-        state[IN_FLIGHT_KEY] = progress.to_state()
-        try:
-            while True:
-                try:
-                    for event in self.request_records(context):
-                        if one_pass.admit(event):
-                            yield event
-                        self._page_left -= 1
-                        if self._page_left == 0:
-                            self._end_page()
-                    break
-                except XAPIError as exc:
-                    if progress.cursor is None or "pagination_token" not in exc.parameters:
-                        raise
-                    self.logger.warning(
-                        "%s: X no longer accepts the saved cursor (%s); the pass starts again "
-                        "from the newest event and skips the %d event(s) it already emitted "
-                        "(reading them again is billed again).",
-                        label,
-                        exc,
-                        progress.emitted,
-                    )
-                    progress.cursor = None
-        except StopRunError as exc:
-            self.services.stop.stop(exc)  # the bookmark stays; the pass resumes next run
-            return False
-        finally:
-            self._pass = None
-        complete(state, progress)
-        return True
-
-    def _end_page(self) -> None:
-        """The page's records (and their objects) are written: save the pass, emit STATE."""
-        if self._pass is None:
-            return
-        progress = self._pass.progress
-        progress.cursor = self._page_next
-        progress.pages += 1
-        self._pass_state[IN_FLIGHT_KEY] = progress.to_state()
-        self.services.checkpoint()
-
-    def warn_if_gap(self, state: dict[str, Any]) -> None:
-        """Hook for streams whose endpoint forgets history (see `dm_events`)."""
 
 
 class DmEventsStream(DmEventStreamBase):
@@ -274,6 +52,9 @@ class DmEventsStream(DmEventStreamBase):
     def get_new_paginator(self) -> NewestFirstPaginator | None:
         """A lookup is one page."""
         return None if self._lookup is not None else super().get_new_paginator()
+
+    def _is_lookup(self) -> bool:
+        return self._lookup is not None
 
     @contextlib.contextmanager
     def _looking_up(self, event_id: str) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
 import typing as t
 from collections.abc import Iterator
@@ -18,18 +19,20 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from tap_x_dm import state as tap_state
 from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
+from tap_x_dm.config_checks import (
+    config_file_problem,
+    cross_setting_problems,
+    redact_secret_errors,
+    unknown_setting_lines,
+)
 from tap_x_dm.errors import StopRunError, TapXDMError
+from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
 from tap_x_dm.runlock import account_run_lock
 from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap
 from tap_x_dm.services import Account, RunServices
-from tap_x_dm.settings import CONFIG_SCHEMA, cross_setting_problems, redact_secret_errors
-from tap_x_dm.streams import ConversationEventsStream, DmEventsStream, DmEventStreamBase
-
-
-def validate_settings(config: dict[str, Any]) -> list[str]:
-    """The problems of a config the JSON Schema accepts (kept for callers of 0.1)."""
-    return cross_setting_problems(config)
+from tap_x_dm.settings import CONFIG_SCHEMA
+from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
 
 
 class TapXDM(RunScopedTap):
@@ -60,6 +63,8 @@ class TapXDM(RunScopedTap):
             problems = cross_setting_problems(self.config)
             if problems:
                 raise ConfigValidationError(problems[0], errors=problems)
+            for line in unknown_setting_lines(self.config, self.config_jsonschema):
+                self.logger.warning("%s", line)
 
     @cached_property
     def services(self) -> RunServices:
@@ -105,10 +110,11 @@ class TapXDM(RunScopedTap):
             except StopRunError as exc:
                 self.services.stop.stop(exc)
             yield
+            self.services.costs.log_run(self.logger)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Upgrade and check the state, then keep its version and account beside the bookmarks."""
-        upgraded = tap_state.load(state)
+        upgraded = tap_state.load(state, now_ms=int(self.clock.time() * 1000), logger=self.logger)
         super().load_state(upgraded)
         ours = t.cast("dict[str, Any]", self.state)
         ours["version"] = upgraded["version"]
@@ -116,9 +122,21 @@ class TapXDM(RunScopedTap):
             ours["account"] = upgraded["account"]
 
     @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """`--config`: a missing or broken file is one line, not the SDK's traceback."""
+        for path in value:
+            problem = config_file_problem(path)
+            if problem:
+                cls.logger.error("%s", problem)
+                ctx.exit(1)
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run the tap; a failure we can explain is one log line, not a traceback."""
         try:
+            if kwargs.get("state") is not None:
+                kwargs["state"] = io.StringIO(tap_state.read_file(kwargs["state"]))
             super().invoke(*args, **kwargs)
         except ConfigValidationError as exc:
             for error in exc.errors:

@@ -105,7 +105,6 @@ class TokenStore:
         self._logger = logger or logging.getLogger("tap-x-dm")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock_timeout = lock_timeout
-        self._warned_mode = False
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
@@ -143,13 +142,12 @@ class TokenStore:
         except OSError as exc:
             msg = f"Cannot read the token store {self.path}: {exc.strerror or exc}."
             raise TokenStoreError(msg) from None
-        if mode & 0o077 and not self._warned_mode:
-            self._warned_mode = True
-            self._logger.warning(
-                "The token store %s is readable by other users (mode %o): run chmod 600 on it.",
-                self.path,
-                mode,
+        if mode & 0o077:
+            msg = (
+                f"The token store {self.path} can be read by other users (mode {mode:o}): run "
+                f"`chmod 600 {self.path}`, then run again (it holds the account's refresh token)."
             )
+            raise TokenStoreError(msg)
         try:
             data = json.loads(text)
         except ValueError:

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tap_x_dm import tokenstore
-from tap_x_dm.tap import TapXDM, validate_settings
+from tap_x_dm.config_checks import cross_setting_problems
+from tap_x_dm.tap import TapXDM
 from tap_x_dm.tokenstore import StoredTokens, TokenStore, TokenStoreError
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import Killed, TapRun, run_tap
@@ -488,7 +489,7 @@ BASE = {
 def test_incomplete_credential_sets_name_the_missing_settings(
     config: dict[str, Any], expected: str
 ) -> None:
-    problems = validate_settings({**BASE, **config})
+    problems = cross_setting_problems({**BASE, **config})
     assert any(expected in problem for problem in problems), problems
     assert not any("SECRET-" in problem for problem in problems)
 
@@ -505,13 +506,15 @@ def test_incomplete_credential_sets_name_the_missing_settings(
     ],
 )  # fmt: skip
 def test_complete_credential_sets_pass(config: dict[str, Any]) -> None:
-    assert validate_settings({**BASE, **config}) == []
+    assert cross_setting_problems({**BASE, **config}) == []
 
 
 def test_store_written_by_tap_x_dm_auth_is_enough(tmp_path: Path) -> None:
     store = tmp_path / "tokens.json"
     TokenStore(store).write(StoredTokens(access_token="a", refresh_token="r", client_id="cid"))
-    assert validate_settings({**BASE, "client_id": "cid", "token_store_path": str(store)}) == []
+    assert (
+        cross_setting_problems({**BASE, "client_id": "cid", "token_store_path": str(store)}) == []
+    )
 
 
 # -- no secret in logs or state -------------------------------------------------------------
@@ -550,6 +553,7 @@ def test_no_secret_in_any_log_line_or_state_message(
         assert secret not in logged
         assert secret not in states
         assert secret not in errors
+        assert secret not in json.dumps(sandbox.request_log)  # the sandbox's log as well
     assert "access_token" not in json.dumps([m for run in runs for m in run.messages])
 
 
@@ -615,6 +619,7 @@ def test_a_failed_write_leaves_the_previous_store_whole(
 def test_a_damaged_store_is_one_line_without_its_content(tmp_path: Path) -> None:
     path = tmp_path / "tokens.json"
     path.write_text('{"refresh_token": "SECRET-r"')  # cut short
+    path.chmod(0o600)
     with pytest.raises(TokenStoreError) as caught:
         TokenStore(path).read()
     assert str(caught.value) == (

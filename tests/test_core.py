@@ -7,6 +7,7 @@ import atexit
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_x_dm.clock import SystemClock
+from tap_x_dm.settings import DEFAULT_TWEET_FIELDS
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import Sandbox, SandboxConfig
 
@@ -16,7 +17,11 @@ _SANDBOX = Sandbox(SandboxConfig(rate_limit=100_000, events=1500), clock=SystemC
 _SANDBOX.start()
 atexit.register(_SANDBOX.stop)
 _ACCOUNT = _SANDBOX.account.id
-_GROUP = next(c for c in _SANDBOX.dataset.conversations_of(_ACCOUNT) if "-" not in c)
+# A group whose recent events include attachments, so every attribute test sees real values.
+_GROUP = max(
+    (c for c in _SANDBOX.dataset.conversations_of(_ACCOUNT) if "-" not in c),
+    key=lambda c: sum("attachments" in e for e in _SANDBOX.visible_events(conversation_id=c)[:200]),
+)
 
 TestTapXDM = get_tap_test_class(
     tap_class=TapXDM,
@@ -25,6 +30,7 @@ TestTapXDM = get_tap_test_class(
         "access_token": _SANDBOX.access_token(),
         "dm_conversation_ids": [_GROUP],
         "page_size": 100,
+        "tweet_fields": [*DEFAULT_TWEET_FIELDS, "paid_partnership"],
     },
     suite_config=SuiteConfig(max_records_limit=200),
 )

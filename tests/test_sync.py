@@ -147,10 +147,11 @@ def test_a_run_that_dies_halfway_continues_from_the_page_in_flight(
     assert broken.ids() == new_ids[:130]
     old_bookmark = first.final_state["bookmarks"]["dm_events"]["replication_key_id"]
     saved = broken.final_state["bookmarks"]["dm_events"]
-    # The bookmark has not moved; the pass in flight has: page one is done, its cursor saved.
+    # The bookmark has not moved; the pass in flight has: the small first page (too small for
+    # 250 new events, so read again at 100) and page one are done, page two's cursor saved.
     assert saved["replication_key_id"] == old_bookmark
     assert saved["pass"]["since_id"] == old_bookmark
-    assert saved["pass"]["pages"] == 1
+    assert saved["pass"]["pages"] == 2
     assert saved["pass"]["newest_id"] == new_ids[0]
     sandbox.clear_log()
 
@@ -407,3 +408,70 @@ def test_a_repeated_dm_event_id_is_fetched_once(sandbox_factory: Any, clock: Man
 
     assert run.ids() == [old["id"]]
     assert len([e for e in sandbox.request_log if e["path"].startswith("/2/dm_events/")]) == 1
+
+
+def test_expanded_objects_are_asked_for_only_when_their_stream_is_selected(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    expected = sandbox.visible_events(window_days=30)
+
+    run = run_tap(sandbox, clock=clock, select=["dm_events"])
+
+    assert run.ids() == [e["id"] for e in expected]
+    assert all("expansions" not in e["query"] for e in dm_requests(sandbox))
+    # The one user billed is the account, from GET /2/users/me.
+    assert sandbox.billed == {"dm_events": len(expected), "users": 1, "tweets": 0, "media": 0}
+    sandbox.reset_billing()
+    sandbox.clear_log()
+
+    users_only = run_tap(sandbox, clock=clock, select=["dm_events", "users"], state={})
+
+    query = dm_requests(sandbox)[-1]["query"]
+    assert set(query["expansions"].split(",")) == {"participant_ids", "sender_id"}
+    assert sandbox.billed["tweets"] == sandbox.billed["media"] == 0
+    loaded = {r["id"] for r in users_only.records("users")} | {sandbox.account.id}
+    assert sandbox.billed["users"] == len(loaded)
+
+
+@pytest.mark.parametrize("page_number_tokens", [False, True], ids=["cursor", "page-number"])
+def test_a_small_first_page_bills_few_events_and_loses_none_when_it_falls_short(
+    sandbox_factory: Any, clock: ManualClock, page_number_tokens: bool
+) -> None:
+    # Page-number tokens count pages of the current request's size: following a small
+    # first page's token with a page of 100 would skip events. The pass never does.
+    sandbox = sandbox_factory(
+        clock=clock, rate_limit=10_000, page_number_pagination=page_number_tokens
+    )
+    first = run_tap(sandbox, clock=clock)
+    rate = first.final_state["bookmarks"]["dm_events"]["arrivals_per_day"]
+    assert 40 < rate < 80  # what the 30 days read said: about 60 DMs a day
+    state = first.final_state
+
+    clock.advance(3600)
+    few = sandbox.add_events(3)
+    sandbox.reset_billing()
+    sandbox.clear_log()
+    quiet = run_tap(sandbox, clock=clock, state=state)
+    assert sorted(quiet.ids()) == sorted(e["id"] for e in few)
+    # Twice the events the rate foretells since the bookmark was minted, plus ten.
+    bookmark = int(state["bookmarks"]["dm_events"]["replication_key_id"])
+    days = (clock.time() * 1000 - ((bookmark >> 22) + TWEPOCH_MS)) / 86_400_000
+    first_page = int(2 * rate * days) + 10
+    assert first_page <= 20
+    requests = dm_requests(sandbox)
+    assert [r["query"]["max_results"] for r in requests] == [str(first_page)]
+    assert sandbox.billed["dm_events"] == first_page  # not 100
+    state = quiet.final_state
+
+    clock.advance(3600)
+    many = sandbox.add_events(250)  # a burst: far more than the rate foretold
+    sandbox.clear_log()
+    busy = run_tap(sandbox, clock=clock, state=state)
+    assert sorted(busy.ids(), key=int) == sorted((e["id"] for e in many), key=int)
+    sizes = [r["query"]["max_results"] for r in dm_requests(sandbox)]
+    assert len(sizes) == math.ceil(250 / 100) + 1  # the small page, then pages of 100
+    assert sizes[1:] == ["100"] * 3
+    assert busy.final_state["bookmarks"]["dm_events"]["replication_key_id"] == max(
+        (e["id"] for e in many), key=int
+    )

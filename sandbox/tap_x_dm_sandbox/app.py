@@ -57,7 +57,14 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
 )
 #: Faults answered "by the proxy": the API never sees these requests.
 PROXY_FAULTS = frozenset(
-    {"server_error", "rate_limit_no_headers", "drop_connection", "non_json", "html_502"}
+    {
+        "server_error",
+        "rate_limit_no_headers",
+        "drop_connection",
+        "non_json",
+        "html_502",
+        "malformed_200",
+    }
 )
 
 
@@ -226,6 +233,9 @@ class SandboxApp:
         if fault.kind == "non_json":
             status = int(fault.param("status"))
             return Response(status, NON_JSON, {"Content-Type": "text/plain"})
+        if fault.kind == "malformed_200":
+            body = json.dumps(fault.param("body")).encode()
+            return Response(200, body, {"Content-Type": JSON})
         status = int(fault.param("status"))
         return Response(status, server_error_body(status), {"Content-Type": JSON})
 

@@ -212,6 +212,8 @@ def tweet(dataset: Dataset, tweet_id: str) -> dict[str, Any] | None:
         "edit_history_tweet_ids": [tweet_id],
         "lang": lang,
         "conversation_id": tweet_id,
+        "possibly_sensitive": rng.random() < 0.05,
+        "paid_partnership": rng.random() < 0.1,
     }
     return out
 

@@ -31,6 +31,7 @@ KINDS: frozenset[str] = frozenset(
         "non_json",
         "html_502",
         "token_drop_after_processing",
+        "malformed_200",
     }
 )
 
@@ -44,6 +45,8 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "non_json": {"status": 200},
     "html_502": {},
     "token_drop_after_processing": {},
+    # A 200 whose JSON has the wrong shape (what a client must refuse, not misread).
+    "malformed_200": {"body": {"data": "not a list", "meta": {"result_count": 1}}},
 }
 
 TOKEN_PATH = "/2/oauth2/token"  # noqa: S105 - a URL path, not a secret

@@ -7,7 +7,8 @@ import pytest
 from sandbox_helpers import OPENAPI_2_166, X_API, OpenAPI
 
 # Also registered by the tap's tests/conftest.py; registering a plugin twice is harmless.
-pytest_plugins = ["tap_x_dm_sandbox.fixtures"]
+# The fixtures of the split test modules live in their support modules.
+pytest_plugins = ["tap_x_dm_sandbox.fixtures", "api_support", "data_support", "oauth_support"]
 
 
 @pytest.fixture(scope="session")

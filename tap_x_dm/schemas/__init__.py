@@ -61,8 +61,8 @@ X_SCHEMAS = XSchemaSource(resources.files("tap_x_dm") / "schemas" / "openapi.jso
 def parameter_values(name: str) -> tuple[str, ...]:
     """The values X's spec allows for a list parameter, e.g. `DmEventFieldsParameter`.
 
-    The tap (what it requests and accepts in settings) and the sandbox (what it
-    validates) both read them here, so neither keeps a hand-copied list.
+    What the tap requests and accepts in settings comes from here, so no list is
+    copied by hand (the sandbox reads its own copy of the spec: it is the oracle).
     """
     schema = X_SCHEMAS.spec["components"]["parameters"][name]["schema"]
     return tuple(schema["items"]["enum"])

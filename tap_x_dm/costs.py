@@ -1,0 +1,86 @@
+"""What a run cost: requests, and the resources X bills, priced at X's pay-per-use list.
+
+X bills every resource a response returns: DM events, and the users, posts and
+media expanded in `includes` alike. The prices live here, once; the
+`prices_usd` setting overrides them for other contracts. X bills a resource
+returned again on the same UTC day only once (a "soft guarantee"), so the
+figures are an upper estimate of the bill, never a lower one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+#: X's pay-per-use prices per resource returned (2026), by the kind names the tap uses.
+PRICES_USD: Mapping[str, float] = {
+    "dm_events": 0.010,
+    "users": 0.010,
+    "tweets": 0.005,
+    "media": 0.005,
+}
+_NAMES = {"dm_events": "DM event(s)", "users": "user(s)", "tweets": "post(s)", "media": "media"}
+
+
+def resources_in(payload: object, data_kind: str = "dm_events") -> dict[str, int]:
+    """How many resources of each kind one answer returned (what X bills).
+
+    `data_kind` is what the answer's `data` holds (users for `GET /2/users/me`).
+    """
+    counts = dict.fromkeys(PRICES_USD, 0)
+    if not isinstance(payload, dict):
+        return counts
+    data = payload.get("data")
+    counts[data_kind] += len(data) if isinstance(data, list) else int(isinstance(data, dict))
+    includes = payload.get("includes")
+    for kind in ("users", "tweets", "media"):
+        found = includes.get(kind) if isinstance(includes, dict) else None
+        counts[kind] += len(found) if isinstance(found, list) else 0
+    return counts
+
+
+class CostLedger:
+    """The run's requests and billed resources, per stream, with their estimated price."""
+
+    def __init__(self, prices: Mapping[str, float] | None = None) -> None:
+        self.prices = {**PRICES_USD, **(prices or {})}
+        self._by_stream: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stream: str, resources: Mapping[str, int]) -> None:
+        """Count one request of `stream` and what its answer returned."""
+        with self._lock:
+            totals = self._by_stream.setdefault(stream, dict.fromkeys(("requests", *PRICES_USD), 0))
+            totals["requests"] += 1
+            for kind, count in resources.items():
+                totals[kind] = totals.get(kind, 0) + count
+
+    def totals(self, stream: str | None = None) -> dict[str, int]:
+        """The counts of one stream, or of the whole run."""
+        with self._lock:
+            rows = [self._by_stream.get(stream, {})] if stream else list(self._by_stream.values())
+        summed = dict.fromkeys(("requests", *PRICES_USD), 0)
+        for row in rows:
+            for key, value in row.items():
+                summed[key] += value
+        return summed
+
+    def usd(self, counts: Mapping[str, Any]) -> float:
+        """The price of `counts` at the ledger's prices."""
+        return sum(float(counts.get(kind, 0)) * price for kind, price in self.prices.items())
+
+    def line(self, label: str, counts: Mapping[str, int]) -> str:
+        """One line for the log: requests, resources by kind, dollars (an estimate)."""
+        returned = ", ".join(f"{counts.get(kind, 0)} {_NAMES[kind]}" for kind in PRICES_USD)
+        return (
+            f"{label}: {counts.get('requests', 0)} request(s), returned {returned}: about "
+            f"${self.usd(counts):.2f} at X's pay-per-use prices (an estimate; X bills a "
+            "resource returned again the same UTC day once, so the bill can be lower)."
+        )
+
+    def log_run(self, logger: logging.Logger) -> None:
+        """The run's total, once, at its end."""
+        if self._by_stream:
+            logger.info("%s", self.line("This run", self.totals()))
