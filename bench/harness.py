@@ -101,15 +101,15 @@ def cli_sandbox(*flags: str) -> Iterator[CliSandbox]:
 
 def tap_params() -> dict[str, str]:
     """The query the tap sends on `/2/dm_events` with default settings (first page)."""
+    from tap_x_dm.event_stream import DM_EVENT_FIELDS, EXPANSION_STREAMS
     from tap_x_dm.settings import CONFIG_SCHEMA
-    from tap_x_dm.streams import DM_EVENT_FIELDS, EXPANSIONS
 
     props = CONFIG_SCHEMA["properties"]
     return {
         "max_results": str(props["page_size"]["default"]),
         "event_types": ",".join(props["event_types"]["default"]),
         "dm_event.fields": ",".join(DM_EVENT_FIELDS),
-        "expansions": ",".join(EXPANSIONS),
+        "expansions": ",".join(EXPANSION_STREAMS),  # every stream is selected
         "user.fields": ",".join(props["user_fields"]["default"]),
         "tweet.fields": ",".join(props["tweet_fields"]["default"]),
         "media.fields": ",".join(props["media_fields"]["default"]),
