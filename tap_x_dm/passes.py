@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from tap_x_dm.ids import snowflake_ms
@@ -50,6 +51,14 @@ FIRST_PAGE_SLACK = 10
 DAY_MS = 86_400_000
 
 
+def _arrival_rate(state: Mapping[str, Any]) -> float | None:
+    """The remembered arrival rate; a `--state` file gives it as a Decimal (the SDK's JSON)."""
+    rate = state.get(ARRIVALS_KEY)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, Decimal)):
+        return None
+    return float(rate)
+
+
 def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) -> int | None:
     """`max_results` for a pass's first request: the events expected since the bookmark.
 
@@ -63,10 +72,10 @@ def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) ->
     reached it. Three new events expected: 16 billed, not 100.
     """
     bookmark = bookmark_id(state)
-    rate = state.get(ARRIVALS_KEY)
-    if bookmark is None or not isinstance(rate, (int, float)):
+    rate = _arrival_rate(state)
+    if bookmark is None or rate is None:
         return None
-    expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / DAY_MS
+    expected = rate * max(0, now_ms - snowflake_ms(bookmark)) / DAY_MS
     size = int(2 * expected) + FIRST_PAGE_SLACK
     return size if size < page_size else None
 
@@ -82,8 +91,8 @@ def remember_arrivals(state: MutableMapping[str, Any], progress: PassProgress, n
     if span <= 0:
         return
     seen = progress.emitted * DAY_MS / span
-    previous = state.get(ARRIVALS_KEY)
-    rate = seen if not isinstance(previous, (int, float)) else (previous + seen) / 2
+    previous = _arrival_rate(state)
+    rate = seen if previous is None else (previous + seen) / 2
     state[ARRIVALS_KEY] = round(rate, 3)
 
 
