@@ -166,13 +166,14 @@ def requests_and_billing() -> None:
         out()
         table(rows)
         out(
-            "Requests are at the minimum: ⌈(k + 1)/100⌉, one per pass when k < 100 (the pass "
-            "must see one event at or below its bookmark to stop). Billing is not: the tap "
-            "asks for 100 events a page, so the page that holds the bookmark comes back full, "
-            "and X bills its up to 100 - k old events and their objects again on the first "
-            "run of a UTC day (later runs the same day: X bills each object once a day, so "
-            "only the minimum). A small first page (another issue) would bring the first run "
-            "of a day to the minimum too."
+            "Minimum requests: ⌈(k + 1)/100⌉ (a pass must see one event at or below its "
+            "bookmark to stop). The tap's first request asks for the events its remembered "
+            "arrival rate foretells (`passes.first_page_size`: twice, plus 10), so a run with "
+            "few new events is billed for about ten more than the minimum, not a hundred; "
+            "when more arrived than foretold (a burst), that page is set aside and the pass "
+            "reads again at 100 a page: one request more, and the page that holds the "
+            "bookmark is billed in full on the first run of a UTC day (later runs the same "
+            "day: X bills each object once a day, so only the minimum)."
         )
         out()
 
