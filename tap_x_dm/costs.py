@@ -10,9 +10,12 @@ figures are an upper estimate of the bill, never a lower one.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Mapping
 from typing import Any
+
+from tap_x_dm.errors import StopRunError
 
 #: X's pay-per-use prices per resource returned (2026), by the kind names the tap uses.
 PRICES_USD: Mapping[str, float] = {
@@ -21,6 +24,9 @@ PRICES_USD: Mapping[str, float] = {
     "tweets": 0.005,
     "media": 0.005,
 }
+#: The most expanded objects one DM event brings, by kind, for the cost cap's worst case: a
+#: sender and a participant, one linked post, one attachment (X allows one per DM).
+WORST_PER_EVENT = {"users": 2, "tweets": 1, "media": 1}
 _NAMES = {"dm_events": "DM event(s)", "users": "user(s)", "tweets": "post(s)", "media": "media"}
 
 
@@ -70,6 +76,35 @@ class CostLedger:
     def usd(self, counts: Mapping[str, Any]) -> float:
         """The price of `counts` at the ledger's prices."""
         return sum(float(counts.get(kind, 0)) * price for kind, price in self.prices.items())
+
+    def per_event_worst(self, expanded: set[str]) -> float:
+        """The most one DM event can cost with the objects it may expand (`WORST_PER_EVENT`)."""
+        return self.prices["dm_events"] + sum(
+            self.prices[kind] * count for kind, count in WORST_PER_EVENT.items() if kind in expanded
+        )
+
+    def page_size_under(self, cap_usd: float, expanded: set[str], page_size: int) -> int:
+        """The largest page a run capped at `cap_usd` can ever afford (at most `page_size`)."""
+        per_event = self.per_event_worst(expanded)
+        fits = math.floor(cap_usd / per_event + 1e-9) if per_event > 0 else page_size
+        return max(0, min(page_size, fits))
+
+    def check_next_page(self, size: int, cap_usd: float, expanded: set[str]) -> None:
+        """Stop the run before a page of `size` events could take it past `cap_usd`.
+
+        Raises:
+            StopRunError: naming the cap, what was spent and what the page could cost.
+        """
+        spent = self.usd(self.totals())
+        worst = size * self.per_event_worst(expanded)
+        if size < 1 or spent + worst > cap_usd + 1e-9:
+            msg = (
+                f"Stopping: the next page could cost more than max_cost_usd={cap_usd:.2f} (this "
+                f"run has spent about ${spent:.2f}; a page of {size} event(s) with their objects "
+                f"could cost ${worst:.2f}). Finished work is kept in the state; the next run "
+                "goes on."
+            )
+            raise StopRunError(msg)
 
     def line(self, label: str, counts: Mapping[str, int]) -> str:
         """One line for the log: requests, resources by kind, dollars (an estimate)."""

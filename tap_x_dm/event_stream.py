@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from tap_x_dm import sdk_adapter
 from tap_x_dm.client import XStream
 from tap_x_dm.errors import StopRunError, XAPIError
+from tap_x_dm.forecast import first_sync_line
+from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.includes import IncludesWriter, PageIncludes
 from tap_x_dm.pagination import NewestFirstPaginator
 from tap_x_dm.passes import (
@@ -49,8 +51,8 @@ assert set(EXPANSION_STREAMS) == set(parameter_values("DmEventExpansionsParamete
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 
 
-class _FirstPageTooSmall(Exception):  # noqa: N818  # a signal, not an error
-    """The small first page did not reach the bookmark: read again at `page_size`."""
+class _ReadAgainFromTop(Exception):  # noqa: N818  # a signal, not an error
+    """A page smaller than `page_size` did not reach the bookmark: read again at `page_size`."""
 
 
 def page_shape_problem(payload: object, *, single: bool) -> str | None:
@@ -82,6 +84,8 @@ class DmEventStreamBase(XStream):
     #: Keyed by account too: two brand accounts in one warehouse can both see an event.
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     _pass_state_manager: sdk_adapter.PassStateManager | None = None
+    #: Days of history the endpoint serves, for a first sync's forecast (0: unknown).
+    history_days: t.ClassVar[int] = 0
 
     def __init__(self, tap: Tap, services: RunServices, includes: IncludesWriter) -> None:
         super().__init__(tap, services)
@@ -89,6 +93,8 @@ class DmEventStreamBase(XStream):
         self._page = PageIncludes()
         self._pass: NewestFirstPass | None = None
         self._pass_state: dict[str, Any] = {}
+        #: `max_results` of the request in flight.
+        self._asked = 0
         self._page_left = 0
         self._page_next: str | None = None
 
@@ -127,9 +133,15 @@ class DmEventStreamBase(XStream):
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
         """Every field and expansion once, so no event needs a second request."""
-        first_page = self._pass.first_page if self._pass is not None else None
+        size = self._pass_page_size()
+        if self._pass is not None and self._pass.first_page:
+            size = min(size, self._pass.first_page)
+        cap = self.config.get("max_cost_usd")
+        if cap is not None:  # stops the run before a page that could pass the cap
+            self.services.costs.check_next_page(size, float(cap), self._includes.selected_kinds())
+        self._asked = size
         params: dict[str, Any] = {
-            "max_results": first_page or self.config["page_size"],
+            "max_results": size,
             "event_types": ",".join(
                 self._pass.progress.event_types or self.config["event_types"]
                 if self._pass is not None
@@ -140,6 +152,18 @@ class DmEventStreamBase(XStream):
         if next_page_token:
             params["pagination_token"] = next_page_token
         return params
+
+    def _pass_page_size(self) -> int:
+        """The pass's page size: `page_size`, or what `max_cost_usd` can ever afford."""
+        if self._pass is not None and self._pass.progress.page_size:
+            return self._pass.progress.page_size
+        size = int(self.config["page_size"])
+        cap = self.config.get("max_cost_usd")
+        if cap is not None:
+            size = self.services.costs.page_size_under(
+                float(cap), self._includes.selected_kinds(), size
+            )
+        return size
 
     def get_new_paginator(self) -> NewestFirstPaginator | None:
         """Cursor paging that stops once the current pass reaches its floor."""
@@ -274,6 +298,8 @@ class DmEventStreamBase(XStream):
             first_page=first_page,
         )
         self._pass, self._pass_state = one_pass, state
+        if progress.page_size is None:
+            progress.page_size = self._pass_page_size()
         state[IN_FLIGHT_KEY] = progress.to_state()
         try:
             while True:
@@ -285,13 +311,13 @@ class DmEventStreamBase(XStream):
                         if self._page_left == 0:
                             self._end_page()
                     break
-                except _FirstPageTooSmall:
+                except _ReadAgainFromTop:
                     self.logger.info(
-                        "%s: more new events than the first page's %d; reading again from the "
+                        "%s: more new events than a page of %d holds; reading again from the "
                         "newest event, %d a page (the %d already emitted are skipped; X bills a "
                         "same-day re-read once).",
                         label,
-                        first_page,
+                        self._asked,
                         self.config["page_size"],
                         progress.emitted,
                     )
@@ -321,22 +347,51 @@ class DmEventStreamBase(XStream):
     def _end_page(self) -> None:
         """The page's records (and their objects) are written: save the pass, emit STATE.
 
-        A small first page (see `passes.first_page_size`) that did not reach the
-        bookmark is not followed with its cursor: X's tokens may count pages rather
+        The small first page of `passes.first_page_size`, when it did not reach the
+        bookmark, is not followed with its cursor: X's tokens may count pages rather
         than events, and a larger next page would then skip events. The pass starts
-        again from the top at `page_size` instead.
+        again from the top at its page size instead, skipping what it emitted. (For
+        the same reason every other page of a pass has one size, even under
+        `max_cost_usd`, which stops a run before a page rather than cutting it.)
         """
         if self._pass is None:
             return
         one_pass, progress = self._pass, self._pass.progress
-        too_small = bool(one_pass.first_page and self._page_next and not one_pass.reached_floor)
+        too_small = bool(
+            self._asked < self._pass_page_size() and self._page_next and not one_pass.reached_floor
+        )
         one_pass.first_page = None
         progress.cursor = None if too_small else self._page_next
         progress.pages += 1
         self._pass_state[IN_FLIGHT_KEY] = progress.to_state()
         self.services.checkpoint()
+        if progress.pages == 1 and progress.since_id is None and progress.ceiling_id is None:
+            self._forecast_first_sync(progress)
         if too_small:
-            raise _FirstPageTooSmall
+            raise _ReadAgainFromTop
+
+    def _forecast_first_sync(self, progress: PassProgress) -> None:
+        """After a first sync's first page, say how long and how costly the rest will be."""
+        if not self._page_next or progress.newest_id is None or progress.oldest_ms is None:
+            return
+        endpoint = endpoint_of(urlsplit(self.get_url(None)).path) if self.history_days else ""
+        window = self.services.budget.window(endpoint) if endpoint else None
+        if window is None:
+            return
+        spent = self.services.costs.totals(self.name)
+        line = first_sync_line(
+            self.name,
+            page_events=progress.emitted,
+            span_ms=snowflake_ms(progress.newest_id) - progress.oldest_ms,
+            history_days=self.history_days,
+            page_size=self._pass_page_size(),
+            limit=window.limit,
+            # A window's length, as the first response of one tells it (X: 15 min).
+            window_s=max(60.0, round((window.reset - self.services.clock.time()) / 60) * 60),
+            usd_per_event=self.services.costs.usd(spent) / max(1, spent["dm_events"]),
+        )
+        if line:
+            self.logger.info("%s", line)
 
     def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Hook for streams whose endpoint forgets history (see `dm_events`)."""

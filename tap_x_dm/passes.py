@@ -24,9 +24,9 @@ and re-reads at most the page it was on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from tap_x_dm.ids import snowflake_ms
@@ -44,19 +44,13 @@ PASSES_COMPLETED_KEY = "passes_completed"
 SKEW_MS = 5_000
 #: Events emitted within this much of the oldest one are remembered by id.
 FRONTIER_MS = 2 * SKEW_MS
-#: State key of the account's arrival rate (events per day), for a first page that fits.
-ARRIVALS_KEY = "arrivals_per_day"
+#: State key of the account's arrival rate, in events per week (a whole number: a target such
+#: as target-postgres re-emits STATE through a JSON encoder that refuses the Decimal a float
+#: is read as), for a first page that fits.
+ARRIVALS_KEY = "arrivals_per_week"
+WEEK_MS = 7 * 86_400_000
 #: A small first page asks for twice the events expected since the bookmark, plus this many.
 FIRST_PAGE_SLACK = 10
-DAY_MS = 86_400_000
-
-
-def _arrival_rate(state: Mapping[str, Any]) -> float | None:
-    """The remembered arrival rate; a `--state` file gives it as a Decimal (the SDK's JSON)."""
-    rate = state.get(ARRIVALS_KEY)
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, Decimal)):
-        return None
-    return float(rate)
 
 
 def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) -> int | None:
@@ -72,10 +66,10 @@ def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) ->
     reached it. Three new events expected: 16 billed, not 100.
     """
     bookmark = bookmark_id(state)
-    rate = _arrival_rate(state)
-    if bookmark is None or rate is None:
+    rate = state.get(ARRIVALS_KEY)
+    if bookmark is None or not isinstance(rate, (int, float)):
         return None
-    expected = rate * max(0, now_ms - snowflake_ms(bookmark)) / DAY_MS
+    expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / WEEK_MS
     size = int(2 * expected) + FIRST_PAGE_SLACK
     return size if size < page_size else None
 
@@ -90,10 +84,10 @@ def remember_arrivals(state: MutableMapping[str, Any], progress: PassProgress, n
         return
     if span <= 0:
         return
-    seen = progress.emitted * DAY_MS / span
-    previous = _arrival_rate(state)
-    rate = seen if previous is None else (previous + seen) / 2
-    state[ARRIVALS_KEY] = round(rate, 3)
+    seen = progress.emitted * WEEK_MS / span
+    previous = state.get(ARRIVALS_KEY)
+    rate = seen if not isinstance(previous, (int, float)) else (previous + seen) / 2
+    state[ARRIVALS_KEY] = math.ceil(rate)
 
 
 def created_ms(event: Mapping[str, Any]) -> int:
@@ -125,6 +119,9 @@ class PassProgress:
     emitted: int = 0
     pages: int = 0
     repeats: int = 0
+    #: `max_results` of every page of this pass but a small first one: X's tokens may count
+    #: pages of the request's size, so a pass never changes it (None: `page_size`).
+    page_size: int | None = None
 
     def to_state(self) -> dict[str, Any]:
         """The JSON kept in state (ids as strings, like X's)."""
@@ -140,6 +137,7 @@ class PassProgress:
             "frontier_ids": [str(event_id) for event_id in sorted(self.frontier)],
             "emitted": self.emitted,
             "pages": self.pages,
+            "page_size": self.page_size,
         }
 
     @classmethod
@@ -157,6 +155,7 @@ class PassProgress:
             frontier={int(i): snowflake_ms(i) for i in saved.get("frontier_ids") or []},
             emitted=int(saved.get("emitted") or 0),
             pages=int(saved.get("pages") or 0),
+            page_size=_int_or_none(saved.get("page_size")),
         )
 
 

@@ -248,6 +248,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "of finished work.",
     ),
     th.Property(
+        "max_cost_usd",
+        th.NumberType(minimum=0),
+        title="Max cost per run (USD)",
+        description="Stop the run cleanly before a request could take its estimated cost (X's "
+        "prices, each event with the most objects it may expand) past this; the state is kept, "
+        "so runs in a row under the cap load every event once. Default: no cap.",
+    ),
+    th.Property(
         "prices_usd",
         th.ObjectType(
             *(th.Property(kind, th.NumberType(minimum=0)) for kind in PRICES_USD),

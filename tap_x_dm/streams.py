@@ -10,6 +10,7 @@ from typing import Any
 
 from tap_x_dm.errors import StopRunError, XNotFoundError
 from tap_x_dm.event_stream import DmEventStreamBase
+from tap_x_dm.forecast import first_runs_line
 from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
 from tap_x_dm.pagination import NewestFirstPaginator
 from tap_x_dm.passes import bookmark_id
@@ -30,6 +31,7 @@ class DmEventsStream(DmEventStreamBase):
 
     name = "dm_events"
     path = "/2/dm_events"
+    history_days = 30
 
     def __init__(self, tap: Tap, services: RunServices, includes: IncludesWriter) -> None:
         super().__init__(tap, services, includes)
@@ -136,6 +138,7 @@ class ConversationEventsStream(DmEventStreamBase):
         super().__init__(tap, services, includes)
         #: One-to-one conversations configured by participant, read through `/with/`.
         self._participant_of: dict[str, str] = {}
+        self._forecast_done = False
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
@@ -160,7 +163,18 @@ class ConversationEventsStream(DmEventStreamBase):
                 conversation_id = one_to_one_conversation_id(account, participant_id)
                 self._participant_of[conversation_id] = participant_id
                 contexts.setdefault(conversation_id, {"dm_conversation_id": conversation_id})
+        self._forecast_first_runs(list(contexts.values()))
         return list(contexts.values()) or None
+
+    def _forecast_first_runs(self, contexts: list[dict[str, Any]]) -> None:
+        """Once a run, say how long the conversations read for the first time will take."""
+        if self._forecast_done:
+            return
+        self._forecast_done = True
+        first = [c for c in contexts if bookmark_id(self.get_context_state(c)) is None]
+        line = first_runs_line(self.name, len(first))
+        if line:
+            self.logger.info("%s", line)
 
     def get_url(self, context: Context | None) -> str:
         """Use `/with/:participant_id/` for conversations configured by participant."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -60,3 +61,76 @@ def test_prices_can_be_set_for_other_contracts(
 
     dm = cost_lines(caplog)["dm_events"]
     assert float(dm["usd"]) == int(dm["events"])
+
+
+def test_runs_under_a_cost_cap_stop_cleanly_and_in_a_row_load_every_event_once(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=1500)
+    # 29 days, so that the clock moving on by an hour a run drops nothing off X's 30 days.
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.time() - 29 * 86400))
+    expected = [
+        e["id"]
+        for e in sandbox.visible_events(window_days=30)
+        if e["created_at"] >= start.removesuffix("Z")
+    ]
+    state: dict[str, Any] = {"account": {"id": sandbox.account.id}}
+    emitted: list[str] = []
+    runs = 0
+    for runs in range(1, 21):  # noqa: B007  # the count is asserted below
+        sandbox.reset_billing()
+        run = run_tap(sandbox, clock=clock, state=state, max_cost_usd=4.0, start_date=start)
+        assert run.error is None
+        assert sandbox.billed_usd <= 4.0  # X's bill, never over the cap
+        emitted += run.ids()
+        state = run.final_state
+        if state["bookmarks"]["dm_events"].get("pass") is None:
+            break
+        clock.advance(3600)  # the next scheduled run
+    assert sorted(emitted, key=int) == sorted(expected, key=int)
+    assert len(emitted) == len(set(emitted))
+    # A page of 100 events could cost $4.00 at worst (each with two users, a post and a media):
+    # one page a run, with the cursor kept, so each run goes one page further.
+    assert runs == -(-len(expected) // 100)
+    stops = [r.getMessage() for r in caplog.records if "max_cost_usd=4.00" in r.getMessage()]
+    assert stops and all(line.startswith("Stopping: the next page could cost") for line in stops)
+
+
+FIRST_SYNC = re.compile(
+    r"^dm_events: a first sync\. Its first page spans .+ of DMs, so the last 30 days hold about "
+    r"(?P<events>[\d,]+) events: about (?P<requests>[\d,]+) requests, at least (?P<wait>.+) at "
+    r"15 requests per 15 min, and about \$(?P<usd>[\d,.]+) \(an estimate\)\. "
+)
+
+
+def test_a_long_first_sync_says_how_long_and_how_much_after_its_first_page(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    sandbox = sandbox_factory(clock=clock, rate_limit=15, rate_window=900.0)
+
+    run_tap(sandbox, clock=clock)
+
+    lines = [m for r in caplog.records if (m := FIRST_SYNC.match(r.getMessage()))]
+    assert len(lines) == 1
+    estimate = int(lines[0]["requests"].replace(",", ""))
+    actual = len(dm_requests(sandbox, "/2/dm_events"))
+    assert actual / 2 <= estimate <= actual * 2  # from one page of 100: an estimate
+    assert lines[0]["wait"] != "under a minute"
+
+
+def test_many_conversations_on_their_first_run_say_how_long_at_least(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    groups = [c for c in sandbox.dataset.conversations_of(sandbox.account.id) if "-" not in c]
+
+    run_tap(sandbox, clock=clock, dm_conversation_ids=groups[:31], select=["conversation_events"])
+
+    assert (
+        "conversation_events: 31 conversations on their first run: at least 31 requests (one "
+        "each, more for long histories), at least 30 min at 15 requests per 15 min (X's current "
+        "DM limit)."
+    ) in [r.getMessage() for r in caplog.records]

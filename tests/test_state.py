@@ -104,3 +104,26 @@ def test_a_broken_state_names_its_key_and_the_fix(state: dict[str, Any], key: st
     assert message.startswith(f"State key {key} ")
     assert "meltano state clear" in message
     assert "\n" not in message
+
+
+def test_state_holds_no_float_for_targets_to_choke_on(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    # target-postgres reads floats as Decimal and re-emits STATE through plain JSON, which
+    # refuses them: every number the tap keeps in state is a whole number.
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    first = run_tap(sandbox, clock=clock)
+    clock.advance(3600)
+    sandbox.add_events(5)
+    second = run_tap(sandbox, clock=clock, state=first.final_state)
+
+    def floats(value: Any) -> list[Any]:
+        if isinstance(value, float):
+            return [value]
+        if isinstance(value, dict):
+            return [f for v in value.values() for f in floats(v)]
+        if isinstance(value, list):
+            return [f for v in value for f in floats(v)]
+        return []
+
+    assert floats(first.states + second.states) == []

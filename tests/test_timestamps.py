@@ -56,7 +56,7 @@ def test_events_within_seconds_of_the_bookmark_are_neither_lost_nor_doubled(
         # Without an arrival rate the pass asks for full pages: this test is about the boundary
         # (a burst of 24 events within 3 s), not about the size of the first page.
         state = first.final_state
-        state["bookmarks"]["dm_events"].pop("arrivals_per_day", None)
+        state["bookmarks"]["dm_events"].pop("arrivals_per_week", None)
         run = run_tap(sandbox, clock=clock, state=state)
         assert sorted(run.ids(), key=int) == ids_of(new), step
         assert not emitted & set(run.ids()), step  # no event emitted by two completed runs

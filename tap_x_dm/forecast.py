@@ -1,0 +1,67 @@
+"""One line before a run that is bound to be slow or costly: how long, and roughly what cost.
+
+At X's 15 requests per 15 minutes, a first sync of a busy account takes hours and
+is billed per event: the user should learn it from the first page, not the bill.
+"""
+
+from __future__ import annotations
+
+import math
+
+DAY_MS = 86_400_000
+#: X's current DM limit, used only where no response has told the tap its window yet.
+DOCUMENTED_LIMIT, DOCUMENTED_WINDOW_S = 15, 900.0
+
+
+def duration_text(seconds: float) -> str:
+    """`2 h 15 min`, `40 min`, `under a minute`."""
+    minutes = math.ceil(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def wait_for(requests: int, limit: int, window_s: float) -> float:
+    """The least time `requests` take at `limit` requests a window (the first window is free)."""
+    return max(0, math.ceil(requests / max(1, limit)) - 1) * window_s
+
+
+def first_sync_line(
+    label: str,
+    *,
+    page_events: int,
+    span_ms: int,
+    history_days: int,
+    page_size: int,
+    limit: int,
+    window_s: float,
+    usd_per_event: float,
+) -> str | None:
+    """What a first sync will take, from its first page; None when it is not a long one."""
+    if page_events <= 0 or span_ms <= 0:
+        return None
+    events = int(page_events * history_days * DAY_MS / span_ms)
+    requests = math.ceil(events / page_size)
+    if requests <= limit:
+        return None
+    return (
+        f"{label}: a first sync. Its first page spans {duration_text(span_ms / 1000)} of DMs, "
+        f"so the last {history_days} days hold about {events:,} events: about {requests:,} "
+        f"requests, at least {duration_text(wait_for(requests, limit, window_s))} at {limit} "
+        f"requests per {duration_text(window_s)}, and about ${events * usd_per_event:,.2f} "
+        "(an estimate). Each page is kept as it comes, so stopping early loses nothing."
+    )
+
+
+def first_runs_line(label: str, conversations: int) -> str | None:
+    """What reading `conversations` conversations for the first time will take at least."""
+    if conversations <= DOCUMENTED_LIMIT:
+        return None
+    waited = wait_for(conversations, DOCUMENTED_LIMIT, DOCUMENTED_WINDOW_S)
+    return (
+        f"{label}: {conversations:,} conversations on their first run: at least "
+        f"{conversations:,} requests (one each, more for long histories), at least "
+        f"{duration_text(waited)} at {DOCUMENTED_LIMIT} requests per "
+        f"{duration_text(DOCUMENTED_WINDOW_S)} (X's current DM limit)."
+    )
