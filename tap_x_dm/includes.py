@@ -15,8 +15,10 @@ import typing as t
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 
+from tap_x_dm.conform import KnownProperties
 from tap_x_dm.schemas import X_SCHEMAS
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
@@ -26,24 +28,30 @@ if t.TYPE_CHECKING:
 
     from tap_x_dm.services import RunServices
 
+#: Keys each object stream remembers to write an object once; past this many it starts
+#: afresh, so memory stays flat however long the run (an object may then be written
+#: again: the target upserts it by key).
+EMITTED_KEYS_LIMIT = 10_000
 #: `includes` kinds the tap loads, and the key of their objects.
 INCLUDE_KEYS = {"users": "id", "tweets": "id", "media": "media_key"}
 
 
 def references_of(event: Mapping[str, Any]) -> dict[str, list[str]]:
     """The keys of the users, tweets and media one DM event refers to."""
+    sender = event.get("sender_id")
+    users = [str(user) for user in event.get("participant_ids") or () if user]
+    if sender:
+        users.insert(0, str(sender))
+    refs = event.get("referenced_tweets") or event.get("referenced_posts") or ()
+    attachments = event.get("attachments")
     return {
-        "users": [
-            str(user)
-            for user in (event.get("sender_id"), *(event.get("participant_ids") or []))
-            if user
+        "users": users,
+        "tweets": [str(ref["id"]) for ref in refs if isinstance(ref, dict) and ref.get("id")],
+        "media": [
+            str(key)
+            for key in (attachments.get("media_keys") if isinstance(attachments, dict) else None)
+            or ()
         ],
-        "tweets": [
-            str(ref["id"])
-            for ref in event.get("referenced_tweets") or event.get("referenced_posts") or []
-            if isinstance(ref, dict) and ref.get("id")
-        ],
-        "media": [str(key) for key in (event.get("attachments") or {}).get("media_keys") or []],
     }
 
 
@@ -62,6 +70,11 @@ class PageIncludes:
                 for kind, key in INCLUDE_KEYS.items()
             }
 
+    def objects(self, kind: str, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """The page's objects of `kind` with these keys (those it has)."""
+        found = self._objects.get(kind, {})
+        return [found[key] for key in keys if key in found]
+
     def referenced_by(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
         """The page's objects that `event` refers to, by kind."""
         found: dict[str, list[dict[str, Any]]] = {}
@@ -76,22 +89,28 @@ class PageIncludes:
 class IncludedObjectsStream(OutOfBandRecordsStream):
     """Objects from the `includes` of event pages: no requests of their own.
 
-    Records are written by the `IncludesWriter` as pages arrive, at most once
-    per run per key; the target upserts them by (`account_id`, object key).
+    Records are written by the `IncludesWriter` as pages arrive, once per run per
+    key (up to `EMITTED_KEYS_LIMIT` keys, then once more at most per that many);
+    the target upserts them by (`account_id`, object key).
     SCHEMA goes out once, before the first record, and the SDK's `record_count`
     reports what was written.
     """
 
     include_key: t.ClassVar[str]
     schema_key: t.ClassVar[str]
+    #: X's JSON needs no type conversion; `write_objects` drops unknown properties itself.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         # Resolved once per stream: the SDK reads `schema` for every record.
         schema = X_SCHEMAS.get_schema(self.schema_key, key_properties=self.primary_keys)
         super().__init__(tap=tap, schema=schema)
         self._services = services
-        self._emitted: set[str] = set()
+        #: Keys written in this run (the writer skips them before looking anything up).
+        self.emitted: set[str] = set()
         self._written: Counter = super().get_record_counter()
+        self._known = KnownProperties(schema)
+        self._unknown_seen: set[str] = set()
 
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
@@ -102,20 +121,33 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         if not self.selected:
             return
         key_name = self.primary_keys[-1]
-        known = self.schema["properties"]
         for obj in objects:
             key = obj.get(key_name)
-            if key is None or key in self._emitted:
+            if key is None or key in self.emitted:
                 continue
-            self._emitted.add(key)
-            record = {name: value for name, value in obj.items() if name in known}
+            if len(self.emitted) >= EMITTED_KEYS_LIMIT:
+                self.emitted.clear()
+            self.emitted.add(key)
+            record = dict(obj)
+            self._known.prune(record, self._warn_unknown)
             record["account_id"] = self._services.account.id
             self.write_out_of_band(record)
             self._written.increment()
 
+    def _warn_unknown(self, name: str) -> None:
+        """Say once per run that X sent a property the schema does not know."""
+        if name not in self._unknown_seen:
+            self._unknown_seen.add(name)
+            self.logger.warning(
+                "X sent a field %r in %s that the schema does not know; it is not "
+                "loaded (upgrade tap-x-dm to get it).",
+                name,
+                self.name,
+            )
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Nothing to request: everything was written while the event streams ran."""
-        if self.selected and not self._emitted and not self._services.event_streams_selected:
+        if self.selected and not self.emitted and not self._services.event_streams_selected:
             self.logger.warning(
                 "%s is filled from the pages of dm_events and conversation_events; "
                 "select one of them to get %s.",
@@ -163,8 +195,11 @@ class IncludesWriter:
         return {kind for kind, stream in self._by_kind.items() if stream.selected}
 
     def write_referenced(self, event: Mapping[str, Any], page: PageIncludes) -> None:
-        """Write the objects of `page` that `event` refers to."""
-        for kind, objects in page.referenced_by(event).items():
+        """Write the objects of `page` that `event` refers to (those not yet written)."""
+        for kind, keys in references_of(event).items():
             stream = self._by_kind.get(kind)
-            if stream is not None:
-                stream.write_objects(objects)
+            if stream is None or not stream.selected:
+                continue
+            new = [key for key in keys if key not in stream.emitted]
+            if new:
+                stream.write_objects(page.objects(kind, new))

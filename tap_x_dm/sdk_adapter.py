@@ -12,6 +12,14 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   even when a pass stopped early; only a completed pass may move a bookmark.
 * `RunScopedTap`: `Tap.sync_all` is final; the run lock and the account check
   must surround it.
+* `LeanRecordMessages`: the SDK's `_generate_record_messages` walks every record
+  twice (selection, type conformance) even when neither can change it; with every
+  property selected and conformance off (the tap's streams drop unknown properties
+  themselves, `tap_x_dm.conform`) it builds the RECORD messages directly. Its
+  `_process_record` skips the child-stream machinery of a stream without children.
+* `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
+  system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
+  so a STATE still reaches the target at once, after the records it covers.
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -20,15 +28,81 @@ and fails loudly when an upgrade changes one (the pin is `<0.55`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import datetime as dt
+import sys
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from singer_sdk import Stream, Tap
+from singer_sdk import singerlib as singer
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers import types
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams._state import StreamStateManager
 
 
-class OutOfBandRecordsStream(Stream):
+class LeanRecordMessages(Stream):
+    """The SDK's RECORD messages, without the walks that cannot change the record."""
+
+    _all_selected: tuple[object, bool] | None = None
+
+    def _nothing_to_conform(self) -> bool:
+        if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
+            return False
+        mask = self.mask
+        if self._all_selected is None or self._all_selected[0] is not mask:
+            self._all_selected = (mask, all(mask.values()))
+        return self._all_selected[1]
+
+    def _generate_record_messages(
+        self, record: types.Record
+    ) -> Generator[singer.RecordMessage, None, None]:
+        """Override an SDK private: the same messages, built directly when nothing to do.
+
+        With every property selected, `pop_deselected_record_properties` removes
+        nothing; with `TypeConformanceLevel.NONE`, conformance returns the record.
+        """
+        if not self._nothing_to_conform():
+            yield from super()._generate_record_messages(record)
+            return
+        time_extracted = dt.datetime.now(dt.timezone.utc)
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=time_extracted,
+                )
+
+    def _process_record(
+        self,
+        record: types.Record,
+        child_context: types.Context | None = None,
+        partition_context: types.Context | None = None,
+    ) -> None:
+        """Override an SDK private: without child streams, only the partition keys remain."""
+        if self.child_streams:
+            super()._process_record(record, child_context, partition_context)
+            return
+        for key, val in (partition_context or {}).items():
+            if key not in record:
+                record[key] = val
+
+
+class LineWriter(MsgSpecWriter):
+    """The SDK's msgspec writer, flushing stdout at every message but RECORD."""
+
+    def write_message(self, message: singer.Message) -> None:
+        """Write one line; flush unless it is a RECORD (the next STATE flushes it)."""
+        out = sys.stdout
+        out.buffer.write(self.format_message(message))
+        if not isinstance(message, singer.RecordMessage):
+            out.flush()
+
+
+class OutOfBandRecordsStream(LeanRecordMessages):
     """A stream whose records are written while other streams sync."""
 
     _schema_sent = False

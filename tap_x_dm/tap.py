@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 import click
 from singer_sdk import Stream
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
@@ -30,7 +29,7 @@ from tap_x_dm.errors import StopRunError, TapXDMError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
 from tap_x_dm.runlock import account_run_lock
-from tap_x_dm.sdk_adapter import RunScopedTap
+from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap
 from tap_x_dm.services import Account, RunServices
 from tap_x_dm.settings import CONFIG_SCHEMA
 from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
@@ -41,7 +40,7 @@ class TapXDM(RunScopedTap):
 
     name = "tap-x-dm"
     package_name = "tap-x-dm"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = LineWriter
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,

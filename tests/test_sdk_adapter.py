@@ -78,3 +78,30 @@ def test_out_of_band_records_go_through_stream_maps_and_one_schema(
         "tweets": len(run.records("tweets")),
         "media": len(run.records("media")),
     }
+
+
+def test_lean_record_messages_equal_the_sdk_ones_when_nothing_is_deselected() -> None:
+    # `LeanRecordMessages` overrides the private `Stream._generate_record_messages`.
+    assert list(inspect.signature(Stream._generate_record_messages).parameters) == [
+        "self",
+        "record",
+    ]
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    from tap_x_dm.tap import TapXDM
+    from tap_x_dm_sandbox import ManualClock
+
+    tap = TapXDM(
+        config={"access_token": "unused", "api_url": "http://127.0.0.1:9"},
+        state={"account": {"id": "944480690", "username": "FloodSocial"}},
+        clock=ManualClock(),
+    )
+    stream = tap.streams["dm_events"]
+    assert isinstance(stream, sdk_adapter.LeanRecordMessages)
+    assert stream.TYPE_CONFORMANCE_LEVEL is TypeConformanceLevel.NONE
+    assert stream._nothing_to_conform()
+    record = {"id": "1", "event_type": "MessageCreate", "text": "hi", "account_id": "9"}
+    (lean,) = stream._generate_record_messages(dict(record))
+    (sdk,) = Stream._generate_record_messages(stream, dict(record))
+    assert (lean.stream, lean.record, lean.version) == (sdk.stream, sdk.record, sdk.version)
+    assert lean.time_extracted is not None and lean.time_extracted.tzinfo is not None

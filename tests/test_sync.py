@@ -476,3 +476,26 @@ def test_a_small_first_page_bills_few_events_and_loses_none_when_it_falls_short(
     assert busy.final_state["bookmarks"]["dm_events"]["replication_key_id"] == max(
         (e["id"] for e in many), key=int
     )
+
+
+def test_the_small_first_page_survives_a_state_read_from_a_file(
+    sandbox_factory: Any, clock: ManualClock, tmp_path: Any
+) -> None:
+    # `--state FILE` goes through the SDK's JSON reader (floats become Decimal): the
+    # remembered arrival rate must still size the first page, as from a state in memory.
+    import json
+
+    from singer_sdk.helpers._util import read_json_file
+
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    first = run_tap(sandbox, clock=clock)
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(first.final_state))
+    state = read_json_file(path)
+
+    clock.advance(3600)
+    sandbox.add_events(3)
+    sandbox.clear_log()
+    run_tap(sandbox, clock=clock, state=state)
+    (request,) = dm_requests(sandbox)
+    assert int(request["query"]["max_results"]) <= 20  # not page_size
