@@ -80,17 +80,24 @@ def problem_summary(response: requests.Response) -> str:
     return f"unexpected body: {str(body)[:120]!r}"
 
 
-def _rejected_values(errors: object) -> str:
-    """`name=value: message` for each parameter a 400 names (X's `errors[].parameters`)."""
-    parts = []
+def _rejections(errors: object) -> list[tuple[str, str, str | None]]:
+    """`(parameter, value, message)` for each parameter a 400 names in `errors[].parameters`."""
+    found = []
     for problem in errors if isinstance(errors, list) else []:
         if not isinstance(problem, dict) or not isinstance(problem.get("parameters"), dict):
             continue
         for name, values in problem["parameters"].items():
             shown = ",".join(map(str, values)) if isinstance(values, list) else str(values)
-            message = problem.get("message")
-            parts.append(f"{name}={shown[:80]}" + (f": {message}" if message else ""))
-    return "; ".join(parts)
+            found.append((str(name), shown[:80], problem.get("message")))
+    return found
+
+
+def _rejected_values(errors: object) -> str:
+    """`name=value: message` for each parameter a 400 names."""
+    return "; ".join(
+        f"{name}={value}" + (f": {message}" if message else "")
+        for name, value, message in _rejections(errors)
+    )
 
 
 def problem_type(response: requests.Response) -> str:
@@ -115,9 +122,4 @@ def rejected_parameters(response: requests.Response) -> tuple[str, ...]:
     except ValueError:
         return ()
     errors = body.get("errors") if isinstance(body, dict) else None
-    names: list[str] = []
-    for problem in errors if isinstance(errors, list) else []:
-        parameters = problem.get("parameters") if isinstance(problem, dict) else None
-        if isinstance(parameters, dict):
-            names.extend(str(name) for name in parameters if str(name) not in names)
-    return tuple(names)
+    return tuple(dict.fromkeys(name for name, _, _ in _rejections(errors)))

@@ -197,7 +197,7 @@ class DmEventStreamBase(XStream):
             (str(e["dm_conversation_id"]) for e in records if e.get("dm_conversation_id")),
             endpoint,
         )
-        meta = payload.get("meta") if isinstance(payload, dict) else None
+        meta = payload.get("meta")  # a dict on list pages (checked above), absent on lookups
         token = meta.get("next_token") if isinstance(meta, dict) else None
         self._page_next = str(token) if token else None
         self._page_left = len(records)

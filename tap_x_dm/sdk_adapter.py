@@ -31,7 +31,6 @@ import contextlib
 import datetime as dt
 import sys
 from collections.abc import Generator, Iterator
-from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
@@ -147,7 +146,7 @@ class RunScopedTap(Tap):
             super().sync_all()
 
 
-def new_state_manager(stream: Stream, **kwargs: Any) -> PassStateManager:
+def new_state_manager(stream: Stream) -> PassStateManager:
     """A `PassStateManager` for `stream`, built from its public properties."""
     return PassStateManager(
         tap_name=stream.tap_name,
@@ -156,5 +155,4 @@ def new_state_manager(stream: Stream, **kwargs: Any) -> PassStateManager:
         state_partitioning_keys=stream.state_partitioning_keys,
         is_sorted=stream.is_sorted,
         check_sorted=stream.check_sorted,
-        **kwargs,
     )
