@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
+import contextlib
 import typing as t
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +14,7 @@ from tap_x_dm.errors import StopRunError, XAPIError
 from tap_x_dm.forecast import first_sync_line
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.includes import IncludesWriter, PageIncludes
+from tap_x_dm.page_shape import page_shape_problem
 from tap_x_dm.pagination import NewestFirstPaginator
 from tap_x_dm.passes import (
     BOOKMARK_ID_KEY,
@@ -27,8 +28,10 @@ from tap_x_dm.passes import (
     next_pass_number,
     remember_arrivals,
     resumable,
+    top_id_at,
 )
 from tap_x_dm.ratelimit import endpoint_of
+from tap_x_dm.routing import Feed
 from tap_x_dm.schemas import parameter_values
 
 if t.TYPE_CHECKING:
@@ -48,32 +51,10 @@ EXPANSION_STREAMS = {
     "sender_id": "users",
 }
 assert set(EXPANSION_STREAMS) == set(parameter_values("DmEventExpansionsParameter"))
-_DIGITS = re.compile(r"^[0-9]{1,19}$")
 
 
 class _ReadAgainFromTop(Exception):  # noqa: N818  # a signal, not an error
     """A page smaller than `page_size` did not reach the bookmark: read again at `page_size`."""
-
-
-def page_shape_problem(payload: object, *, single: bool) -> str | None:
-    """What is wrong with a 200's body, in a few words, or None when it is a page of events."""
-    if not isinstance(payload, dict):
-        return "not a JSON object"
-    data = payload.get("data")
-    if single:
-        events = [data] if data is not None else []
-    else:
-        if not isinstance(payload.get("meta"), dict):
-            return "no meta"
-        if data is not None and not isinstance(data, list):
-            return "data is not a list"
-        events = data or []
-    for event in events:
-        if not isinstance(event, dict) or "id" not in event:
-            return "an event without id"
-        if not isinstance(event["id"], str) or not _DIGITS.match(event["id"]):
-            return f"an event id that is not a string of digits ({str(event['id'])[:30]!r})"
-    return None
 
 
 class DmEventStreamBase(XStream):
@@ -211,9 +192,14 @@ class DmEventStreamBase(XStream):
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Tag the row, and write the users, tweets and media it refers to, before it."""
-        row = super().post_process(row, context)
-        row["source"] = "api"
+        row = self.as_record(row)
         self._includes.write_referenced(row, self._page)
+        return row
+
+    def as_record(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The record of one event of X's page, without writing what it refers to."""
+        row = super().post_process(row, None)
+        row["source"] = "api"
         return row
 
     # -- passes -------------------------------------------------------------------------
@@ -259,13 +245,20 @@ class DmEventStreamBase(XStream):
         elif bookmark is not None:
             self.logger.info("%s: reading events newer than id %s.", label, bookmark)
             self.warn_if_gap(state)
-        first_page = None
-        if not main.pages:
-            first_page = first_page_size(
-                state, now_ms=self._now_ms(), page_size=int(self.config["page_size"])
-            )
-        if not (yield from self.run_pass(context, state, main, label, first_page=first_page)):
-            return
+        with self.feeding_partitions(main) as feed:
+            first_page = None
+            if not main.pages:  # sized for what the pass reads: down to the feed's floor too
+                floor = feed.floor_id
+                first_page = first_page_size(
+                    state,
+                    now_ms=self._now_ms(),
+                    page_size=int(self.config["page_size"]),
+                    since_id=None if floor is None or bookmark is None else min(bookmark, floor),
+                )
+            reading = self.run_pass(context, state, main, label, first_page=first_page, feed=feed)
+            if not (yield from reading):
+                return
+            feed.completed()
         remember_arrivals(state, main, self._now_ms())
         state["event_types"] = configured
         self.logger.info(
@@ -277,6 +270,10 @@ class DmEventStreamBase(XStream):
             state.get(BOOKMARK_ID_KEY, "not set"),
         )
 
+    def feeding_partitions(self, progress: PassProgress) -> contextlib.AbstractContextManager[Feed]:
+        """Hook: the partitions this main pass feeds (`tap_x_dm.routing`); none by default."""
+        return contextlib.nullcontext(Feed())
+
     def run_pass(
         self,
         context: Context | None,
@@ -285,17 +282,24 @@ class DmEventStreamBase(XStream):
         label: str,
         *,
         first_page: int | None = None,
+        feed: Feed | None = None,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Generator[dict[str, Any], None, bool]:
         """Page through one pass, saving its progress after every page.
 
+        `feed` gets every event read, for the partitions the pass feeds; `keep`
+        chooses which of the pass's new events are yielded (a routing pass reads
+        the whole account but writes only routed conversations).
         Returns False when the run must stop (a too-long rate-limit wait): the
         progress saved so far lets the next run continue from the same page.
         """
         start = self.services.start_date
+        offer = feed.offer if feed is not None else None
         one_pass = NewestFirstPass(
             progress,
             start_ms=None if start is None else int(start.timestamp() * 1000),
             first_page=first_page,
+            floor_id=feed.floor_id if feed is not None else None,
         )
         self._pass, self._pass_state = one_pass, state
         if progress.page_size is None:
@@ -305,7 +309,9 @@ class DmEventStreamBase(XStream):
             while True:
                 try:
                     for event in self.request_records(context):
-                        if one_pass.admit(event):
+                        if offer is not None:
+                            offer(event)
+                        if one_pass.admit(event) and (keep is None or keep(event)):
                             yield event
                         self._page_left -= 1
                         if self._page_left == 0:
@@ -361,9 +367,12 @@ class DmEventStreamBase(XStream):
             self._asked < self._pass_page_size() and self._page_next and not one_pass.reached_floor
         )
         one_pass.first_page = None
+        if progress.top_id is None:
+            progress.top_id = top_id_at(self._now_ms())
         progress.cursor = None if too_small else self._page_next
         progress.pages += 1
         self._pass_state[IN_FLIGHT_KEY] = progress.to_state()
+        self.services.routing.save()
         self.services.checkpoint()
         if progress.pages == 1 and progress.since_id is None and progress.ceiling_id is None:
             self._forecast_first_sync(progress)

@@ -29,7 +29,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
 from tap_x_dm.times import parse_timestamp
 
 REPLICATION_KEY = "created_at"
@@ -39,6 +39,9 @@ BOOKMARK_ID_KEY = "replication_key_id"
 IN_FLIGHT_KEY = "pass"
 #: State key counting completed passes; an in-flight pass must be the next one.
 PASSES_COMPLETED_KEY = "passes_completed"
+#: State key: every event of the stream or partition with a lower id has been read (a
+#: quiet conversation's bookmark lags far behind this; see `tap_x_dm.routing`).
+COVERED_KEY = "covered_to_id"
 #: How far `created_at` may stray from the id's time: X shows up to ~1 s plus rounding
 #: to the second; 5 s leaves room for a worse clock at the cost of reading 5 s further.
 SKEW_MS = 5_000
@@ -53,7 +56,9 @@ WEEK_MS = 7 * 86_400_000
 FIRST_PAGE_SLACK = 10
 
 
-def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) -> int | None:
+def first_page_size(
+    state: Mapping[str, Any], *, now_ms: int, page_size: int, since_id: int | None = None
+) -> int | None:
     """`max_results` for a pass's first request: the events expected since the bookmark.
 
     X bills every event a page returns, also those at and below the bookmark: a
@@ -63,9 +68,10 @@ def first_page_size(state: Mapping[str, Any], *, now_ms: int, page_size: int) ->
     event, and requests are the scarcer resource (15 per 15 minutes), so the
     margin is generous: twice the expectation plus `FIRST_PAGE_SLACK`, which
     also holds the bookmark's own event and the older ones that prove the pass
-    reached it. Three new events expected: 16 billed, not 100.
+    reached it. Three new events expected: 16 billed, not 100. (`since_id`: where a
+    pass without a bookmark of its own stops, see `tap_x_dm.routing`.)
     """
-    bookmark = bookmark_id(state)
+    bookmark = since_id if since_id is not None else bookmark_id(state)
     rate = state.get(ARRIVALS_KEY)
     if bookmark is None or not isinstance(rate, (int, float)):
         return None
@@ -122,6 +128,11 @@ class PassProgress:
     #: `max_results` of every page of this pass but a small first one: X's tokens may count
     #: pages of the request's size, so a pass never changes it (None: `page_size`).
     page_size: int | None = None
+    #: The account-wide pass that feeds this partition's pass (`tap_x_dm.routing`), if any.
+    routed_by: str | None = None
+    #: An id minted `SKEW_MS` before the pass read its first page: every event with a lower
+    #: id was in X's list by then, so the pass, once complete, has read them all.
+    top_id: int | None = None
 
     def to_state(self) -> dict[str, Any]:
         """The JSON kept in state (ids as strings, like X's)."""
@@ -137,6 +148,8 @@ class PassProgress:
             "emitted": self.emitted,
             "pages": self.pages,
             "page_size": self.page_size,
+            "routed_by": self.routed_by,
+            "top_id": None if self.top_id is None else str(self.top_id),
         }
 
     @classmethod
@@ -157,6 +170,8 @@ class PassProgress:
             emitted=int(saved.get("emitted") or 0),
             pages=int(saved.get("pages") or 0),
             page_size=_int_or_none(saved.get("page_size")),
+            routed_by=saved.get("routed_by"),
+            top_id=_int_or_none(saved.get("top_id")),
         )
 
 
@@ -164,14 +179,23 @@ class NewestFirstPass:
     """Decides, event by event, what one pass emits and when it may stop."""
 
     def __init__(
-        self, progress: PassProgress, *, start_ms: int | None, first_page: int | None = None
+        self,
+        progress: PassProgress,
+        *,
+        start_ms: int | None,
+        first_page: int | None = None,
+        floor_id: int | None = None,
     ) -> None:
         self.progress = progress
         self.start_ms = start_ms
         #: `max_results` of the pass's first request, when smaller than `page_size`.
         self.first_page = first_page
         self.reached_floor = False
-        self._since_ms = None if progress.since_id is None else snowflake_ms(progress.since_id)
+        #: The pass reads down to `floor_id` when lower than its bookmark (routed partitions).
+        floor = progress.since_id
+        if floor is not None and floor_id is not None:
+            floor = min(floor, floor_id)
+        self._since_ms = None if floor is None else snowflake_ms(floor)
 
     def admit(self, event: Mapping[str, Any]) -> bool:
         """Return True when `event` is new to this pass and above its floor."""
@@ -218,6 +242,17 @@ class NewestFirstPass:
             progress.frontier[event_id] = id_ms
 
 
+def covered_id(state: Mapping[str, Any]) -> int | None:
+    """Below which id every event of the stream or partition has been read (else its bookmark)."""
+    value = state.get(COVERED_KEY)
+    return bookmark_id(state) if value in (None, "") else int(str(value))
+
+
+def top_id_at(now_ms: int) -> int:
+    """The lowest id X could mint `SKEW_MS` before `now_ms` (see `PassProgress.top_id`)."""
+    return (now_ms - SKEW_MS - TWEPOCH_MS) << 22
+
+
 def bookmark_id(state: Mapping[str, Any]) -> int | None:
     """The highest id of the last completed pass, or None before the first one."""
     value = state.get(BOOKMARK_ID_KEY)
@@ -231,6 +266,12 @@ def complete(state: MutableMapping[str, Any], progress: PassProgress) -> None:
         state["replication_key"] = REPLICATION_KEY
         state["replication_key_value"] = progress.newest_created_at
         state[BOOKMARK_ID_KEY] = str(progress.newest_id)
+    if progress.ceiling_id is None:  # a catch-up pass reads only its new event types
+        covered = [i for i in (progress.top_id, bookmark_id(state)) if i is not None]
+        if state.get(COVERED_KEY) is not None:
+            covered.append(int(str(state[COVERED_KEY])))
+        if covered:
+            state[COVERED_KEY] = str(max(covered))
     state[PASSES_COMPLETED_KEY] = progress.number
     # Written as null rather than removed: `meltano run --merge-state` keeps removed keys.
     state[IN_FLIGHT_KEY] = None

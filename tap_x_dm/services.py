@@ -20,6 +20,7 @@ from tap_x_dm.costs import CostLedger
 from tap_x_dm.errors import ConfigError, StopRunError
 from tap_x_dm.ids import is_one_to_one
 from tap_x_dm.ratelimit import RateBudget
+from tap_x_dm.routing import ConversationRouter
 from tap_x_dm.state import StateError
 from tap_x_dm.times import parse_timestamp
 
@@ -147,6 +148,8 @@ class RunServices:
         account: Account,
         event_streams_selected: Callable[[], bool],
         checkpoint: Callable[[], None],
+        dm_events_state: Callable[[], Mapping[str, Any]],
+        dm_events_selected: Callable[[], bool],
     ) -> None:
         self._config = config
         self.clock = clock
@@ -156,6 +159,8 @@ class RunServices:
         self.costs = CostLedger(config.get("prices_usd"))
         self._event_streams_selected = event_streams_selected
         self._checkpoint = checkpoint
+        self._dm_events_state = dm_events_state
+        self._dm_events_selected = dm_events_selected
 
     @cached_property
     def budget(self) -> RateBudget:
@@ -177,6 +182,18 @@ class RunServices:
         """`start_date` as an aware datetime, or None."""
         value = self._config.get("start_date")
         return parse_timestamp(str(value)) if value else None
+
+    @cached_property
+    def routing(self) -> ConversationRouter:
+        """Which conversation partitions an account-wide pass feeds in this run."""
+        start = self.start_date
+        return ConversationRouter(
+            dm_events_state=self._dm_events_state,
+            dm_events_selected=self._dm_events_selected,
+            now_ms=lambda: int(self.clock.time() * 1000),
+            start_ms=None if start is None else int(start.timestamp() * 1000),
+            logger=self.logger,
+        )
 
     @property
     def event_streams_selected(self) -> bool:

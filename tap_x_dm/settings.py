@@ -196,6 +196,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "conversation_events (quoted strings).",
     ),
     th.Property(
+        "conversation_routing",
+        th.BooleanType,
+        default=True,
+        title="Conversation routing",
+        description="Read a configured conversation from the /2/dm_events pages the run reads "
+        "anyway when its bookmark allows (an incremental run then costs the same requests "
+        "however many conversations are configured); false: always its own endpoint.",
+    ),
+    th.Property(
         "user_fields",
         StringList(enum=parameter_values("UserFieldsParameter"), non_empty=True, unique=True),
         default=list(DEFAULT_USER_FIELDS),

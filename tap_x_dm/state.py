@@ -7,6 +7,11 @@ Version history (the README documents the current shape):
 * 2 (0.2): `version`; the bookmark proper is `replication_key_id` (the highest
   event id of the last completed pass); `pass` holds the pass in flight and
   `passes_completed` ties it to its bookmark.
+* 3 (0.3): `covered_to_id` (everything below it has been read; a quiet
+  conversation's bookmark lags behind it); `bookmarks.conversation_events.via_dm_events`
+  holds the routing pass (`tap_x_dm.routing`); a pass in flight has `top_id` and may
+  be `routed_by` an account-wide pass. Nothing to upgrade: without
+  `covered_to_id` the bookmark is what is known to be read.
 
 Every value the tap reads is checked before the first request; a bad one is
 one line naming its key and how to fix it, never a traceback.
@@ -23,10 +28,17 @@ from typing import IO, Any
 
 from tap_x_dm.errors import TapXDMError
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
-from tap_x_dm.passes import BOOKMARK_ID_KEY, IN_FLIGHT_KEY, PASSES_COMPLETED_KEY
+from tap_x_dm.passes import (
+    ARRIVALS_KEY,
+    BOOKMARK_ID_KEY,
+    COVERED_KEY,
+    IN_FLIGHT_KEY,
+    PASSES_COMPLETED_KEY,
+)
+from tap_x_dm.routing import ROUTING_STATE_KEY
 from tap_x_dm.times import parse_timestamp
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 #: A bookmark further ahead than this (clocks disagree a little) is an error, not a silent no-op.
 FUTURE_TOLERANCE_MS = 86_400_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
@@ -58,6 +70,11 @@ def bookmark_states(state: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, A
         if not isinstance(stream_state, dict):
             raise _fail(f"bookmarks.{stream}", "must be an object")
         yield f"bookmarks.{stream}", stream_state
+        routing = stream_state.get(ROUTING_STATE_KEY)
+        if routing is not None:
+            if not isinstance(routing, dict):
+                raise _fail(f"bookmarks.{stream}.{ROUTING_STATE_KEY}", "must be an object")
+            yield f"bookmarks.{stream}.{ROUTING_STATE_KEY}", routing
         partitions = stream_state.get("partitions")
         if partitions is None:
             continue
@@ -77,7 +94,7 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
             parse_timestamp(str(value))
         except ValueError:
             raise _fail(f"{key}.replication_key_value", f"is not a timestamp ({value!r})") from None
-    for name in (BOOKMARK_ID_KEY,):
+    for name in (BOOKMARK_ID_KEY, COVERED_KEY):
         if bookmark.get(name) is not None and not _DIGITS.match(str(bookmark[name])):
             raise _fail(f"{key}.{name}", f"is not an X id ({bookmark[name]!r})")
     for name in ("event_types",):
@@ -91,6 +108,9 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
         isinstance(looked_up, list) and all(_DIGITS.match(str(v)) for v in looked_up)
     ):
         raise _fail(f"{key}.looked_up_event_ids", "must be a list of X ids")
+    rate = bookmark.get(ARRIVALS_KEY)
+    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 0):
+        raise _fail(f"{key}.{ARRIVALS_KEY}", "must be a whole number")
     completed = bookmark.get(PASSES_COMPLETED_KEY)
     if completed is not None and (not isinstance(completed, int) or completed < 0):
         raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")
@@ -102,15 +122,15 @@ def _check_in_flight(key: str, saved: object) -> None:
         return
     if not isinstance(saved, dict) or not isinstance(saved.get("number"), int):
         raise _fail(key, 'must be null or an object with a "number"')
-    for name in ("since_id", "ceiling_id", "newest_id"):
+    for name in ("since_id", "ceiling_id", "newest_id", "top_id"):
         if saved.get(name) is not None and not _DIGITS.match(str(saved[name])):
             raise _fail(f"{key}.{name}", f"is not an X id ({saved[name]!r})")
     frontier = saved.get("frontier_ids") or []
     if not isinstance(frontier, list) or not all(_DIGITS.match(str(v)) for v in frontier):
         raise _fail(f"{key}.frontier_ids", "must be a list of X ids")
-    cursor = saved.get("cursor")
-    if cursor is not None and not isinstance(cursor, str):
-        raise _fail(f"{key}.cursor", "must be null or a string")
+    for name in ("cursor", "routed_by"):
+        if saved.get(name) is not None and not isinstance(saved[name], str):
+            raise _fail(f"{key}.{name}", "must be null or a string")
     for name in ("emitted", "pages", "page_size"):
         if saved.get(name) is not None and not isinstance(saved[name], int):
             raise _fail(f"{key}.{name}", "must be a whole number")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import typing as t
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tap_x_dm.errors import StopRunError, XNotFoundError
@@ -13,7 +14,9 @@ from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.forecast import first_runs_line
 from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
 from tap_x_dm.pagination import NewestFirstPaginator
-from tap_x_dm.passes import bookmark_id
+from tap_x_dm.passes import PassProgress, bookmark_id, first_page_size, remember_arrivals
+from tap_x_dm.routing import ROUTING_STATE_KEY, Feed
+from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -102,6 +105,15 @@ class DmEventsStream(DmEventStreamBase):
             self.logger.info("dm_event_ids: fetched event %s.", event_id)
             yield event
 
+    @contextlib.contextmanager
+    def feeding_partitions(self, progress: PassProgress) -> Iterator[Feed]:
+        """The main pass feeds the conversation partitions routed to it (`tap_x_dm.routing`)."""
+        routing = self.services.routing
+        try:
+            yield routing.begin(f"{self.name}#{progress.number}", progress)
+        finally:
+            routing.end()
+
     def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Say so when the bookmark is older than what `/2/dm_events` still serves."""
         bookmark = bookmark_id(state)
@@ -123,12 +135,13 @@ class DmEventsStream(DmEventStreamBase):
             )
 
 
-class ConversationEventsStream(DmEventStreamBase):
+class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
     """The configured conversations' full history, one state partition each.
 
     A participant id is read through `/with/:participant_id/` but partitioned by
     its one-to-one conversation id, so the same conversation configured both
-    ways is read once and keeps one bookmark.
+    ways is read once and keeps one bookmark. A partition whose bookmark an
+    account-wide pass reaches is read from that pass's pages (`tap_x_dm.routing`).
     """
 
     name = "conversation_events"
@@ -139,6 +152,10 @@ class ConversationEventsStream(DmEventStreamBase):
         #: One-to-one conversations configured by participant, read through `/with/`.
         self._participant_of: dict[str, str] = {}
         self._forecast_done = False
+        self._routing_planned = False
+        #: Whether the request in flight is the routing pass's (`/2/dm_events`).
+        self._via_dm_events = False
+        self._via_dm_events_done = False
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
@@ -164,7 +181,28 @@ class ConversationEventsStream(DmEventStreamBase):
                 self._participant_of[conversation_id] = participant_id
                 contexts.setdefault(conversation_id, {"dm_conversation_id": conversation_id})
         self._forecast_first_runs(list(contexts.values()))
+        self._plan_routing(list(contexts.values()))
         return list(contexts.values()) or None
+
+    def _plan_routing(self, contexts: list[dict[str, Any]]) -> None:
+        """Once a run, leave the partitions an account-wide pass reaches to that pass."""
+        if self._routing_planned or not self.selected or not self.config["conversation_routing"]:
+            return
+        self._routing_planned = True
+        self.services.routing.plan(
+            {c["dm_conversation_id"]: self.get_context_state(c) for c in contexts},
+            event_types=sorted(self.config["event_types"]),
+            page_size=int(self.config["page_size"]),
+            own_state=self.get_context_state(None),
+            write=self.write_routed,
+        )
+
+    def write_routed(self, event: Mapping[str, Any]) -> None:
+        """Write an event the `dm_events` pass read as this stream's record, now.
+
+        Its users, tweets and media are that pass's to write, from its page.
+        """
+        self.write_out_of_band(self.as_record(copy.deepcopy(dict(event))))
 
     def _forecast_first_runs(self, contexts: list[dict[str, Any]]) -> None:
         """Once a run, say how long the conversations read for the first time will take."""
@@ -178,6 +216,8 @@ class ConversationEventsStream(DmEventStreamBase):
 
     def get_url(self, context: Context | None) -> str:
         """Use `/with/:participant_id/` for conversations configured by participant."""
+        if self._via_dm_events:
+            return f"{self.url_base}/2/dm_events"
         conversation_id = (context or {}).get("dm_conversation_id", "")
         participant_id = self._participant_of.get(conversation_id)
         if participant_id is not None:
@@ -188,8 +228,43 @@ class ConversationEventsStream(DmEventStreamBase):
         """One pass per conversation; a 404 skips that conversation and keeps its bookmark."""
         if not context:
             return
+        routing = self.services.routing
+        if routing.routes(context["dm_conversation_id"]):
+            if routing.routing_pass is not None and not self._via_dm_events_done:
+                self._via_dm_events_done = True
+                yield from self._read_via_dm_events(context)
+            return
         label = f"conversation_events[{context['dm_conversation_id']}]"
         try:
             yield from self.read_pass(context, label)
         except XNotFoundError as exc:
             self.logger.warning("%s: %s; its bookmark is kept and the run goes on.", label, exc)
+
+    def _read_via_dm_events(self, context: Context) -> Iterable[dict[str, Any]]:
+        """The routing pass: `/2/dm_events` pages, writing the routed conversations' events."""
+        routing = self.services.routing
+        progress = routing.routing_pass
+        if progress is None or routing.pass_id is None:
+            return
+        via = self.get_context_state(None)[ROUTING_STATE_KEY]
+        first_page = None
+        if not progress.pages:
+            first_page = first_page_size(
+                via,
+                now_ms=self._now_ms(),
+                page_size=int(self.config["page_size"]),
+                since_id=progress.since_id,
+            )
+        self._via_dm_events = True
+        routing.begin(routing.pass_id, progress)
+        try:
+            label = f"{self.name} via /2/dm_events"
+            reading = self.run_pass(
+                context, via, progress, label, first_page=first_page, keep=routing.offer
+            )
+            if (yield from reading):
+                routing.complete()
+                remember_arrivals(via, progress, self._now_ms())
+        finally:
+            self._via_dm_events = False
+            routing.end()

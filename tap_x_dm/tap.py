@@ -84,6 +84,8 @@ class TapXDM(RunScopedTap):
                 if isinstance(stream, DmEventStreamBase)
             ),
             checkpoint=lambda: self.state_writer.write_state(self.state),
+            dm_events_state=lambda: (self.state.get("bookmarks") or {}).get("dm_events") or {},
+            dm_events_selected=lambda: self.streams["dm_events"].selected,
         )
 
     def discover_streams(self) -> list[Stream]:

@@ -72,6 +72,7 @@ def test_partitions_read_full_history_then_only_new_events(
         state=first.final_state,
         dm_conversation_ids=[group],
         participant_ids=[participant],
+        conversation_routing=False,  # each on its own endpoint (routing: tests/test_routing.py)
     )
     assert sorted(r["id"] for r in second.records("conversation_events")) == sorted(
         e["id"] for e in new
@@ -83,6 +84,9 @@ def test_partitions_read_full_history_then_only_new_events(
     assert unchanged.pop("arrivals_per_week") == math.ceil(
         states[one_to_one].pop("arrivals_per_week") / 2
     )
+    # Everything below a later id has been read now (600 s later, less the 5 s allowance).
+    covered = int(unchanged.pop("covered_to_id"))
+    assert covered - int(states[one_to_one].pop("covered_to_id")) == 600_000 << 22
     assert unchanged == states[one_to_one]
 
 

@@ -196,3 +196,62 @@ def test_fifty_kills_lose_nothing_and_re_read_at_most_a_page_each(
         f"{re_read} re-read ({re_read / kills:.1f} a kill, page size {PAGE_SIZE}); "
         f"{len(requests)} requests for a minimum of {minimum}; {len(refreshes)} token refreshes"
     )
+
+
+def test_kills_during_a_routed_pass_lose_no_conversation_event(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """Conversations fed by the dm_events pass resume with it: every event once, no own request."""
+    rng = random.Random(20261202)
+    sandbox = sandbox_factory(
+        clock=SystemClock(), seed=29, events=200, days=10, rate_limit=4, rate_window=1.0
+    )
+    account = sandbox.account.id
+    conversations = sandbox.dataset.conversations_of(account)[:4]
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "api_url": sandbox.base_url,
+                "access_token": sandbox.access_token(),
+                "run_lock_dir": str(tmp_path / "locks"),
+                "page_size": PAGE_SIZE,
+                "dm_conversation_ids": conversations,
+            }
+        )
+    )
+    state_file = tmp_path / "state.json"
+    first = TapProcess(config, None)
+    assert first.wait() == 0, "".join(first.stderr[-20:])
+    state_file.write_text(
+        json.dumps([m for m in first.messages() if m["type"] == "STATE"][-1]["value"])
+    )
+    new = {c: [e["id"] for e in sandbox.add_events(15, conversation_id=c)] for c in conversations}
+    sandbox.clear_log()
+    emitted: list[str] = []
+    kills = 0
+    while True:
+        run = TapProcess(config, state_file)
+        killed = kills < 10 and run.kill_after("page", rng.uniform(0.0, 0.05))
+        if not killed:
+            assert run.wait() == 0, "".join(run.stderr[-20:])
+        messages = run.messages()
+        emitted += [
+            m["record"]["id"]
+            for m in messages
+            if m["type"] == "RECORD" and m["stream"] == "conversation_events"
+        ]
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+        if states:
+            state_file.write_text(json.dumps(states[-1]))
+        kills += int(killed)
+        if not killed:
+            break
+    final = json.loads(state_file.read_text())["bookmarks"]["conversation_events"]["partitions"]
+    assert kills >= 3, "the pass ended before the kills could interrupt it"
+    assert set(emitted) == {i for ids in new.values() for i in ids}
+    assert len(emitted) - len(set(emitted)) <= kills * PAGE_SIZE
+    assert {p["context"]["dm_conversation_id"]: p["replication_key_id"] for p in final} == {
+        c: max(ids, key=int) for c, ids in new.items()
+    }
+    assert not [e for e in sandbox.request_log if e["path"].startswith("/2/dm_conversations/")]

@@ -1,0 +1,340 @@
+"""Quota routing: configured conversations read from the `/2/dm_events` pages a run reads anyway.
+
+X allows 15 requests per 15 minutes on each DM endpoint, and `/2/dm_events`
+carries every conversation of the last 30 days. A conversation partition whose
+bookmark is not older than where an account-wide pass stops needs no request
+of its own: the pass meets all its new events. So an incremental run costs the
+same requests however many conversations are configured.
+
+Two account-wide passes can feed the partitions:
+
+* `dm_events`' own pass, when `dm_events` is selected: `conversation_events`
+  syncs first (streams sync in order of name) and leaves the routed
+  partitions to it; the `dm_events` pass then writes their rows (as
+  `conversation_events` records) and moves their bookmarks when it completes.
+* a *routing pass* of `conversation_events` over `/2/dm_events` when
+  `dm_events` is not selected and that is cheaper than one request per
+  conversation; it writes only the routed conversations' events and keeps its
+  place in `bookmarks.conversation_events.via_dm_events`, never in
+  `dm_events`' state (which would claim events were written there).
+
+A partition is reached when everything of it below an id close to that
+pass's bookmark has been read (`covered_to_id`: its last pass read X's list
+down from then): the pass then reads down to that id, a few events more than
+its own bookmark needs, and routes what lies between to the partition.
+
+Each routed partition goes through the same `NewestFirstPass` as its own pass
+would, so it ends with the same records and state. Its progress is saved in
+its own `pass` after every page, marked `routed_by` the feeding pass: a run
+that stops continues with that pass's cursor, and a partition is routed again
+only by that same pass (otherwise events of pages already read would be
+missed) or, when it is not routed again, goes on with its own endpoint from the
+progress saved (its repeats recognised as usual).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.passes import (
+    ARRIVALS_KEY,
+    FIRST_PAGE_SLACK,
+    IN_FLIGHT_KEY,
+    WEEK_MS,
+    NewestFirstPass,
+    PassProgress,
+    bookmark_id,
+    complete,
+    covered_id,
+    next_pass_number,
+    remember_arrivals,
+    resumable,
+)
+
+#: Stream-level key of `conversation_events`' state that holds its routing pass.
+ROUTING_STATE_KEY = "via_dm_events"
+#: Key of a partition's pass in flight naming the pass that feeds it.
+ROUTED_BY_KEY = "routed_by"
+#: A partition is routed only when its bookmark is this far inside `/2/dm_events`' 30 days.
+HORIZON_MS = 29 * 86_400_000
+#: Requests a routing pass is assumed to need while the account's arrival rate is unknown.
+UNKNOWN_RATE_REQUESTS = 2
+#: How far below `dm_events`' bookmark its pass reads to reach a partition: within one run,
+#: `conversation_events` reads a little earlier than `dm_events` (rate-limit waits included).
+REACH_MS = 3_600_000
+
+
+@dataclass
+class Feed:
+    """What an account-wide pass does for the partitions it feeds (nothing by default)."""
+
+    #: Read at least down to this id (lower than the pass's own bookmark).
+    floor_id: int | None = None
+    #: Called with every event the pass reads, before the pass decides whether it is new.
+    offer: Callable[[Mapping[str, Any]], bool] | None = None
+    #: Called once the pass completed.
+    completed: Callable[[], None] = lambda: None
+
+
+@dataclass
+class RoutedPartition:
+    """One conversation partition fed by an account-wide pass."""
+
+    state: dict[str, Any]
+    one_pass: NewestFirstPass
+    write: Callable[[Mapping[str, Any]], None] | None
+    #: Every event of the partition below this id has been read (`passes.covered_id`).
+    covered: int
+    changed: bool = True
+
+
+def _stored_types_match(state: Mapping[str, Any], event_types: list[str]) -> bool:
+    """No event type was added since the bookmark (an added one needs a catch-up pass)."""
+    stored = state.get("event_types")
+    return stored is None or all(kind in stored for kind in event_types)
+
+
+class ConversationRouter:
+    """Decides which partitions an account-wide pass feeds, and feeds them (a run service)."""
+
+    def __init__(
+        self,
+        *,
+        dm_events_state: Callable[[], Mapping[str, Any]],
+        dm_events_selected: Callable[[], bool],
+        now_ms: Callable[[], int],
+        start_ms: int | None,
+        logger: logging.Logger,
+    ) -> None:
+        self._dm_events_state = dm_events_state
+        self._dm_events_selected = dm_events_selected
+        self._now_ms = now_ms
+        self._start_ms = start_ms
+        self._logger = logger
+        self._routed: dict[str, RoutedPartition] = {}
+        #: `dm_events#<n>` or `via_dm_events#<n>`: the pass that feeds the routed partitions.
+        self.pass_id: str | None = None
+        #: The routing pass `conversation_events` runs itself (dm_events not selected).
+        self.routing_pass: PassProgress | None = None
+        self._feeding = False
+        self._feeding_pass: PassProgress | None = None
+        self._completed = False
+
+    def routes(self, conversation_id: str) -> bool:
+        """Whether an account-wide pass reads this conversation in this run."""
+        return conversation_id in self._routed
+
+    # -- the plan, made once by conversation_events ---------------------------------------
+
+    def plan(
+        self,
+        partitions: Mapping[str, dict[str, Any]],
+        *,
+        event_types: list[str],
+        page_size: int,
+        own_state: dict[str, Any],
+        write: Callable[[Mapping[str, Any]], None],
+    ) -> None:
+        """Choose the routed partitions of `partitions` (conversation id → partition state)."""
+        if self._dm_events_selected():
+            self._plan_from_dm_events(partitions, event_types, write)
+        else:
+            self._plan_routing_pass(partitions, event_types, page_size, own_state)
+
+    def _plan_from_dm_events(
+        self,
+        partitions: Mapping[str, dict[str, Any]],
+        event_types: list[str],
+        write: Callable[[Mapping[str, Any]], None],
+    ) -> None:
+        dm_state = self._dm_events_state()
+        floor = bookmark_id(dm_state)
+        if floor is None or not _stored_types_match(dm_state, event_types):
+            return
+        resumed = resumable(dm_state, event_types=event_types)
+        resuming = resumed is not None and resumed.pages > 0
+        number = resumed.number if resumed is not None else next_pass_number(dm_state)
+        self.pass_id = f"dm_events#{number}"
+        reach = floor - (REACH_MS << 22)
+        self._route(partitions, event_types, floor=reach, resuming=resuming, write=write)
+        if self._routed:
+            self._logger.info(
+                "conversation_events: %d of %d conversation(s) are read from the /2/dm_events "
+                "pages of the dm_events pass (their bookmarks are not older than its bookmark, "
+                "id %s); the others use their own endpoint.",
+                len(self._routed),
+                len(partitions),
+                floor,
+            )
+
+    def _plan_routing_pass(
+        self,
+        partitions: Mapping[str, dict[str, Any]],
+        event_types: list[str],
+        page_size: int,
+        own_state: dict[str, Any],
+    ) -> None:
+        via = own_state.setdefault(ROUTING_STATE_KEY, {})
+        saved = _saved_routing_pass(via, event_types)
+        resuming = saved is not None and saved.pages > 0
+        number = saved.number if saved is not None else next_pass_number(via)
+        self.pass_id = f"{ROUTING_STATE_KEY}#{number}"
+        floor = saved.since_id if resuming and saved is not None else None
+        self._route(partitions, event_types, floor=floor, resuming=resuming, write=None)
+        if not self._routed:
+            return
+        since = floor or self.floor_id() or 0
+        requests = self._routing_pass_requests(via, since, page_size)
+        if not resuming and requests >= len(self._routed):
+            self._logger.info(
+                "conversation_events: %d conversation(s) use their own endpoint (%d request(s)): "
+                "fewer than reading the /2/dm_events pages since id %s would need (about %d).",
+                len(self._routed),
+                len(self._routed),
+                since,
+                requests,
+            )
+            self._routed.clear()
+            return
+        self.routing_pass = saved if resuming else None
+        if self.routing_pass is None:
+            self.routing_pass = PassProgress(number=number, since_id=since, event_types=event_types)
+        self._logger.info(
+            "conversation_events: dm_events is not selected; %s the /2/dm_events pages since id "
+            "%s (about %d request(s)) for %d conversation(s) instead of one request each, "
+            "writing only their events; the pass keeps its place in "
+            "bookmarks.conversation_events.%s.",
+            "continuing to read" if resuming else "reading",
+            since,
+            requests,
+            len(self._routed),
+            ROUTING_STATE_KEY,
+        )
+
+    def _routing_pass_requests(self, via: Mapping[str, Any], since: int, page_size: int) -> int:
+        """Requests a routing pass down to `since` is expected to need."""
+        rate = via.get(ARRIVALS_KEY)
+        if not isinstance(rate, int):
+            return UNKNOWN_RATE_REQUESTS
+        expected = rate * max(0, self._now_ms() - snowflake_ms(since)) / WEEK_MS
+        return max(1, math.ceil((expected + FIRST_PAGE_SLACK) / page_size))
+
+    def _route(
+        self,
+        partitions: Mapping[str, dict[str, Any]],
+        event_types: list[str],
+        *,
+        floor: int | None,
+        resuming: bool,
+        write: Callable[[Mapping[str, Any]], None] | None,
+    ) -> None:
+        horizon = self._now_ms() - HORIZON_MS
+        for conversation_id, state in partitions.items():
+            bookmark, covered = bookmark_id(state), covered_id(state)
+            if bookmark is None or covered is None or snowflake_ms(covered) < horizon:
+                continue  # a first run, or history /2/dm_events no longer serves
+            if (floor is not None and covered < floor) or not _stored_types_match(
+                state, event_types
+            ):
+                continue
+            progress = resumable(state, event_types=event_types)
+            fed_before = progress is not None and progress.routed_by == self.pass_id
+            if progress is not None and not fed_before and (progress.pages or progress.emitted):
+                continue  # its own pass is under way: it continues on its own endpoint
+            if resuming and not fed_before:
+                continue  # the pass's first pages, read already, held its events
+            if progress is None or not fed_before:
+                progress = PassProgress(
+                    number=next_pass_number(state), since_id=bookmark, event_types=event_types
+                )
+            progress.routed_by = self.pass_id
+            one_pass = NewestFirstPass(progress, start_ms=self._start_ms)
+            self._routed[conversation_id] = RoutedPartition(state, one_pass, write, covered)
+
+    def floor_id(self) -> int | None:
+        """The lowest id the feeding pass must read down to for its partitions."""
+        return min((p.covered for p in self._routed.values()), default=None)
+
+    # -- feeding, by the account-wide pass --------------------------------------------------
+
+    def begin(self, pass_id: str, progress: PassProgress) -> Feed:
+        """An account-wide pass starts: it feeds the partitions if it is the planned one."""
+        self._feeding = bool(self._routed) and pass_id == self.pass_id and not self._completed
+        if not self._feeding:
+            return Feed()
+        self._feeding_pass = progress
+        return Feed(floor_id=self.floor_id(), offer=self.offer, completed=self.complete)
+
+    def offer(self, row: Mapping[str, Any]) -> bool:
+        """Give one event of the pass to its partition; True when that partition takes it.
+
+        Fed by `dm_events`, the partition's record is written here, from the
+        `dm_events` row (same schema); fed by the routing pass, the caller
+        yields it as `conversation_events`' own record.
+        """
+        if not self._feeding:
+            return False
+        partition = self._routed.get(str(row.get("dm_conversation_id") or ""))
+        if partition is None or not partition.one_pass.admit(row):
+            return False
+        partition.changed = True
+        if partition.write is not None:
+            partition.write(row)
+        return True
+
+    def save(self) -> None:
+        """After a page: every fed partition's progress goes into its state (STATE follows)."""
+        if not self._feeding:
+            return
+        for partition in self._routed.values():
+            if partition.changed:
+                partition.state[IN_FLIGHT_KEY] = partition.one_pass.progress.to_state()
+                partition.changed = False
+
+    def complete(self) -> None:
+        """The feeding pass completed: every routed partition's pass completes with it."""
+        if not self._feeding:
+            return
+        now = self._now_ms()
+        events = 0
+        top = None if self._feeding_pass is None else self._feeding_pass.top_id
+        for partition in self._routed.values():
+            progress = partition.one_pass.progress
+            progress.top_id = top
+            complete(partition.state, progress)
+            remember_arrivals(partition.state, progress, now)
+            partition.state["event_types"] = progress.event_types
+            events += progress.emitted
+        self._logger.info(
+            "conversation_events: %d conversation(s) updated from the %s pass: %d new event(s).",
+            len(self._routed),
+            (self.pass_id or "").split("#")[0],
+            events,
+        )
+        self._feeding = False
+        self._completed = True  # the partitions stay routed: they are done for this run
+
+    def end(self) -> None:
+        """The feeding pass stopped early or failed: what was saved stays for the next run."""
+        self._feeding = False
+
+
+def _saved_routing_pass(via: Mapping[str, Any], event_types: list[str]) -> PassProgress | None:
+    """The routing pass in flight, if it is the next one and reads these event types.
+
+    Its floor (`since_id`) is the lowest bookmark of the partitions it fed,
+    which do not move until it completes; a partition it did not feed is not
+    routed while it resumes.
+    """
+    saved = via.get(IN_FLIGHT_KEY)
+    if not isinstance(saved, Mapping):
+        return None
+    progress = PassProgress.from_state(saved)
+    if progress.number != next_pass_number(via) or progress.event_types != event_types:
+        return None
+    return progress
