@@ -212,6 +212,8 @@ class DmEventStreamBase(XStream):
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Tag the row, and write the users, tweets and media it refers to, before it."""
         row = super().post_process(row, context)
+        if row.get("source") == "archive":  # an archive row (archive_import): no page behind it
+            return row
         row["source"] = "api"
         self._includes.write_referenced(row, self._page)
         return row
@@ -339,7 +341,11 @@ class DmEventStreamBase(XStream):
         finally:
             self._pass = None
         complete(state, progress)
+        self.pass_completed(state, progress)
         return True
+
+    def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
+        """Hook: a pass of this stream or partition completed (see `dm_events`)."""
 
     def _now_ms(self) -> int:
         return int(self.services.clock.time() * 1000)
