@@ -111,12 +111,12 @@ def _check_archive_imports(key: str, saved: object) -> None:
         return
     if not isinstance(saved, dict):
         raise _fail(key, 'must be an object with "ranges" and "checksums"')
-    checksums = saved.get("checksums") or []
+    checksums = saved.get("checksums", [])
     if not isinstance(checksums, list) or not all(
         isinstance(v, str) and _CHECKSUM.match(v) for v in checksums
     ):
         raise _fail(f"{key}.checksums", "must be a list of sha256:<64 hex digits>")
-    ranges = saved.get("ranges") or {}
+    ranges = saved.get("ranges", {})
     if not isinstance(ranges, dict):
         raise _fail(f"{key}.ranges", "must be an object of event types")
     for kind, pairs in ranges.items():
