@@ -31,14 +31,14 @@ print(base_kb, high_water_kb(), round(time.monotonic() - start, 1), file=sys.std
 """
 
 
-def run_tap_process(config: Path, state: Path, out: Path) -> tuple[int, int, float]:
+def run_tap_process(config: Path, state: Path, out: Path) -> tuple[int, int, float, str]:
     with out.open("w") as stdout:
         done = subprocess.run(
             [sys.executable, "-c", RUN, str(config), str(state)],
             stdout=stdout, stderr=subprocess.PIPE, text=True, check=True,
         )  # fmt: skip
     base_kb, peak_kb, seconds = done.stderr.strip().splitlines()[-1].split()
-    return int(base_kb), int(peak_kb), float(seconds)
+    return int(base_kb), int(peak_kb), float(seconds), done.stderr
 
 
 @pytest.mark.slow
@@ -58,7 +58,7 @@ def test_the_tap_imports_a_200_mb_archive_in_flat_memory_then_skips_it(tmp_path:
     state.write_text(json.dumps({"version": 3, "account": {"id": ACCOUNT_ID}}))
     out = tmp_path / "out.jsonl"
 
-    base_kb, peak_kb, seconds = run_tap_process(config, state, out)
+    base_kb, peak_kb, seconds, log = run_tap_process(config, state, out)
 
     records = 0
     last_state = None
@@ -71,12 +71,14 @@ def test_the_tap_imports_a_200_mb_archive_in_flat_memory_then_skips_it(tmp_path:
     print(f"import: {records} records, peak RSS {peak_kb / 1024:.0f} MB "
           f"({base_kb / 1024:.0f} MB after imports), {seconds} s")  # fmt: skip
     assert records == count
+    assert f"archive_path: {count} event(s) written to dm_events" in log
     assert peak_kb - base_kb < 40 * 1024
     assert last_state is not None
     state.write_text(json.dumps(last_state))
 
-    _, _, skip_seconds = run_tap_process(config, state, out)
+    _, _, skip_seconds, log = run_tap_process(config, state, out)
 
     again = [json.loads(line) for line in out.open()]
     print(f"second run (checksum known): {skip_seconds} s")
     assert not any(m["type"] == "RECORD" for m in again)
+    assert "was imported already; nothing to emit." in log
