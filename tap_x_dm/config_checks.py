@@ -97,6 +97,7 @@ def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
         )
         if token_problem:
             problems.append(token_problem)
+    problems.extend(archive_problems(config))
     if config.get("start_date"):
         try:
             parse_timestamp(str(config["start_date"]))
@@ -104,6 +105,29 @@ def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(
                 "start_date must be an ISO 8601 date or timestamp, e.g. 2026-01-31 or "
                 f"2026-01-31T00:00:00Z (got {config['start_date']!r})."
+            )
+    return problems
+
+
+def archive_problems(config: Mapping[str, Any]) -> list[str]:
+    """Rules of the archive settings, before the first request; one line each."""
+    problems: list[str] = []
+    path = str(config.get("archive_path") or "").strip()
+    if path and not Path(path).expanduser().exists():
+        problems.append(
+            f"archive_path {path} does not exist: give the zip X sent (twitter-....zip) or the "
+            "folder it unpacks to."
+        )
+    if config.get("archive_only") and not path:
+        problems.append("archive_only needs archive_path: the archive to read instead of the API.")
+    given = config.get("api_covered_from")
+    if given:
+        try:
+            parse_timestamp(str(given))
+        except ValueError:
+            problems.append(
+                "api_covered_from must be an ISO 8601 timestamp, e.g. 2026-01-31T00:00:00Z "
+                f"(got {given!r})."
             )
     return problems
 

@@ -193,13 +193,15 @@ class DmEventStreamBase(XStream):
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Tag the row, and write the users, tweets and media it refers to, before it."""
         row = self.as_record(row)
-        self._includes.write_referenced(row, self._page)
+        if row["source"] == "api":  # an archive row (archive_import) has no page behind it
+            self._includes.write_referenced(row, self._page)
         return row
 
     def as_record(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The record of one event of X's page, without writing what it refers to."""
+        """The record of one event, without writing what it refers to."""
         row = super().post_process(row, None)
-        row["source"] = "api"
+        if row.get("source") != "archive":
+            row["source"] = "api"
         return row
 
     # -- passes -------------------------------------------------------------------------
@@ -345,7 +347,11 @@ class DmEventStreamBase(XStream):
         finally:
             self._pass = None
         complete(state, progress)
+        self.pass_completed(state, progress)
         return True
+
+    def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
+        """Hook: a pass of this stream or partition completed (see `dm_events`)."""
 
     def _now_ms(self) -> int:
         return int(self.services.clock.time() * 1000)

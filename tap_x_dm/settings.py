@@ -234,6 +234,31 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "state), without moving the bookmark: repairs a known gap.",
     ),
     th.Property(
+        "archive_path",
+        th.StringType,
+        title="X archive path",
+        description="The account's X archive (Settings, Download an archive of your data): the "
+        "zip X sends or the folder it unpacks to. Its DM events older than what the API read "
+        "go into dm_events (source archive), once per archive; see docs/archive.md.",
+    ),
+    th.Property(
+        "archive_only",
+        th.BooleanType,
+        default=False,
+        title="Archive only",
+        description="dm_events reads only archive_path and makes no request to /2/dm_events "
+        "(nor dm_event_ids): before the API is set up, the archive's whole history is loaded. "
+        "Later API runs keep one row per event.",
+    ),
+    th.Property(
+        "api_covered_from",
+        th.DateTimeType,
+        title="API covered from",
+        description="Only for a state of tap-x-dm 0.2 or older with archive_path: the "
+        "created_at of the oldest API row in dm_events (select min(created_at) from dm_events "
+        "where coalesce(source, 'api') = 'api'); the archive imports what is older.",
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType(minimum=1),
         default=30,

@@ -7,11 +7,17 @@ Version history (the README documents the current shape):
 * 2 (0.2): `version`; the bookmark proper is `replication_key_id` (the highest
   event id of the last completed pass); `pass` holds the pass in flight and
   `passes_completed` ties it to its bookmark.
-* 3 (0.3): `covered_to_id` (everything below it has been read; a quiet
-  conversation's bookmark lags behind it); `bookmarks.conversation_events.via_dm_events`
-  holds the routing pass (`tap_x_dm.routing`); a pass in flight has `top_id` and may
-  be `routed_by` an account-wide pass. Nothing to upgrade: without
-  `covered_to_id` the bookmark is what is known to be read.
+* 3 (0.3): `bookmarks.dm_events.covered_from_id` (the lowest id of the first
+  full pass: how far back the API read) and `bookmarks.dm_events.archive_imports`
+  (`ranges`: per event type, merged `[from, to]` times imported from X archives;
+  `checksums`: archives fully imported), see `tap_x_dm.archive_import`;
+  `covered_to_id` (everything below it has been read; a quiet conversation's
+  bookmark lags behind it); `bookmarks.conversation_events.via_dm_events` holds the
+  routing pass (`tap_x_dm.routing`); a pass in flight has `top_id` and may be
+  `routed_by` an account-wide pass. Nothing to convert: without `covered_to_id` the
+  bookmark is what is known to be read; a version-2 bookmark has no
+  `covered_from_id`, which the archive import treats as unknown (it asks for
+  `api_covered_from`) rather than guess.
 
 Every value the tap reads is checked before the first request; a bad one is
 one line naming its key and how to fix it, never a traceback.
@@ -26,6 +32,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from tap_x_dm.archive_import import COVERED_FROM_KEY, IMPORTS_KEY
 from tap_x_dm.errors import TapXDMError
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
 from tap_x_dm.passes import (
@@ -42,6 +49,7 @@ STATE_VERSION = 3
 #: A bookmark further ahead than this (clocks disagree a little) is an error, not a silent no-op.
 FUTURE_TOLERANCE_MS = 86_400_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
+_CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
 _FIX = "fix or clear the state (`meltano state clear <state id>`), then run again"
 
 
@@ -94,7 +102,7 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
             parse_timestamp(str(value))
         except ValueError:
             raise _fail(f"{key}.replication_key_value", f"is not a timestamp ({value!r})") from None
-    for name in (BOOKMARK_ID_KEY, COVERED_KEY):
+    for name in (BOOKMARK_ID_KEY, COVERED_KEY, COVERED_FROM_KEY):
         if bookmark.get(name) is not None and not _DIGITS.match(str(bookmark[name])):
             raise _fail(f"{key}.{name}", f"is not an X id ({bookmark[name]!r})")
     for name in ("event_types",):
@@ -115,6 +123,37 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
     if completed is not None and (not isinstance(completed, int) or completed < 0):
         raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")
     _check_in_flight(f"{key}.{IN_FLIGHT_KEY}", bookmark.get(IN_FLIGHT_KEY))
+    _check_archive_imports(f"{key}.{IMPORTS_KEY}", bookmark.get(IMPORTS_KEY))
+
+
+def _check_archive_imports(key: str, saved: object) -> None:
+    if saved is None:
+        return
+    if not isinstance(saved, dict):
+        raise _fail(key, 'must be an object with "ranges" and "checksums"')
+    checksums = saved.get("checksums", [])
+    if not isinstance(checksums, list) or not all(
+        isinstance(v, str) and _CHECKSUM.match(v) for v in checksums
+    ):
+        raise _fail(f"{key}.checksums", "must be a list of sha256:<64 hex digits>")
+    ranges = saved.get("ranges", {})
+    if not isinstance(ranges, dict):
+        raise _fail(f"{key}.ranges", "must be an object of event types")
+    for kind, pairs in ranges.items():
+        if not isinstance(pairs, list):
+            raise _fail(f"{key}.ranges.{kind}", "must be a list of [from, to] timestamps")
+        for pair in pairs:
+            if not _is_time_range(pair):
+                raise _fail(f"{key}.ranges.{kind}", f"has a bad [from, to] pair ({pair!r})")
+
+
+def _is_time_range(pair: object) -> bool:
+    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
+        return False
+    try:
+        return parse_timestamp(pair[0]) <= parse_timestamp(pair[1])
+    except ValueError:
+        return False
 
 
 def _check_in_flight(key: str, saved: object) -> None:
@@ -143,6 +182,10 @@ def _upgrade_1_to_2(state: dict[str, Any]) -> None:
         if value and bookmark.get(BOOKMARK_ID_KEY) is None:
             # A bookmark written by hand without its id counted the whole millisecond as seen.
             bookmark[BOOKMARK_ID_KEY] = _max_id_at(str(value))
+
+
+def _upgrade_2_to_3(state: dict[str, Any]) -> None:
+    """3 only adds keys; a 0.2 bookmark's missing `covered_from_id` means "unknown"."""
 
 
 def read_file(handle: IO[str]) -> str:
@@ -198,6 +241,8 @@ def load(
         _check_bookmark(key, bookmark)
     if version < 2:
         _upgrade_1_to_2(upgraded)
+    if version < 3:
+        _upgrade_2_to_3(upgraded)
     if now_ms is not None:
         _check_not_ahead(upgraded, now_ms)
     upgraded["version"] = STATE_VERSION

@@ -9,6 +9,7 @@ import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from tap_x_dm.archive_import import ArchiveImport, record_coverage
 from tap_x_dm.errors import StopRunError, XNotFoundError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.forecast import first_runs_line
@@ -70,8 +71,27 @@ class DmEventsStream(DmEventStreamBase):
             self._lookup = None
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """One incremental pass, then the events asked for by id in `dm_event_ids`."""
+        """The API's events, then the X archive's that the API does not have (`archive_path`)."""
         state = self.get_context_state(context)
+        archive = ArchiveImport.from_config(self.config, self.logger)
+        if archive is None or not archive.only:
+            api = self._api_records(context, state)
+            yield from api if archive is None else archive.api_events(state, api)
+        if archive is not None:
+            self.services.checkpoint()  # the API's progress is kept whatever the archive holds
+            yield from archive.rows(state, self.services.account.id)
+
+    def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
+        """A first full pass tells the archive import where the API's range starts."""
+        window_ms = self._now_ms() - DM_EVENTS_WINDOW_DAYS * 86_400_000
+        start = self.services.start_date
+        start_ms = 0 if start is None else int(start.timestamp() * 1000)
+        record_coverage(state, progress, window_start_ms=max(window_ms, start_ms))
+
+    def _api_records(
+        self, context: Context | None, state: dict[str, Any]
+    ) -> Iterable[dict[str, Any]]:
+        """One incremental pass, then the events asked for by id in `dm_event_ids`."""
         done = set(state.get("looked_up_event_ids") or [])
         configured = dict.fromkeys(self.config.get("dm_event_ids") or [])  # repeats ignored
         pending = [event_id for event_id in configured if event_id not in done]

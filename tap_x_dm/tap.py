@@ -17,6 +17,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_x_dm import state as tap_state
+from tap_x_dm.archive_import import ArchiveImport
 from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
 from tap_x_dm.config_checks import (
@@ -85,7 +86,10 @@ class TapXDM(RunScopedTap):
             ),
             checkpoint=lambda: self.state_writer.write_state(self.state),
             dm_events_state=lambda: (self.state.get("bookmarks") or {}).get("dm_events") or {},
-            dm_events_selected=lambda: self.streams["dm_events"].selected,
+            # An archive-only run reads no /2/dm_events page that could feed conversations.
+            dm_events_selected=lambda: (
+                self.streams["dm_events"].selected and not self.config.get("archive_only")
+            ),
         )
 
     def discover_streams(self) -> list[Stream]:
@@ -106,13 +110,25 @@ class TapXDM(RunScopedTap):
         lock_dir = self.config.get("run_lock_dir")
         authenticator = self.services.authenticator
         with account_run_lock(authenticator.identity, Path(lock_dir) if lock_dir else None):
-            self.services.account.check_credential(authenticator.user_id)
+            account, stored = self.services.account, self.services.account.stored_id
+            account.check_credential(authenticator.user_id)
+            self._check_archive(stored)  # before the first request (the account's too, if stored)
             try:
-                _ = self.services.account.id  # before any stream: every record carries it
+                _ = account.id  # before any stream: every record carries it
             except StopRunError as exc:
                 self.services.stop.stop(exc)
+            else:
+                if stored is None:  # users/me, which the run makes anyway, told the account
+                    self._check_archive(account.id)
             yield
             self.services.costs.log_run(self.logger)
+
+    def _check_archive(self, account_id: str | None) -> None:
+        """`archive_path` opens, is the account's, and the state can tell it from the API."""
+        archive = ArchiveImport.from_config(self.config, self.logger)
+        dm_events = self.streams["dm_events"]
+        if archive is not None and dm_events.selected:
+            archive.preflight(dm_events.get_context_state(None), account_id)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Upgrade and check the state, then keep its version and account beside the bookmarks."""
