@@ -115,10 +115,10 @@ class DmEventStreamBase(XStream):
         """Field and expansion parameters shared by list pages and single-event lookups.
 
         X bills every expanded user, tweet and media it returns, so an expansion is
-        asked for only when the stream it fills is selected.
+        asked for only when the stream it fills is selected, and not when that stream
+        looks its objects up by id (`object_lookups`, see `lookups`).
         """
-        selected = self._includes.selected_kinds()
-        expansions = [e for e, stream in EXPANSION_STREAMS.items() if stream in selected]
+        expansions = self._includes.expansions(EXPANSION_STREAMS, single=self._is_lookup())
         params = {
             "dm_event.fields": ",".join(DM_EVENT_FIELDS),
             "user.fields": ",".join(self.config["user_fields"]),
@@ -356,6 +356,7 @@ class DmEventStreamBase(XStream):
         """
         if self._pass is None:
             return
+        self._includes.end_page()  # objects looked up by id, before the state covers the page
         one_pass, progress = self._pass, self._pass.progress
         too_small = bool(
             self._asked < self._pass_page_size() and self._page_next and not one_pass.reached_floor

@@ -30,6 +30,7 @@ STATE_VERSION = 2
 #: A bookmark further ahead than this (clocks disagree a little) is an error, not a silent no-op.
 FUTURE_TOLERANCE_MS = 86_400_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FIX = "fix or clear the state (`meltano state clear <state id>`), then run again"
 
 
@@ -91,6 +92,16 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
         isinstance(looked_up, list) and all(_DIGITS.match(str(v)) for v in looked_up)
     ):
         raise _fail(f"{key}.looked_up_event_ids", "must be a list of X ids")
+    loaded = bookmark.get("loaded_by_day")  # tap_x_dm.lookups.LOADED_KEY
+    if loaded is not None and not (
+        isinstance(loaded, dict)
+        and all(_DAY.match(str(day)) for day in loaded)
+        and all(
+            isinstance(v, list) and all(isinstance(i, str) and _DIGITS.match(i) for i in v)
+            for v in loaded.values()
+        )
+    ):
+        raise _fail(f"{key}.loaded_by_day", 'must map UTC days ("2026-12-01") to lists of X ids')
     completed = bookmark.get(PASSES_COMPLETED_KEY)
     if completed is not None and (not isinstance(completed, int) or completed < 0):
         raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")
