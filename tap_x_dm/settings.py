@@ -237,10 +237,11 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "object_lookups_max_ids",
         th.IntegerType(minimum=0),
-        default=10_000,
+        default=5_000,
         title="Object lookups memory (ids)",
         description="With object_lookups by_id: the most user (and tweet) ids the state "
-        "remembers as loaded; past it the oldest are forgotten and looked up again if seen.",
+        "remembers as loaded (about 22 bytes of state each); past it the oldest are forgotten and "
+        "looked up again if seen.",
     ),
     th.Property(
         "dm_event_ids",
