@@ -1,4 +1,4 @@
-"""`object_lookups: by_id`: users and posts loaded once, on their own endpoints, remembered in state."""
+"""`object_lookups: by_id`: users and posts loaded once, on their endpoints, kept in state."""
 
 from __future__ import annotations
 
