@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench            # everything (about 5 minutes on 2 cores)
     .venv/bin/python -m bench --quick    # peak RSS at 10k and 100k instead of 1M
+    .venv/bin/python -m bench --only lookups   # one section: users and posts, expanded or by id
 
 Everything runs against the sandbox on 127.0.0.1. The tap runs as users run it
 (`tap-x-dm --config ... [--state ...]`, stdout to a file or /dev/null); the bare
@@ -30,6 +31,7 @@ from bench.harness import (
     cli_sandbox,
     run_bare_loop,
 )
+from bench.lookups import object_lookups
 
 #: Data that `/2/dm_events` serves in full: 29 days, 20 conversations the account is in.
 DATA_FLAGS = ("--days", "29", "--conversations", "20", "--rate-limit", str(NO_LIMIT))
@@ -346,18 +348,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="peak RSS at 100,000 events instead of 1,000,000"
     )
+    parser.add_argument(
+        "--only", choices=["requests", "lookups", "windows", "cpu", "memory"], help="one section"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     out("## tap-x-dm benchmark")
     out()
     for line in machine():
         out(f"- {line}")
-    out(f"- command: {Path(sys.executable).name} -m bench{' --quick' if args.quick else ''}")
+    flags = (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
+    out(f"- command: {Path(sys.executable).name} -m bench{flags}")
     out()
-    requests_and_billing()
-    rate_limit_windows()
-    cpu()
-    memory((10_000, 100_000 if args.quick else 1_000_000))
+    sections: dict[str, Callable[[], None]] = {
+        "requests": requests_and_billing,
+        "lookups": lambda: object_lookups(out, table),
+        "windows": rate_limit_windows,
+        "cpu": cpu,
+        "memory": lambda: memory((10_000, 100_000 if args.quick else 1_000_000)),
+    }
+    for name, section in sections.items():
+        if args.only in (None, name):
+            section()
     out(f"(benchmark ran {time.perf_counter() - started:.0f} s; median of {REPEATS} where noted)")
     return 0
 

@@ -25,7 +25,9 @@ PRICES_USD: Mapping[str, float] = {
     "media": 0.005,
 }
 #: The most expanded objects one DM event brings, by kind, for the cost cap's worst case: a
-#: sender and a participant, one linked post, one attachment (X allows one per DM).
+#: sender and a participant, one linked post, one attachment (X allows one per DM). With
+#: `object_lookups: by_id` the same bound holds: a page's lookups fetch only what its emitted
+#: events refer to (`lookups`), and they are counted in the ledger like any answer.
 WORST_PER_EVENT = {"users": 2, "tweets": 1, "media": 1}
 _NAMES = {"dm_events": "DM event(s)", "users": "user(s)", "tweets": "post(s)", "media": "media"}
 

@@ -74,8 +74,9 @@ class DmEventStreamBase(XStream):
         self._page = PageIncludes()
         self._pass: NewestFirstPass | None = None
         self._pass_state: dict[str, Any] = {}
-        #: `max_results` of the request in flight.
+        #: `max_results` of the request in flight, and when it was prepared.
         self._asked = 0
+        self._asked_at_ms = 0
         self._page_left = 0
         self._page_next: str | None = None
 
@@ -96,10 +97,10 @@ class DmEventStreamBase(XStream):
         """Field and expansion parameters shared by list pages and single-event lookups.
 
         X bills every expanded user, tweet and media it returns, so an expansion is
-        asked for only when the stream it fills is selected.
+        asked for only when the stream it fills is selected, and not when that stream
+        looks its objects up by id (`object_lookups`, see `lookups`).
         """
-        selected = self._includes.selected_kinds()
-        expansions = [e for e, stream in EXPANSION_STREAMS.items() if stream in selected]
+        expansions = self._includes.expansions(EXPANSION_STREAMS, single=self._is_lookup())
         params = {
             "dm_event.fields": ",".join(DM_EVENT_FIELDS),
             "user.fields": ",".join(self.config["user_fields"]),
@@ -120,7 +121,7 @@ class DmEventStreamBase(XStream):
         cap = self.config.get("max_cost_usd")
         if cap is not None:  # stops the run before a page that could pass the cap
             self.services.costs.check_next_page(size, float(cap), self._includes.selected_kinds())
-        self._asked = size
+        self._asked, self._asked_at_ms = size, self._now_ms()
         params: dict[str, Any] = {
             "max_results": size,
             "event_types": ",".join(
@@ -368,13 +369,14 @@ class DmEventStreamBase(XStream):
         """
         if self._pass is None:
             return
+        self._includes.end_page()  # objects looked up by id, before the state covers the page
         one_pass, progress = self._pass, self._pass.progress
         too_small = bool(
             self._asked < self._pass_page_size() and self._page_next and not one_pass.reached_floor
         )
         one_pass.first_page = None
-        if progress.top_id is None:
-            progress.top_id = top_id_at(self._now_ms())
+        if progress.top_id is None:  # from before the request: never claims too much
+            progress.top_id = top_id_at(self._asked_at_ms)
         progress.cursor = None if too_small else self._page_next
         progress.pages += 1
         self._pass_state[IN_FLIGHT_KEY] = progress.to_state()

@@ -7,6 +7,11 @@ an event, hands the objects that event refers to to the `IncludesWriter`, which
 writes them at once, so a kill can never separate an event from its objects
 and the STATE that covers a page always follows them. Only what emitted events
 refer to is written: a run that finds nothing new writes nothing.
+
+With `object_lookups: by_id` (see `lookups`), users and posts are not expanded:
+the writer queues the ids emitted events refer to, and at the end of each page
+(`end_page`, before the page's STATE) each stream looks up those it has not
+loaded recently on its own endpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +24,13 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 
 from tap_x_dm.conform import KnownProperties
+from tap_x_dm.lookups import (
+    LoadedIds,
+    ObjectLookupStream,
+    TweetsLookupStream,
+    UsersLookupStream,
+    utc_day,
+)
 from tap_x_dm.schemas import X_SCHEMAS
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
@@ -98,6 +110,8 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
 
     include_key: t.ClassVar[str]
     schema_key: t.ClassVar[str]
+    #: The helper stream that looks this stream's objects up by id (None: only expanded).
+    lookup_type: t.ClassVar[type[ObjectLookupStream] | None] = None
     #: X's JSON needs no type conversion; `write_objects` drops unknown properties itself.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
@@ -111,6 +125,48 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         self._written: Counter = super().get_record_counter()
         self._known = KnownProperties(schema)
         self._unknown_seen: set[str] = set()
+        #: Keys emitted events of the page in flight refer to, to look up at its end.
+        self._pending: dict[str, None] = {}
+        self._lookup: ObjectLookupStream | None = None
+        self._loaded: LoadedIds | None = None
+
+    @property
+    def looks_up(self) -> bool:
+        """Whether this stream's objects are looked up by id rather than expanded."""
+        return self.lookup_type is not None and self.config.get("object_lookups") == "by_id"
+
+    @property
+    def loaded(self) -> LoadedIds:
+        """What this stream loaded recently, kept in its own state (see `lookups`)."""
+        if self._loaded is None:
+            self._loaded = LoadedIds(
+                self.stream_state,
+                today=utc_day(self._services.clock.time()),
+                days=int(self.config["object_lookups_refresh_days"]),
+                max_ids=int(self.config["object_lookups_max_ids"]),
+            )
+        return self._loaded
+
+    def queue(self, keys: Iterable[str]) -> None:
+        """Note keys to look up at the end of the page (those not loaded recently)."""
+        loaded = self.loaded
+        for key in keys:
+            if key not in loaded:
+                self._pending[key] = None
+
+    def load_pending(self) -> None:
+        """Look up the queued keys on this stream's endpoint and write what X returns."""
+        if not self._pending:
+            return
+        keys = list(self._pending)
+        if self._lookup is None:
+            assert self.lookup_type is not None
+            self._lookup = self.lookup_type(self._tap, self._services)
+        self.write_objects(self._lookup.look_up(keys))
+        # Unreturned ids (deleted, suspended) are remembered too: asked again, they cost a
+        # request and return nothing.
+        self.loaded.add(keys, utc_day(self._services.clock.time()))
+        self._pending.clear()
 
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
@@ -147,6 +203,8 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Nothing to request: everything was written while the event streams ran."""
+        if self._lookup is not None:
+            self._lookup.log_sync_costs()
         if self.selected and not self.emitted and not self._services.event_streams_selected:
             self.logger.warning(
                 "%s is filled from the pages of dm_events and conversation_events; "
@@ -162,6 +220,7 @@ class UsersStream(IncludedObjectsStream):
 
     name = "users"
     include_key = "users"
+    lookup_type = UsersLookupStream
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     schema_key = "User"
 
@@ -171,6 +230,7 @@ class TweetsStream(IncludedObjectsStream):
 
     name = "tweets"
     include_key = "tweets"
+    lookup_type = TweetsLookupStream
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     schema_key = "Tweet"
 
@@ -189,10 +249,27 @@ class IncludesWriter:
 
     def __init__(self, streams: Iterable[IncludedObjectsStream]) -> None:
         self._by_kind = {stream.include_key: stream for stream in streams}
+        #: Kinds the request in flight looks up by id instead of expanding.
+        self._looked_up: set[str] = set()
 
     def selected_kinds(self) -> set[str]:
         """The include kinds whose stream is selected (the only expansions worth paying for)."""
         return {kind for kind, stream in self._by_kind.items() if stream.selected}
+
+    def expansions(self, streams_of: Mapping[str, str], *, single: bool = False) -> list[str]:
+        """The expansions (of `streams_of`: expansion -> stream) to ask of the next request.
+
+        Those of selected streams, minus the streams looked up by id; a single-event
+        lookup (`single`) expands everything selected: it has no page end to look up at.
+        """
+        selected = self.selected_kinds()
+        self._looked_up = set() if single else {k for k in selected if self._by_kind[k].looks_up}
+        return [e for e, kind in streams_of.items() if kind in selected - self._looked_up]
+
+    def end_page(self) -> None:
+        """Look up what the page's emitted events refer to and was not loaded (before STATE)."""
+        for kind in sorted(self._looked_up):
+            self._by_kind[kind].load_pending()
 
     def write_referenced(self, event: Mapping[str, Any], page: PageIncludes) -> None:
         """Write the objects of `page` that `event` refers to (those not yet written)."""
@@ -201,5 +278,9 @@ class IncludesWriter:
             if stream is None or not stream.selected:
                 continue
             new = [key for key in keys if key not in stream.emitted]
-            if new:
+            if not new:
+                continue
+            if kind in self._looked_up:
+                stream.queue(new)
+            else:
                 stream.write_objects(page.objects(kind, new))

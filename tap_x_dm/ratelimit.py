@@ -130,7 +130,8 @@ class RateBudget:
             if window is None:
                 return
             previous_key = self._last_observed
-            self._last_observed = endpoint
+            if endpoint in LIST_ENDPOINTS:  # a users/tweets lookup between pages changes nothing
+                self._last_observed = endpoint
             if (
                 previous_key is not None
                 and self._group(previous_key) != self._group(endpoint)

@@ -226,6 +226,33 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="media.fields requested for the media stream.",
     ),
     th.Property(
+        "object_lookups",
+        th.StringType(allowed_values=["by_id", "expansions"]),
+        default="by_id",
+        title="Object lookups",
+        description="How users and tweets are loaded: by_id looks each one up once on GET "
+        "/2/users and GET /2/tweets (their own rate limits, not the DM quota) and again after "
+        "object_lookups_refresh_days; expansions asks every DM page for them, billed on every "
+        "UTC day they appear. Media are always expanded.",
+    ),
+    th.Property(
+        "object_lookups_refresh_days",
+        th.IntegerType(minimum=1),
+        default=7,
+        title="Object lookups refresh (days)",
+        description="With object_lookups by_id: a user or tweet loaded this many UTC days ago "
+        "is looked up again when an event refers to it (1: once a day, like expansions).",
+    ),
+    th.Property(
+        "object_lookups_max_ids",
+        th.IntegerType(minimum=0),
+        default=5_000,
+        title="Object lookups memory (ids)",
+        description="With object_lookups by_id: the most user (and tweet) ids the state "
+        "remembers as loaded (about 22 bytes of state each); past it the oldest are forgotten and "
+        "looked up again if seen.",
+    ),
+    th.Property(
         "dm_event_ids",
         StringList(pattern=USER_ID_PATTERN),
         default=[],

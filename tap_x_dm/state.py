@@ -50,6 +50,7 @@ STATE_VERSION = 3
 FUTURE_TOLERANCE_MS = 86_400_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FIX = "fix or clear the state (`meltano state clear <state id>`), then run again"
 
 
@@ -119,6 +120,16 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
     rate = bookmark.get(ARRIVALS_KEY)
     if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 0):
         raise _fail(f"{key}.{ARRIVALS_KEY}", "must be a whole number")
+    loaded = bookmark.get("loaded_by_day")  # tap_x_dm.lookups.LOADED_KEY
+    if loaded is not None and not (
+        isinstance(loaded, dict)
+        and all(_DAY.match(str(day)) for day in loaded)
+        and all(
+            isinstance(v, list) and all(isinstance(i, str) and _DIGITS.match(i) for i in v)
+            for v in loaded.values()
+        )
+    ):
+        raise _fail(f"{key}.loaded_by_day", 'must map UTC days ("2026-12-01") to lists of X ids')
     completed = bookmark.get(PASSES_COMPLETED_KEY)
     if completed is not None and (not isinstance(completed, int) or completed < 0):
         raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")

@@ -38,13 +38,20 @@ def test_each_stream_and_the_run_log_requests_resources_and_an_estimate(
     run = run_tap(sandbox, clock=clock)
 
     lines = cost_lines(caplog)
-    assert set(lines) == {"dm_events", "This run"}
-    dm = lines["dm_events"]
+    assert set(lines) == {"dm_events", "users_lookup", "tweets_lookup", "This run"}
+    dm, users, tweets = lines["dm_events"], lines["users_lookup"], lines["tweets_lookup"]
     assert int(dm["requests"]) == len(dm_requests(sandbox))
+    endpoints = [entry["endpoint"] for entry in sandbox.request_log]
+    assert int(users["requests"]) == endpoints.count("users_lookup") > 0
+    assert int(tweets["requests"]) == endpoints.count("tweets_lookup") > 0
     assert int(dm["events"]) == len(expected) == len(run.ids())
+    assert int(dm["users"]) == int(dm["tweets"]) == 0  # object_lookups by_id: not expanded
+    assert int(users["users"]) == len(run.records("users"))
+    assert int(tweets["tweets"]) == len(run.records("tweets"))
     total = lines["This run"]
-    assert int(total["requests"]) == int(dm["requests"]) + 1  # and GET /2/users/me
-    assert int(total["users"]) == int(dm["users"]) + 1
+    lookups = int(users["requests"]) + int(tweets["requests"])
+    assert int(total["requests"]) == int(dm["requests"]) + lookups + 1  # and GET /2/users/me
+    assert int(total["users"]) == int(users["users"]) + 1
     # X bills a resource once a UTC day; the tap counts every one returned: never below the bill.
     assert float(total["usd"]) >= round(sandbox.billed_usd, 2)
     assert int(dm["events"]) == sandbox.billed["dm_events"]

@@ -73,12 +73,13 @@ def test_incremental_rerun_reads_one_page_and_emits_only_new_events(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:
     sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
-    first = run_tap(sandbox, clock=clock)
+    expanded = {"object_lookups": "expansions"}  # by_id: see tests/test_lookups.py
+    first = run_tap(sandbox, clock=clock, **expanded)
     sandbox.clear_log()
 
     clock.advance(3600)
     new = sandbox.add_events(7)
-    second = run_tap(sandbox, clock=clock, state=first.final_state)
+    second = run_tap(sandbox, clock=clock, state=first.final_state, **expanded)
 
     assert sorted(second.ids(), key=int, reverse=True) == sorted(
         (e["id"] for e in new), key=int, reverse=True
@@ -92,7 +93,7 @@ def test_incremental_rerun_reads_one_page_and_emits_only_new_events(
     assert sorted(r["id"] for r in second.records("users")) == sorted(referenced)
 
     sandbox.clear_log()
-    third = run_tap(sandbox, clock=clock, state=second.final_state)
+    third = run_tap(sandbox, clock=clock, state=second.final_state, **expanded)
     assert third.ids() == []
     assert third.records("users") + third.records("tweets") + third.records("media") == []
     assert len(list_requests(sandbox)) == 1
@@ -330,7 +331,7 @@ def test_dm_requests_ask_for_every_field_and_expansion(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:
     sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=50, conversations=10)
-    run_tap(sandbox, clock=clock)
+    run_tap(sandbox, clock=clock, object_lookups="expansions")
     query = dm_requests(sandbox)[0]["query"]
     assert query["dm_event.fields"].split(",") == sorted(query["dm_event.fields"].split(","))
     assert set(query["dm_event.fields"].split(",")) == {
@@ -425,7 +426,9 @@ def test_expanded_objects_are_asked_for_only_when_their_stream_is_selected(
     sandbox.reset_billing()
     sandbox.clear_log()
 
-    users_only = run_tap(sandbox, clock=clock, select=["dm_events", "users"], state={})
+    users_only = run_tap(
+        sandbox, clock=clock, select=["dm_events", "users"], state={}, object_lookups="expansions"
+    )
 
     query = dm_requests(sandbox)[-1]["query"]
     assert set(query["expansions"].split(",")) == {"participant_ids", "sender_id"}
