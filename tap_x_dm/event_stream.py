@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 from tap_x_dm import sdk_adapter
 from tap_x_dm.client import XStream
 from tap_x_dm.errors import StopRunError, XAPIError
-from tap_x_dm.forecast import first_sync_line
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.forecast import first_sync_forecast
 from tap_x_dm.includes import IncludesWriter, PageIncludes
 from tap_x_dm.page_shape import page_shape_problem
 from tap_x_dm.pagination import NewestFirstPaginator
@@ -43,14 +42,6 @@ if t.TYPE_CHECKING:
 #: Every field X's spec allows (REFERENCE.md §1.2), requested explicitly because the
 #: defaults differ between X's doc generations. Fields are not billed; expanded objects are.
 DM_EVENT_FIELDS = parameter_values("DmEventFieldsParameter")
-#: The stream each expansion fills: an expansion is asked for only when its stream is selected.
-EXPANSION_STREAMS = {
-    "attachments.media_keys": "media",
-    "participant_ids": "users",
-    "referenced_tweets.id": "tweets",
-    "sender_id": "users",
-}
-assert set(EXPANSION_STREAMS) == set(parameter_values("DmEventExpansionsParameter"))
 
 
 class _ReadAgainFromTop(Exception):  # noqa: N818  # a signal, not an error
@@ -100,7 +91,7 @@ class DmEventStreamBase(XStream):
         asked for only when the stream it fills is selected, and not when that stream
         looks its objects up by id (`object_lookups`, see `lookups`).
         """
-        expansions = self._includes.expansions(EXPANSION_STREAMS, single=self._is_lookup())
+        expansions = self._includes.expansions(single=self._is_lookup())
         params = {
             "dm_event.fields": ",".join(DM_EVENT_FIELDS),
             "user.fields": ",".join(self.config["user_fields"]),
@@ -389,24 +380,15 @@ class DmEventStreamBase(XStream):
 
     def _forecast_first_sync(self, progress: PassProgress) -> None:
         """After a first sync's first page, say how long and how costly the rest will be."""
-        if not self._page_next or progress.newest_id is None or progress.oldest_ms is None:
-            return
         endpoint = endpoint_of(urlsplit(self.get_url(None)).path) if self.history_days else ""
         window = self.services.budget.window(endpoint) if endpoint else None
-        if window is None:
+        if window is None or not self._page_next:
             return
-        spent = self.services.costs.totals(self.name)
-        line = first_sync_line(
-            self.name,
-            page_events=progress.emitted,
-            span_ms=snowflake_ms(progress.newest_id) - progress.oldest_ms,
-            history_days=self.history_days,
-            page_size=self._pass_page_size(),
-            limit=window.limit,
-            # A window's length, as the first response of one tells it (X: 15 min).
-            window_s=max(60.0, round((window.reset - self.services.clock.time()) / 60) * 60),
-            usd_per_event=self.services.costs.usd(spent) / max(1, spent["dm_events"]),
-        )
+        line = first_sync_forecast(
+            self.name, progress, history_days=self.history_days,
+            page_size=self._pass_page_size(), window=window,
+            now_s=self.services.clock.time(), costs=self.services.costs,
+        )  # fmt: skip
         if line:
             self.logger.info("%s", line)
 

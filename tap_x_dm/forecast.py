@@ -7,6 +7,14 @@ is billed per event: the user should learn it from the first page, not the bill.
 from __future__ import annotations
 
 import math
+import typing as t
+
+from tap_x_dm.ids import snowflake_ms
+
+if t.TYPE_CHECKING:
+    from tap_x_dm.costs import CostLedger
+    from tap_x_dm.passes import PassProgress
+    from tap_x_dm.ratelimit import Window
 
 DAY_MS = 86_400_000
 #: X's current DM limit, used only where no response has told the tap its window yet.
@@ -51,6 +59,33 @@ def first_sync_line(
         f"requests, at least {duration_text(wait_for(requests, limit, window_s))} at {limit} "
         f"requests per {duration_text(window_s)}, and about ${events * usd_per_event:,.2f} "
         "(an estimate). Each page is kept as it comes, so stopping early loses nothing."
+    )
+
+
+def first_sync_forecast(
+    label: str,
+    progress: PassProgress,
+    *,
+    history_days: int,
+    page_size: int,
+    window: Window,
+    now_s: float,
+    costs: CostLedger,
+) -> str | None:
+    """`first_sync_line` from a first sync's first page and the window its answer told."""
+    if progress.newest_id is None or progress.oldest_ms is None:
+        return None
+    spent = costs.totals(label)
+    return first_sync_line(
+        label,
+        page_events=progress.emitted,
+        span_ms=snowflake_ms(progress.newest_id) - progress.oldest_ms,
+        history_days=history_days,
+        page_size=page_size,
+        limit=window.limit,
+        # A window's length, as the first response of one tells it (X: 15 min).
+        window_s=max(60.0, round((window.reset - now_s) / 60) * 60),
+        usd_per_event=costs.usd(spent) / max(1, spent["dm_events"]),
     )
 
 

@@ -31,7 +31,7 @@ from tap_x_dm.lookups import (
     UsersLookupStream,
     utc_day,
 )
-from tap_x_dm.schemas import X_SCHEMAS
+from tap_x_dm.schemas import X_SCHEMAS, parameter_values
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
 if t.TYPE_CHECKING:
@@ -46,6 +46,14 @@ if t.TYPE_CHECKING:
 EMITTED_KEYS_LIMIT = 10_000
 #: `includes` kinds the tap loads, and the key of their objects.
 INCLUDE_KEYS = {"users": "id", "tweets": "id", "media": "media_key"}
+#: The stream each expansion fills: an expansion is asked for only when its stream is selected.
+EXPANSION_STREAMS = {
+    "attachments.media_keys": "media",
+    "participant_ids": "users",
+    "referenced_tweets.id": "tweets",
+    "sender_id": "users",
+}
+assert set(EXPANSION_STREAMS) == set(parameter_values("DmEventExpansionsParameter"))
 
 
 def references_of(event: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -256,15 +264,15 @@ class IncludesWriter:
         """The include kinds whose stream is selected (the only expansions worth paying for)."""
         return {kind for kind, stream in self._by_kind.items() if stream.selected}
 
-    def expansions(self, streams_of: Mapping[str, str], *, single: bool = False) -> list[str]:
-        """The expansions (of `streams_of`: expansion -> stream) to ask of the next request.
+    def expansions(self, *, single: bool = False) -> list[str]:
+        """The expansions to ask of the next request (`EXPANSION_STREAMS`).
 
         Those of selected streams, minus the streams looked up by id; a single-event
         lookup (`single`) expands everything selected: it has no page end to look up at.
         """
         selected = self.selected_kinds()
         self._looked_up = set() if single else {k for k in selected if self._by_kind[k].looks_up}
-        return [e for e, kind in streams_of.items() if kind in selected - self._looked_up]
+        return [e for e, kind in EXPANSION_STREAMS.items() if kind in selected - self._looked_up]
 
     def end_page(self) -> None:
         """Look up what the page's emitted events refer to and was not loaded (before STATE)."""
