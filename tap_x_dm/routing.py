@@ -179,7 +179,7 @@ class ConversationRouter:
         page_size: int,
         own_state: dict[str, Any],
     ) -> None:
-        via = own_state.setdefault(ROUTING_STATE_KEY, {})
+        via = own_state.get(ROUTING_STATE_KEY) or {}
         saved = _saved_routing_pass(via, event_types)
         resuming = saved is not None and saved.pages > 0
         number = saved.number if saved is not None else next_pass_number(via)
@@ -201,6 +201,7 @@ class ConversationRouter:
             )
             self._routed.clear()
             return
+        own_state[ROUTING_STATE_KEY] = via  # where the routing pass keeps its place
         self.routing_pass = saved if resuming else None
         if self.routing_pass is None:
             self.routing_pass = PassProgress(number=number, since_id=since, event_types=event_types)

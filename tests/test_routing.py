@@ -123,7 +123,8 @@ def test_one_conversation_keeps_its_own_endpoint_when_that_is_cheaper(
     clock.advance(600)
     sandbox.clear_log()
     with caplog.at_level(logging.INFO):
-        run_tap(sandbox, clock=clock, state=first.final_state, select=select, **settings)
+        second = run_tap(sandbox, clock=clock, state=first.final_state, select=select, **settings)
+    assert "via_dm_events" not in second.final_state["bookmarks"]["conversation_events"]
     participant = settings["participant_ids"][0]
     assert paths(sandbox) == [f"/2/dm_conversations/with/{participant}/dm_events"]
     assert "1 conversation(s) use their own endpoint" in caplog.text
