@@ -64,16 +64,41 @@ class LeanRecordMessages(Stream):
         if not self._nothing_to_conform():
             yield from super()._generate_record_messages(record)
             return
+        yield from self._lean_record_messages(record)
+
+    def _lean_record_messages(self, record: types.Record) -> list[singer.RecordMessage]:
         time_extracted = dt.datetime.now(dt.timezone.utc)
+        messages = []
         for stream_map in self.stream_maps:
             mapped_record = stream_map.transform(record)
             if mapped_record is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=time_extracted,
+                messages.append(
+                    singer.RecordMessage(
+                        stream=stream_map.stream_alias,
+                        record=mapped_record,
+                        version=self._stream_version,
+                        time_extracted=time_extracted,
+                    )
                 )
+        return messages
+
+    def _write_record_message(self, record: types.Record) -> None:
+        """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
+        if not self._nothing_to_conform():
+            super()._write_record_message(record)
+            return
+        write = self._tap.write_message
+        for message in self._lean_record_messages(record):
+            write(message)
+        self.state_manager.is_flushed = False
+
+    def _increment_stream_state(
+        self, latest_record: types.Record, *, context: types.Context | None = None
+    ) -> None:
+        """Override an SDK private: a `PassStateManager` records nothing per record."""
+        if isinstance(self.state_manager, PassStateManager):
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
     def _process_record(
         self,
@@ -128,7 +153,11 @@ class PassStateManager(StreamStateManager):
         context: types.Context | None = None,
         replication_key: str,
     ) -> None:
-        """Record nothing per record: bookmarks move when a pass completes."""
+        """Record nothing per record: bookmarks move when a pass completes.
+
+        (`LeanRecordMessages._increment_stream_state` does not even call this; the
+        stream's entry in state exists from the partition's start.)
+        """
         self.get_context_state(context)  # the SDK relies on the entry existing
 
 

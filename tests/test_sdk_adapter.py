@@ -105,3 +105,19 @@ def test_lean_record_messages_equal_the_sdk_ones_when_nothing_is_deselected() ->
     (sdk,) = Stream._generate_record_messages(stream, dict(record))
     assert (lean.stream, lean.record, lean.version) == (sdk.stream, sdk.record, sdk.version)
     assert lean.time_extracted is not None and lean.time_extracted.tzinfo is not None
+
+
+def test_the_lean_record_path_overrides_match_the_sdk_hooks_they_replace() -> None:
+    # `LeanRecordMessages._write_record_message` repeats the SDK's loop (write each message,
+    # then mark the state unflushed); `_increment_stream_state` skips a `PassStateManager`.
+    source = inspect.getsource(Stream._write_record_message)
+    assert "self._generate_record_messages(record)" in source
+    assert "self._tap.write_message(" in source
+    assert "self.state_manager.is_flushed = False" in source
+    assert list(inspect.signature(Stream._increment_stream_state).parameters) == [
+        "self",
+        "latest_record",
+        "context",
+    ]
+    # The entry a pass's state lives in exists before the first record is emitted.
+    assert "_write_starting_replication_value" in inspect.getsource(Stream._sync_records)
