@@ -19,7 +19,8 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   `_process_record` skips the child-stream machinery of a stream without children.
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
   system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
-  so a STATE still reaches the target at once, after the records it covers.
+  so a STATE still reaches the target at once, after the records it covers. It
+  encodes a STATE from its value, without the SDK's deep copy (`Message.to_dict`).
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -34,7 +35,7 @@ from collections.abc import Generator, Iterator
 
 from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.helpers import types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams._state import StreamStateManager
@@ -116,7 +117,17 @@ class LeanRecordMessages(Stream):
 
 
 class LineWriter(MsgSpecWriter):
-    """The SDK's msgspec writer, flushing stdout at every message but RECORD."""
+    """The SDK's msgspec writer, flushing stdout at every message but RECORD.
+
+    A STATE line is encoded from its value directly: the SDK's `Message.to_dict`
+    deep-copies the whole state through `dataclasses.asdict` first, once a page.
+    """
+
+    def serialize_message(self, message: singer.Message) -> bytearray:
+        """The SDK's line; for STATE, the same bytes without the deep copy."""
+        if type(message) is singer.StateMessage:
+            return serialize_jsonl({"type": "STATE", "value": message.value})
+        return super().serialize_message(message)
 
     def write_message(self, message: singer.Message) -> None:
         """Write one line; flush unless it is a RECORD (the next STATE flushes it)."""
