@@ -49,7 +49,7 @@ class KnownProperties:
     a property; a level with nothing nested to look inside returns after one set test.
     """
 
-    __slots__ = ("_keep_unknown", "_known", "_lists", "_objects", "_path")
+    __slots__ = ("_keep_unknown", "_known", "_lists", "_nested", "_objects", "_path")
 
     def __init__(self, schema: dict[str, Any], path: str = "") -> None:
         properties: dict[str, Any] = schema.get("properties") or {}
@@ -66,6 +66,7 @@ class KnownProperties:
             for name, sub in properties.items()
             if _is_object_list(sub)
         )
+        self._nested = frozenset(name for name, _ in (*self._objects, *self._lists))
 
     def prune(self, obj: dict[str, Any], on_drop: OnDrop) -> None:
         """Delete, in place, every property of `obj` (at any depth) the schema does not know."""
@@ -74,6 +75,8 @@ class KnownProperties:
             for name in unknown:
                 del obj[name]
                 on_drop(self._path + name)
+        if self._nested.isdisjoint(obj):  # most DM events: nothing nested to look inside
+            return
         for name, plan in self._objects:
             value = obj.get(name)
             if isinstance(value, dict):

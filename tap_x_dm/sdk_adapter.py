@@ -20,7 +20,8 @@ Each exists because no public hook does the job (singer-sdk 0.54):
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
   system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
   so a STATE still reaches the target at once, after the records it covers. It
-  encodes a STATE from its value, without the SDK's deep copy (`Message.to_dict`).
+  encodes STATE and SCHEMA from their fields, without the SDK's deep copy
+  (`Message.to_dict` through `dataclasses.asdict`).
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -29,6 +30,7 @@ and fails loudly when an upgrade changes one (the pin is `<0.55`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Generator, Iterator
@@ -116,17 +118,32 @@ class LeanRecordMessages(Stream):
                 record[key] = val
 
 
+#: The dataclass fields of each message class `LineWriter` encodes itself.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 class LineWriter(MsgSpecWriter):
     """The SDK's msgspec writer, flushing stdout at every message but RECORD.
 
-    A STATE line is encoded from its value directly: the SDK's `Message.to_dict`
-    deep-copies the whole state through `dataclasses.asdict` first, once a page.
+    STATE and SCHEMA lines are encoded from the message's fields directly: the SDK's
+    `Message.to_dict` first deep-copies the whole state (once a page) or schema
+    through `dataclasses.asdict`; the bytes are the same.
     """
 
     def serialize_message(self, message: singer.Message) -> bytearray:
-        """The SDK's line; for STATE, the same bytes without the deep copy."""
-        if type(message) is singer.StateMessage:
-            return serialize_jsonl({"type": "STATE", "value": message.value})
+        """The SDK's line, without the deep copy for STATE and SCHEMA."""
+        kind = type(message)
+        if kind is singer.RecordMessage:
+            return serialize_jsonl(message.to_dict())
+        if kind is singer.StateMessage or kind is singer.SchemaMessage:
+            # `asdict(message, dict_factory=exclude_null_dict)`, minus the copy: the
+            # factory drops the message's own None fields only, never nested ones.
+            fields = _FIELD_NAMES.get(kind)
+            if fields is None:
+                fields = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+            return serialize_jsonl(
+                {name: value for name in fields if (value := getattr(message, name)) is not None}
+            )
         return super().serialize_message(message)
 
     def write_message(self, message: singer.Message) -> None:
