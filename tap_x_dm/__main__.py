@@ -1,5 +1,5 @@
 """Allow `python -m tap_x_dm`."""
 
-from tap_x_dm.tap import TapXDM
+from tap_x_dm import main
 
-TapXDM.cli()
+main()

@@ -10,6 +10,7 @@ refresh token and re-POSTs a spent one on a dropped connection.
 from __future__ import annotations
 
 import logging
+import typing as t
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,12 +18,11 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from tap_x_dm.clock import Clock
 from tap_x_dm.ratelimit import RateBudget, endpoint_of
-from tap_x_dm.refreshing import RefreshingBearer
 from tap_x_dm.signers import BearerToken, OAuth1Signer, Signer
-from tap_x_dm.token_endpoint import TokenEndpoint, silence_library_debug_logs, token_url_for
-from tap_x_dm.tokenstore import TokenStore
+
+if t.TYPE_CHECKING:
+    from tap_x_dm.clock import Clock
 
 
 def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Logger) -> Signer:
@@ -52,6 +52,16 @@ def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Log
         )
     store_path, client_id = get("token_store_path"), get("client_id")
     if store_path and client_id:
+        # Imported here: a run with a config token never loads the refresh machinery or
+        # oauthlib (start-up CPU; see docs/benchmarks.md).
+        from tap_x_dm.refreshing import RefreshingBearer
+        from tap_x_dm.token_endpoint import (
+            TokenEndpoint,
+            silence_library_debug_logs,
+            token_url_for,
+        )
+        from tap_x_dm.tokenstore import TokenStore
+
         silence_library_debug_logs()
         endpoint = TokenEndpoint(
             token_url_for(config),

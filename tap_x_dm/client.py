@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
+from requests.utils import resolve_proxies
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -89,6 +90,21 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         self._problems_seen: set[str] = set()
         #: The endpoint of the request in flight, for retry lines when an error carries no URL.
         self._endpoint = ""
+        self._resolve_proxies_once(self.requests_session)
+
+    def _resolve_proxies_once(self, session: requests.Session) -> None:
+        """Find the environment's proxy for `api_url` once, not on every request.
+
+        The SDK sends prepared requests with `Session.send`, which looks the proxy up
+        in the environment (`HTTPS_PROXY`, `NO_PROXY`...) for each request, reading
+        every variable three times. Every request of a stream goes to `api_url`'s
+        host, so the answer never changes: the session keeps it and stops looking
+        (`trust_env` off; with `Session.send` it governs nothing else here but a
+        `.netrc` login after a redirect, and X does not redirect its API).
+        """
+        probe = requests.Request("GET", f"{self.url_base}/")
+        session.proxies = resolve_proxies(probe, dict(session.proxies), trust_env=True)
+        session.trust_env = False
 
     @property
     def url_base(self) -> str:

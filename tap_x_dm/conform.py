@@ -43,38 +43,47 @@ def _is_object_list(schema: dict[str, Any]) -> bool:
 
 
 class KnownProperties:
-    """The properties one object schema knows, and the plans of its nested objects."""
+    """The properties one object schema knows, and the plans of its nested objects.
 
-    __slots__ = ("_keep_unknown", "_known", "_lists", "_objects")
+    Each plan knows its own dotted path, so pruning builds no string unless it drops
+    a property; a level with nothing nested to look inside returns after one set test.
+    """
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    __slots__ = ("_keep_unknown", "_known", "_lists", "_nested", "_objects", "_path")
+
+    def __init__(self, schema: dict[str, Any], path: str = "") -> None:
         properties: dict[str, Any] = schema.get("properties") or {}
+        self._path = path
         self._known = frozenset(properties)
         self._keep_unknown = bool(schema.get("additionalProperties"))
-        self._objects = {
-            name: KnownProperties(sub) for name, sub in properties.items() if _is_object(sub)
-        }
-        self._lists = {
-            name: KnownProperties(sub["items"])
+        self._objects = tuple(
+            (name, KnownProperties(sub, f"{path}{name}."))
+            for name, sub in properties.items()
+            if _is_object(sub)
+        )
+        self._lists = tuple(
+            (name, KnownProperties(sub["items"], f"{path}{name}."))
             for name, sub in properties.items()
             if _is_object_list(sub)
-        }
+        )
+        self._nested = frozenset(name for name, _ in (*self._objects, *self._lists))
 
-    def prune(self, obj: dict[str, Any], on_drop: OnDrop, parent: str = "") -> None:
+    def prune(self, obj: dict[str, Any], on_drop: OnDrop) -> None:
         """Delete, in place, every property of `obj` (at any depth) the schema does not know."""
         if not self._keep_unknown and not self._known.issuperset(obj):
             unknown = [name for name in obj if name not in self._known]
             for name in unknown:
                 del obj[name]
-                on_drop(parent + name)
-        for name, plan in self._objects.items():
+                on_drop(self._path + name)
+        if self._nested.isdisjoint(obj):  # most DM events: nothing nested to look inside
+            return
+        for name, plan in self._objects:
             value = obj.get(name)
             if isinstance(value, dict):
-                plan.prune(value, on_drop, f"{parent}{name}.")
-        for name, plan in self._lists.items():
+                plan.prune(value, on_drop)
+        for name, plan in self._lists:
             value = obj.get(name)
             if isinstance(value, list):
-                path = f"{parent}{name}."
                 for item in value:
                     if isinstance(item, dict):
-                        plan.prune(item, on_drop, path)
+                        plan.prune(item, on_drop)

@@ -280,13 +280,19 @@ class IncludesWriter:
             self._by_kind[kind].load_pending()
 
     def write_referenced(self, event: Mapping[str, Any], page: PageIncludes) -> None:
-        """Write the objects of `page` that `event` refers to (those not yet written)."""
+        """Write the objects of `page` that `event` refers to (those not yet written).
+
+        Most keys were written before (a page's events share their users): they are
+        skipped before the stream's selection is even asked (CPU per event).
+        """
+        by_kind = self._by_kind
         for kind, keys in references_of(event).items():
-            stream = self._by_kind.get(kind)
-            if stream is None or not stream.selected:
+            stream = by_kind.get(kind)
+            if stream is None or not keys:
                 continue
-            new = [key for key in keys if key not in stream.emitted]
-            if not new:
+            emitted = stream.emitted
+            new = [key for key in keys if key not in emitted]
+            if not new or not stream.selected:
                 continue
             if kind in self._looked_up:
                 stream.queue(new)

@@ -19,7 +19,9 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   `_process_record` skips the child-stream machinery of a stream without children.
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
   system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
-  so a STATE still reaches the target at once, after the records it covers.
+  so a STATE still reaches the target at once, after the records it covers. It
+  encodes STATE and SCHEMA from their fields, without the SDK's deep copy
+  (`Message.to_dict` through `dataclasses.asdict`).
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -28,13 +30,14 @@ and fails loudly when an upgrade changes one (the pin is `<0.55`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Generator, Iterator
 
 from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.helpers import types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams._state import StreamStateManager
@@ -64,16 +67,41 @@ class LeanRecordMessages(Stream):
         if not self._nothing_to_conform():
             yield from super()._generate_record_messages(record)
             return
+        yield from self._lean_record_messages(record)
+
+    def _lean_record_messages(self, record: types.Record) -> list[singer.RecordMessage]:
         time_extracted = dt.datetime.now(dt.timezone.utc)
+        messages = []
         for stream_map in self.stream_maps:
             mapped_record = stream_map.transform(record)
             if mapped_record is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=time_extracted,
+                messages.append(
+                    singer.RecordMessage(
+                        stream=stream_map.stream_alias,
+                        record=mapped_record,
+                        version=self._stream_version,
+                        time_extracted=time_extracted,
+                    )
                 )
+        return messages
+
+    def _write_record_message(self, record: types.Record) -> None:
+        """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
+        if not self._nothing_to_conform():
+            super()._write_record_message(record)
+            return
+        write = self._tap.write_message
+        for message in self._lean_record_messages(record):
+            write(message)
+        self.state_manager.is_flushed = False
+
+    def _increment_stream_state(
+        self, latest_record: types.Record, *, context: types.Context | None = None
+    ) -> None:
+        """Override an SDK private: a `PassStateManager` records nothing per record."""
+        if isinstance(self.state_manager, PassStateManager):
+            return
+        super()._increment_stream_state(latest_record, context=context)
 
     def _process_record(
         self,
@@ -90,8 +118,33 @@ class LeanRecordMessages(Stream):
                 record[key] = val
 
 
+#: The dataclass fields of each message class `LineWriter` encodes itself.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 class LineWriter(MsgSpecWriter):
-    """The SDK's msgspec writer, flushing stdout at every message but RECORD."""
+    """The SDK's msgspec writer, flushing stdout at every message but RECORD.
+
+    STATE and SCHEMA lines are encoded from the message's fields directly: the SDK's
+    `Message.to_dict` first deep-copies the whole state (once a page) or schema
+    through `dataclasses.asdict`; the bytes are the same.
+    """
+
+    def serialize_message(self, message: singer.Message) -> bytearray:
+        """The SDK's line, without the deep copy for STATE and SCHEMA."""
+        kind = type(message)
+        if kind is singer.RecordMessage:
+            return serialize_jsonl(message.to_dict())
+        if kind is singer.StateMessage or kind is singer.SchemaMessage:
+            # `asdict(message, dict_factory=exclude_null_dict)`, minus the copy: the
+            # factory drops the message's own None fields only, never nested ones.
+            fields = _FIELD_NAMES.get(kind)
+            if fields is None:
+                fields = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+            return serialize_jsonl(
+                {name: value for name in fields if (value := getattr(message, name)) is not None}
+            )
+        return super().serialize_message(message)
 
     def write_message(self, message: singer.Message) -> None:
         """Write one line; flush unless it is a RECORD (the next STATE flushes it)."""
@@ -128,7 +181,11 @@ class PassStateManager(StreamStateManager):
         context: types.Context | None = None,
         replication_key: str,
     ) -> None:
-        """Record nothing per record: bookmarks move when a pass completes."""
+        """Record nothing per record: bookmarks move when a pass completes.
+
+        (`LeanRecordMessages._increment_stream_state` does not even call this; the
+        stream's entry in state exists from the partition's start.)
+        """
         self.get_context_state(context)  # the SDK relies on the entry existing
 
 

@@ -9,15 +9,17 @@
 from __future__ import annotations
 
 import threading
+import typing as t
 
 import requests
 from requests.auth import AuthBase
-from requests_oauthlib import OAuth1
 
 from tap_x_dm.clock import Clock
 from tap_x_dm.errors import XAPIError
-from tap_x_dm.token_endpoint import silence_library_debug_logs
 from tap_x_dm.tokenstore import fingerprint
+
+if t.TYPE_CHECKING:
+    from requests_oauthlib import OAuth1
 
 AUTH_SCOPES = ("dm.read", "tweet.read", "users.read", "offline.access")
 DM_READ_SCOPES = frozenset({"dm.read", "tweet.read", "users.read"})
@@ -127,11 +129,16 @@ class OAuth1Signer(Signer):
         access_token_secret: str,
         clock: Clock,
     ) -> None:
+        # Imported here: a run with an OAuth 2.0 token never loads oauthlib (start-up CPU).
+        from requests_oauthlib import OAuth1
+
+        from tap_x_dm.token_endpoint import silence_library_debug_logs
+
         silence_library_debug_logs()
         self._identity = f"oauth1:{fingerprint(consumer_key + ':' + access_token)}"
         prefix = access_token.split("-", 1)[0]
         self._user_id = prefix if "-" in access_token and prefix.isdigit() else None
-        self._oauth = OAuth1(
+        self._oauth: OAuth1 = OAuth1(
             consumer_key,
             client_secret=consumer_secret,
             resource_owner_key=access_token,

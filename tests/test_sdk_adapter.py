@@ -105,3 +105,46 @@ def test_lean_record_messages_equal_the_sdk_ones_when_nothing_is_deselected() ->
     (sdk,) = Stream._generate_record_messages(stream, dict(record))
     assert (lean.stream, lean.record, lean.version) == (sdk.stream, sdk.record, sdk.version)
     assert lean.time_extracted is not None and lean.time_extracted.tzinfo is not None
+
+
+def test_the_lean_record_path_overrides_match_the_sdk_hooks_they_replace() -> None:
+    # `LeanRecordMessages._write_record_message` repeats the SDK's loop (write each message,
+    # then mark the state unflushed); `_increment_stream_state` skips a `PassStateManager`.
+    source = inspect.getsource(Stream._write_record_message)
+    assert "self._generate_record_messages(record)" in source
+    assert "self._tap.write_message(" in source
+    assert "self.state_manager.is_flushed = False" in source
+    assert list(inspect.signature(Stream._increment_stream_state).parameters) == [
+        "self",
+        "latest_record",
+        "context",
+    ]
+    # The entry a pass's state lives in exists before the first record is emitted.
+    assert "_write_starting_replication_value" in inspect.getsource(Stream._sync_records)
+
+
+def test_line_writer_writes_the_sdks_bytes_for_every_message_kind() -> None:
+    # `LineWriter.serialize_message` skips `Message.to_dict` (asdict, a deep copy) for
+    # STATE and SCHEMA; the line must stay byte for byte the SDK's.
+    import datetime as dt
+
+    from singer_sdk import singerlib as singer
+    from singer_sdk.contrib.msgspec import MsgSpecWriter
+
+    state = {"bookmarks": {"dm_events": {"passes": [1, 2], "x": None, "y": {"z": "1"}}}}
+    schema = {"type": "object", "properties": {"id": {"type": ["string", "null"]}}}
+    messages = [
+        singer.StateMessage(value=state),
+        singer.SchemaMessage("users", schema, ["account_id", "id"], None),
+        singer.SchemaMessage("dm_events", schema, ("id",), ["created_at"]),
+        singer.RecordMessage(
+            stream="dm_events",
+            record={"id": "1", "n": None, "nested": [{"a": None}]},
+            version=None,
+            time_extracted=dt.datetime(2026, 12, 1, 22, 55, 57, 70000, tzinfo=dt.timezone.utc),
+        ),
+        singer.ActivateVersionMessage(stream="dm_events", version=3),
+    ]
+    ours, sdk = sdk_adapter.LineWriter(), MsgSpecWriter()
+    for message in messages:
+        assert bytes(ours.format_message(message)) == bytes(sdk.format_message(message))
