@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.conversations import conversation_routing
 from bench.harness import (
     NO_LIMIT,
     TapRunner,
@@ -349,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="peak RSS at 100,000 events instead of 1,000,000"
     )
     parser.add_argument(
-        "--only", choices=["requests", "lookups", "windows", "cpu", "memory"], help="one section"
+        "--only",
+        choices=["requests", "conversations", "lookups", "windows", "cpu", "memory"],
+        help="one section",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -362,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     out()
     sections: dict[str, Callable[[], None]] = {
         "requests": requests_and_billing,
+        "conversations": lambda: conversation_routing(out, table),
         "lookups": lambda: object_lookups(out, table),
         "windows": rate_limit_windows,
         "cpu": cpu,
