@@ -12,6 +12,13 @@ event must come from one side only, whatever the order of first runs:
   when its `created_at` is more than `SKEW_MS` before that id's time. In the
   few seconds around the edge a join or leave is left to the API: an archive
   row must never stand beside, or replace, an API row.
+* **Gaps the API lost** (`api_gaps`, see `tap_x_dm.archive_gaps`): runs stopped
+  for more than 30 days leave events between the old bookmark and what
+  `/2/dm_events` still serves. The archive emits those too, by the same rules
+  at both edges (messages by id, joins and leaves by time with `SKEW_MS` to
+  spare), and a gap is dropped once an archive made after it was read whole.
+  A new gap makes the next import read the configured archive again (its
+  checksum is forgotten; the ranges keep its loaded events from coming twice).
 * **Before the API's first pass** (a first pass still in flight across runs),
   the import waits: the API's range is not known yet.
 * **`archive_only`** runs make no request to `/2/dm_events`: with no API range
@@ -32,12 +39,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from tap_x_dm.archive import is_derived_id, open_archive
+from tap_x_dm.archive_gaps import Gap, load_gaps, min_id_at, record_gap, save_gaps
 from tap_x_dm.errors import ConfigError
-from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
+from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
 from tap_x_dm.times import parse_timestamp
 
@@ -50,11 +58,6 @@ IMPORTS_KEY = "archive_imports"
 MAX_CHECKSUMS = 20
 PARTICIPANT_TYPES = ("ParticipantsJoin", "ParticipantsLeave")
 FIRST_RUN_SQL = "select min(created_at) from dm_events where coalesce(source, 'api') = 'api'"
-
-
-def min_id_at(ms: int) -> int:
-    """The lowest snowflake X could mint in the millisecond `ms`."""
-    return max(0, ms - TWEPOCH_MS) << 22
 
 
 def time_ms(value: str) -> int:
@@ -76,6 +79,33 @@ def record_coverage(
         return
     floor = min(progress.frontier) if progress.frontier else min_id_at(window_start_ms)
     state[COVERED_FROM_KEY] = str(floor)
+
+
+def record_api_gap(
+    state: MutableMapping[str, Any],
+    progress: PassProgress,
+    *,
+    read_to_id: int | None,
+    window_ms: int,
+    window_start_ms: int,
+    logger: logging.Logger,
+) -> None:
+    """A pass completed: record the events `/2/dm_events` lost, if any (`archive_gaps`).
+
+    A new gap forgets the imported archives' checksums, so the next import reads
+    the configured archive again even if it was imported before the gap was known.
+    """
+    gap = record_gap(
+        state,
+        progress,
+        read_to_id=read_to_id,
+        window_ms=window_ms,
+        window_start_ms=window_start_ms,
+        logger=logger,
+    )
+    imports = state.get(IMPORTS_KEY)
+    if gap is not None and isinstance(imports, dict) and imports.get("checksums"):
+        state[IMPORTS_KEY] = {**imports, "checksums": []}
 
 
 class ImportedRanges:
@@ -107,6 +137,33 @@ class ImportedRanges:
             kind: [[_ms_text(lo), _ms_text(hi)] for lo, hi in pairs]
             for kind, pairs in sorted(self._ms.items())
         }
+
+
+def _loaded_spans(
+    lo: int, hi: int, floor: int | None, gaps: Sequence[Gap]
+) -> list[tuple[int, int]]:
+    """The `created_at` spans (ms) whose archive events an import of `lo`..`hi` loaded.
+
+    Below the API's range (5 s short of its oldest event), and each gap's inside.
+    """
+    if floor is None:
+        return [(lo, hi)]
+    spans = [(lo, min(hi, snowflake_ms(floor) - SKEW_MS - 1))]
+    for gap in gaps:
+        inside = gap.time_span()
+        if inside is not None:
+            spans.append((max(lo, inside[0]), min(hi, inside[1])))
+    return [(start, end) for start, end in spans if start <= end]
+
+
+def _gaps_left(gaps: list[Gap]) -> str:
+    """`; N gap(s) ... left` for the known-archive line, or nothing."""
+    if not gaps:
+        return ""
+    return (
+        f"; {len(gaps)} gap(s) of /2/dm_events are left (the oldest from id {gaps[0].from_id}): "
+        "set archive_path to an archive requested after it"
+    )
 
 
 def _ms_text(ms: int) -> str:
@@ -207,13 +264,15 @@ class ArchiveImport:
             return
         imports = dict(state.get(IMPORTS_KEY) or {})
         checksums = list(imports.get("checksums") or [])
+        gaps = load_gaps(state)
         with open_archive(self.path, expected_account_id=account_id) as archive:
             checksum = archive.checksum()
             if checksum in checksums:
                 self.logger.info(
-                    "X archive %s (%s) was imported already; nothing to emit.",
+                    "X archive %s (%s) was imported already; nothing to emit%s.",
                     archive.label,
                     checksum,
+                    _gaps_left(gaps),
                 )
                 return
             ranges = ImportedRanges(imports)
@@ -221,7 +280,7 @@ class ArchiveImport:
             skipped: Counter[str] = Counter()
             emitted = 0
             for row in archive.records():
-                reason = self._skip_reason(row, floor, ranges, looked_up)
+                reason = self._skip_reason(row, floor, ranges, looked_up, gaps)
                 if reason:
                     skipped[reason] += 1
                     continue
@@ -230,15 +289,14 @@ class ArchiveImport:
             summary = archive.summary
         assert summary is not None  # set once records() has read every file
         self.logger.info("%s", summary.line())
-        self._log_result(emitted, skipped, floor)
+        self._log_result(emitted, skipped, floor, gaps)
         if summary.oldest is not None and summary.newest is not None:
             lo = max(time_ms(summary.oldest), self.start_ms or 0)
             hi = time_ms(summary.newest)
-            if floor is not None:
-                hi = min(hi, snowflake_ms(floor) - SKEW_MS - 1)
-            if lo <= hi:
+            for start, end in _loaded_spans(lo, hi, floor, gaps):
                 for kind in self.event_types:
-                    ranges.add(kind, lo, hi)
+                    ranges.add(kind, start, end)
+            self._drop_filled(state, gaps, hi)
         checksums = [*(c for c in checksums if c != summary.checksum), summary.checksum]
         state[IMPORTS_KEY] = {"ranges": ranges.to_state(), "checksums": checksums[-MAX_CHECKSUMS:]}
 
@@ -248,6 +306,7 @@ class ArchiveImport:
         floor: int | None,
         ranges: ImportedRanges,
         looked_up: set[str],
+        gaps: Sequence[Gap] = (),
     ) -> str | None:
         """Why `row` is not emitted, in the words of the result line, or None."""
         kind = str(row["event_type"])
@@ -259,21 +318,42 @@ class ArchiveImport:
         if ranges.contains(kind, ms):
             return "imported before"
         derived = is_derived_id(row["id"])
-        if floor is not None:
+        in_gap = any(
+            gap.holds_time(ms) if derived else gap.holds_message(int(str(row["id"])))
+            for gap in gaps
+        )
+        if floor is not None and not in_gap:
             if derived and ms + SKEW_MS >= snowflake_ms(floor):
-                return "joins/leaves within the API's range or 5 s of its oldest event"
+                return "joins/leaves within the API's range or 5 s of its edges"
             if not derived and int(str(row["id"])) >= floor:
                 return "in the API's range"
         if not derived and row["id"] in looked_up:
             return "fetched by dm_event_ids"
         return None
 
-    def _log_result(self, emitted: int, skipped: Counter[str], floor: int | None) -> None:
+    def _drop_filled(self, state: MutableMapping[str, Any], gaps: list[Gap], newest: int) -> None:
+        """Forget the gaps this archive (read whole, made after them) has filled."""
+        if not gaps:
+            return
+        left = [gap for gap in gaps if not gap.filled_by(newest)]
+        for gap in gaps:
+            if gap not in left:
+                self.logger.info(
+                    "archive_path: the gap of /2/dm_events between ids %s and %s is filled.",
+                    gap.from_id,
+                    gap.to_id,
+                )
+        save_gaps(state, left)
+
+    def _log_result(
+        self, emitted: int, skipped: Counter[str], floor: int | None, gaps: list[Gap]
+    ) -> None:
         left = "".join(f"; {count} {reason}" for reason, count in sorted(skipped.items()))
         edge = (
             "no API range yet: the whole archive"
             if floor is None
             else f"the API has every event from id {floor}"
+            + (f" but {len(gaps)} gap(s) it lost" if gaps else "")
         )
         self.logger.info(
             "archive_path: %d event(s) written to dm_events (%s)%s.", emitted, edge, left

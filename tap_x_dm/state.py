@@ -11,6 +11,9 @@ Version history (the README documents the current shape):
   full pass: how far back the API read) and `bookmarks.dm_events.archive_imports`
   (`ranges`: per event type, merged `[from, to]` times imported from X archives;
   `checksums`: archives fully imported), see `tap_x_dm.archive_import`;
+  `bookmarks.dm_events.api_gaps` (`[[from_id, to_id], ...]`, exclusive: events
+  `/2/dm_events` no longer served when a pass from an old bookmark ran, for the
+  archive to fill; absent means none, see `tap_x_dm.archive_gaps`);
   `covered_to_id` (everything below it has been read; a quiet conversation's
   bookmark lags behind it); `bookmarks.conversation_events.via_dm_events` holds the
   routing pass (`tap_x_dm.routing`); a pass in flight has `top_id` and may be
@@ -32,6 +35,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from tap_x_dm.archive_gaps import GAPS_KEY
 from tap_x_dm.archive_import import COVERED_FROM_KEY, IMPORTS_KEY
 from tap_x_dm.errors import TapXDMError
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
@@ -135,6 +139,23 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
         raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")
     _check_in_flight(f"{key}.{IN_FLIGHT_KEY}", bookmark.get(IN_FLIGHT_KEY))
     _check_archive_imports(f"{key}.{IMPORTS_KEY}", bookmark.get(IMPORTS_KEY))
+    _check_gaps(f"{key}.{GAPS_KEY}", bookmark.get(GAPS_KEY))
+
+
+def _check_gaps(key: str, saved: object) -> None:
+    if saved is None:
+        return
+    if not isinstance(saved, list):
+        raise _fail(key, "must be a list of [from_id, to_id] pairs (X ids as strings)")
+    for pair in saved:
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, str) and _DIGITS.match(v) for v in pair)
+            and int(pair[0]) < int(pair[1])
+        ):
+            problem = f"has a bad [from_id, to_id] pair ({pair!r}; X ids as strings, from < to)"
+            raise _fail(key, problem)
 
 
 def _check_archive_imports(key: str, saved: object) -> None:

@@ -9,13 +9,19 @@ import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from tap_x_dm.archive_import import ArchiveImport, record_coverage
+from tap_x_dm.archive_import import ArchiveImport, record_api_gap, record_coverage
 from tap_x_dm.errors import StopRunError, XNotFoundError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.forecast import first_runs_line
 from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
 from tap_x_dm.pagination import NewestFirstPaginator
-from tap_x_dm.passes import PassProgress, bookmark_id, first_page_size, remember_arrivals
+from tap_x_dm.passes import (
+    PassProgress,
+    bookmark_id,
+    covered_id,
+    first_page_size,
+    remember_arrivals,
+)
 from tap_x_dm.routing import ROUTING_STATE_KEY, Feed
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
@@ -40,6 +46,8 @@ class DmEventsStream(DmEventStreamBase):
     def __init__(self, tap: Tap, services: RunServices, includes: IncludesWriter) -> None:
         super().__init__(tap, services, includes)
         self._lookup: str | None = None
+        #: Below this id every event was read before this run's pass (for `api_gaps`).
+        self._read_to_id: int | None = None
 
     def get_url(self, context: Context | None) -> str:
         """`/2/dm_events/{id}` while fetching one of `dm_event_ids`."""
@@ -74,6 +82,7 @@ class DmEventsStream(DmEventStreamBase):
         """The API's events, then the X archive's that the API does not have (`archive_path`)."""
         state = self.get_context_state(context)
         archive = ArchiveImport.from_config(self.config, self.logger)
+        self._read_to_id = covered_id(state)  # before the pass moves it
         if archive is None or not archive.only:
             api = self._api_records(context, state)
             yield from api if archive is None else archive.api_events(state, api)
@@ -82,11 +91,15 @@ class DmEventsStream(DmEventStreamBase):
             yield from archive.rows(state, self.services.account.id)
 
     def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
-        """A first full pass tells the archive import where the API's range starts."""
+        """Tell the archive import where the API's range starts, and what the API lost."""
         window_ms = self._now_ms() - DM_EVENTS_WINDOW_DAYS * 86_400_000
         start = self.services.start_date
         start_ms = 0 if start is None else int(start.timestamp() * 1000)
         record_coverage(state, progress, window_start_ms=max(window_ms, start_ms))
+        record_api_gap(
+            state, progress, read_to_id=self._read_to_id, window_ms=window_ms,
+            window_start_ms=max(window_ms, start_ms), logger=self.logger,
+        )  # fmt: skip
 
     def _api_records(
         self, context: Context | None, state: dict[str, Any]
@@ -135,22 +148,29 @@ class DmEventsStream(DmEventStreamBase):
             routing.end()
 
     def warn_if_gap(self, state: dict[str, Any]) -> None:
-        """Say so when the bookmark is older than what `/2/dm_events` still serves."""
-        bookmark = bookmark_id(state)
-        if bookmark is None:
+        """Say what to do when what was read is older than what `/2/dm_events` still serves."""
+        read_to = covered_id(state)
+        if read_to is None:
             return
-        minted = dt.datetime.fromtimestamp(snowflake_ms(bookmark) / 1000, tz=dt.timezone.utc)
+        minted = dt.datetime.fromtimestamp(snowflake_ms(read_to) / 1000, tz=dt.timezone.utc)
         now = dt.datetime.fromtimestamp(self.services.clock.time(), tz=dt.timezone.utc)
         horizon = now - dt.timedelta(days=DM_EVENTS_WINDOW_DAYS)
         if minted < horizon:
+            then = (
+                "archive_path fills it at the end of this run (all of it if that archive was "
+                "requested after %s, else what it holds)"
+                if self.config.get("archive_path")
+                else "set archive_path to the account's X archive requested after %s, and the "
+                "next run fills the gap"
+            )
             self.logger.warning(
-                "dm_events: the bookmark (%s) is older than the %d days /2/dm_events serves; "
-                "events between %s and %s cannot be read from it. Fill the gap with "
-                "conversation_events (set dm_conversation_ids or participant_ids; X serves "
-                "their full history) or from the account's X archive.",
+                "dm_events: the last run read up to %s, older than the %d days /2/dm_events "
+                "serves, so the events from %s to %s are lost from the API: once this pass "
+                "completes, the state records the gap (api_gaps); " + then + ".",
                 minted.isoformat(),
                 DM_EVENTS_WINDOW_DAYS,
                 minted.date().isoformat(),
+                horizon.date().isoformat(),
                 horizon.date().isoformat(),
             )
 

@@ -366,8 +366,9 @@ def test_bookmark_older_than_30_days_names_the_gap(
     assert run.ids() == [e["id"] for e in sandbox.visible_events(window_days=30)]
     gap = [r.getMessage() for r in caplog.records if "older than the 30 days" in r.getMessage()]
     assert len(gap) == 1
-    assert f"events between {forty_days_ago.date().isoformat()} and" in gap[0]
-    assert "conversation_events" in gap[0]
+    assert f"events from {forty_days_ago.date().isoformat()} to" in gap[0]
+    assert "set archive_path to the account's X archive" in gap[0]
+    assert "the next run fills the gap." in gap[0] and "\n" not in gap[0]
 
 
 def test_widening_event_types_reads_the_new_types_history_once(

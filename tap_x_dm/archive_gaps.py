@@ -1,0 +1,149 @@
+"""The gaps `/2/dm_events` lost (`api_gaps`), for the X archive to fill.
+
+Runs stopped for more than 30 days leave events the API can no longer serve:
+a pass from bookmark B reads only the last 30 days. When such a pass
+completes, its lowest emitted id L (none emitted: the window's start) bounds
+what it read, and every API row of `dm_events` is at or below B (earlier
+passes) or at or above L (this pass and later ones, which start from a
+bookmark >= L). So nothing the API emitted lies strictly between them, and
+the archive may supply exactly that range:
+
+* a **message** (an X id) when `B < id < L`;
+* a **join or leave** (a derived id, compared by time) when its `created_at`
+  is more than `SKEW_MS` after B's time and more than `SKEW_MS` before L's:
+  its id, whatever it is, is then strictly between B and L. Within those 5 s
+  of an edge it may be the API's own row (B's side or L's), so it is left out,
+  as at `covered_from_id`: a doubled event is never undone, and the edges are
+  the API's busiest seconds only by chance.
+
+A gap is `[from_id, to_id]` (exclusive bounds, ids as strings), kept sorted and
+merged where gaps overlap (a pass that emitted nothing leaves its bookmark, so
+the next one reports the same gap, longer). Gaps touching at an id are not
+merged: that id is an API row. At most `MAX_GAPS` are kept; past it the oldest
+is dropped with a warning. A gap is dropped once an archive read whole holds an
+event more than `SKEW_MS` after its end (the archive was made after the gap, so
+it held all of it); until then each archive fills what it has, and
+`archive_imports.ranges` keeps that from being emitted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
+from tap_x_dm.passes import SKEW_MS, PassProgress
+
+#: State key (in `bookmarks.dm_events`): `[[from_id, to_id], ...]`, exclusive, oldest first.
+GAPS_KEY = "api_gaps"
+#: Gaps kept: each needs runs stopped for 30 days, and a filled one is dropped.
+MAX_GAPS = 20
+
+
+@dataclass(frozen=True, order=True)
+class Gap:
+    """Ids strictly between `from_id` (an API row or earlier) and `to_id` (API from there)."""
+
+    from_id: int
+    to_id: int
+
+    def holds_message(self, event_id: int) -> bool:
+        """A message (X id) the API never emitted."""
+        return self.from_id < event_id < self.to_id
+
+    def holds_time(self, ms: int) -> bool:
+        """A join or leave at `created_at` `ms` whose id is surely inside the gap."""
+        return snowflake_ms(self.from_id) + SKEW_MS < ms < snowflake_ms(self.to_id) - SKEW_MS
+
+    def time_span(self) -> tuple[int, int] | None:
+        """The `created_at` range (ms, inclusive) whose joins and leaves the gap holds."""
+        lo, hi = snowflake_ms(self.from_id) + SKEW_MS + 1, snowflake_ms(self.to_id) - SKEW_MS - 1
+        return (lo, hi) if lo <= hi else None
+
+    def filled_by(self, newest_ms: int) -> bool:
+        """Whether an archive whose newest event is at `newest_ms` was made after the gap."""
+        return newest_ms > snowflake_ms(self.to_id) + SKEW_MS
+
+    def to_state(self) -> list[str]:
+        """`[from_id, to_id]` as strings (no floats in state)."""
+        return [str(self.from_id), str(self.to_id)]
+
+
+def min_id_at(ms: int) -> int:
+    """The lowest snowflake X could mint in the millisecond `ms`."""
+    return max(0, ms - TWEPOCH_MS) << 22
+
+
+def load_gaps(state: Mapping[str, Any]) -> list[Gap]:
+    """The recorded gaps, oldest first (checked by `tap_x_dm.state` beforehand)."""
+    return sorted(Gap(int(lo), int(hi)) for lo, hi in state.get(GAPS_KEY) or [])
+
+
+def merged(gaps: list[Gap]) -> list[Gap]:
+    """Sorted, overlapping gaps joined (only overlapping: a shared bound is an API row)."""
+    result: list[Gap] = []
+    for gap in sorted(gaps):
+        if result and gap.from_id < result[-1].to_id:
+            result[-1] = Gap(result[-1].from_id, max(result[-1].to_id, gap.to_id))
+        else:
+            result.append(gap)
+    return result
+
+
+def save_gaps(state: MutableMapping[str, Any], gaps: list[Gap]) -> None:
+    """Write the gaps back; an empty list is written as such (a merged state keeps keys)."""
+    state[GAPS_KEY] = [gap.to_state() for gap in gaps]
+
+
+def record_gap(
+    state: MutableMapping[str, Any],
+    progress: PassProgress,
+    *,
+    read_to_id: int | None,
+    window_ms: int,
+    window_start_ms: int,
+    logger: logging.Logger,
+) -> Gap | None:
+    """A pass completed: record what the API lost if it started before what X serves.
+
+    `read_to_id`: below it every event had been read before this pass (the
+    stream's `covered_to_id`, else the bookmark); `window_ms`: the start of the
+    30 days `/2/dm_events` serves now; `window_start_ms`: the pass's own start
+    (that, or `start_date`), the gap's end when the pass emitted nothing.
+    Returns the gap recorded, or None when the gaps did not change.
+    """
+    since = progress.since_id
+    if since is None or progress.ceiling_id is not None:
+        return None  # a first pass (see `covered_from_id`) or a catch-up pass
+    read_to = max(since, read_to_id or since)
+    if snowflake_ms(read_to) >= window_ms + SKEW_MS:
+        return None  # X still served everything above what was read
+    to_id = min(progress.frontier) if progress.frontier else min_id_at(window_start_ms)
+    if to_id <= since + 1:
+        return None
+    before = load_gaps(state)
+    gaps = merged([*before, Gap(since, to_id)])
+    if len(gaps) > MAX_GAPS:
+        for dropped in gaps[:-MAX_GAPS]:
+            logger.warning(
+                "dm_events: more than %d gaps of /2/dm_events recorded; the oldest (ids %s to "
+                "%s) is forgotten and no archive will fill it.",
+                MAX_GAPS,
+                dropped.from_id,
+                dropped.to_id,
+            )
+        gaps = gaps[-MAX_GAPS:]
+    if gaps == before:
+        return None
+    save_gaps(state, gaps)
+    gap = Gap(since, to_id)
+    logger.info(
+        "dm_events: /2/dm_events no longer serves the events between ids %s and %s (exclusive); "
+        "recorded in the state as %s for archive_path to fill.",
+        gap.from_id,
+        gap.to_id,
+        GAPS_KEY,
+    )
+    return gap
