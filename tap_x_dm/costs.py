@@ -25,9 +25,10 @@ PRICES_USD: Mapping[str, float] = {
     "media": 0.005,
 }
 #: The most expanded objects one DM event brings, by kind, for the cost cap's worst case: a
-#: sender and a participant, one linked post, one attachment (X allows one per DM). With
-#: `object_lookups: by_id` the same bound holds: a page's lookups fetch only what its emitted
-#: events refer to (`lookups`), and they are counted in the ledger like any answer.
+#: sender and a participant, one linked post, one attachment (X allows one per DM). A join or
+#: leave listing more than two users is the exception this does not bound: a page of such
+#: events can take a run past `max_cost_usd` by their extra users (expanded, or looked up by
+#: id: `lookups` fetches only what a page's emitted events refer to, counted like any answer).
 WORST_PER_EVENT = {"users": 2, "tweets": 1, "media": 1}
 _NAMES = {"dm_events": "DM event(s)", "users": "user(s)", "tweets": "post(s)", "media": "media"}
 

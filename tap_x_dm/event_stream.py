@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import typing as t
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from tap_x_dm.passes import (
 from tap_x_dm.ratelimit import endpoint_of
 from tap_x_dm.routing import Feed
 from tap_x_dm.schemas import parameter_values
+from tap_x_dm.times import header_time_ms
 
 if t.TYPE_CHECKING:
     import requests
@@ -68,6 +69,8 @@ class DmEventStreamBase(XStream):
         #: `max_results` of the request in flight, and when it was prepared.
         self._asked = 0
         self._asked_at_ms = 0
+        #: X's `Date` of the page in flight (its clock, not ours: `top_id` takes the earlier).
+        self._page_date_ms = 0
         self._page_left = 0
         self._page_next: str | None = None
 
@@ -173,6 +176,7 @@ class DmEventStreamBase(XStream):
         meta = payload.get("meta")  # a dict on list pages (checked above), absent on lookups
         token = meta.get("next_token") if isinstance(meta, dict) else None
         self._page_next = str(token) if token else None
+        self._page_date_ms = header_time_ms(response, default=self._asked_at_ms)
         self._page_left = len(records)
         if not records:
             self._end_page()
@@ -277,13 +281,13 @@ class DmEventStreamBase(XStream):
         *,
         first_page: int | None = None,
         feed: Feed | None = None,
-        keep: Callable[[dict[str, Any]], bool] | None = None,
+        only_routed: bool = False,
     ) -> Generator[dict[str, Any], None, bool]:
         """Page through one pass, saving its progress after every page.
 
-        `feed` gets every event read, for the partitions the pass feeds; `keep`
-        chooses which of the pass's new events are yielded (a routing pass reads
-        the whole account but writes only routed conversations).
+        `feed` is offered every event read, for the partitions the pass feeds;
+        with `only_routed` (a routing pass: the whole account read for a few
+        conversations) only what a partition takes is yielded.
         Returns False when the run must stop (a too-long rate-limit wait): the
         progress saved so far lets the next run continue from the same page.
         """
@@ -303,9 +307,9 @@ class DmEventStreamBase(XStream):
             while True:
                 try:
                     for event in self.request_records(context):
-                        if offer is not None:
-                            offer(event)
-                        if one_pass.admit(event) and (keep is None or keep(event)):
+                        routed = offer is not None and offer(event)
+                        admitted = one_pass.admit(event)
+                        if routed if only_routed else admitted:
                             yield event
                         self._page_left -= 1
                         if self._page_left == 0:
@@ -366,8 +370,8 @@ class DmEventStreamBase(XStream):
             self._asked < self._pass_page_size() and self._page_next and not one_pass.reached_floor
         )
         one_pass.first_page = None
-        if progress.top_id is None:  # from before the request: never claims too much
-            progress.top_id = top_id_at(self._asked_at_ms)
+        if progress.top_id is None and progress.pages == 0:  # a pass's first page only
+            progress.top_id = top_id_at(min(self._asked_at_ms, self._page_date_ms))
         progress.cursor = None if too_small else self._page_next
         progress.pages += 1
         self._pass_state[IN_FLIGHT_KEY] = progress.to_state()

@@ -128,6 +128,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         schema = X_SCHEMAS.get_schema(self.schema_key, key_properties=self.primary_keys)
         super().__init__(tap=tap, schema=schema)
         self._services = services
+        self._owner = tap  # for the lookup helper stream it builds on first use
         #: Keys written in this run (the writer skips them before looking anything up).
         self.emitted: set[str] = set()
         self._written: Counter = super().get_record_counter()
@@ -169,7 +170,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         keys = list(self._pending)
         if self._lookup is None:
             assert self.lookup_type is not None
-            self._lookup = self.lookup_type(self._tap, self._services)
+            self._lookup = self.lookup_type(self._owner, self._services)
         self.write_objects(self._lookup.look_up(keys))
         # Unreturned ids (deleted, suspended) are remembered too: asked again, they cost a
         # request and return nothing.

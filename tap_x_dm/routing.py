@@ -25,11 +25,14 @@ its own bookmark needs, and routes what lies between to the partition.
 
 Each routed partition goes through the same `NewestFirstPass` as its own pass
 would, so it ends with the same records and state. Its progress is saved in
-its own `pass` after every page, marked `routed_by` the feeding pass: a run
-that stops continues with that pass's cursor, and a partition is routed again
-only by that same pass (otherwise events of pages already read would be
-missed) or, when it is not routed again, goes on with its own endpoint from the
-progress saved (its repeats recognised as usual).
+its own `pass` after every page, marked `routed_by` the feeding pass and how
+far it had read (`feed_mark`): a run that stops continues with that pass's
+cursor, and a partition is routed again only by that same pass at that same
+page (a partition left out of a run of it would miss that run's pages) or,
+when it is not, goes on with its own endpoint from the progress saved (its
+repeats recognised as usual). A partition completes with the feeding pass only
+if the pass read below everything the partition had not read, or the rest is
+still inside what `/2/dm_events` serves.
 """
 
 from __future__ import annotations
@@ -40,17 +43,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.ids import canonical_conversation_id, snowflake_ms
 from tap_x_dm.passes import (
     ARRIVALS_KEY,
     FIRST_PAGE_SLACK,
     IN_FLIGHT_KEY,
+    SKEW_MS,
     WEEK_MS,
     NewestFirstPass,
     PassProgress,
     bookmark_id,
     complete,
     covered_id,
+    created_ms,
     next_pass_number,
     remember_arrivals,
     resumable,
@@ -60,8 +65,9 @@ from tap_x_dm.passes import (
 ROUTING_STATE_KEY = "via_dm_events"
 #: Key of a partition's pass in flight naming the pass that feeds it.
 ROUTED_BY_KEY = "routed_by"
-#: A partition is routed only when its bookmark is this far inside `/2/dm_events`' 30 days.
-HORIZON_MS = 29 * 86_400_000
+#: What `/2/dm_events` serves, and how far inside it a partition must be to be routed.
+WINDOW_MS = 30 * 86_400_000
+HORIZON_MS = WINDOW_MS - 86_400_000
 #: Requests a routing pass is assumed to need while the account's arrival rate is unknown.
 UNKNOWN_RATE_REQUESTS = 2
 #: How far below `dm_events`' bookmark its pass reads to reach a partition: within one run,
@@ -90,7 +96,11 @@ class RoutedPartition:
     write: Callable[[Mapping[str, Any]], None] | None
     #: Every event of the partition below this id has been read (`passes.covered_id`).
     covered: int
-    changed: bool = True
+
+
+def feed_mark(name: str, progress: PassProgress) -> str:
+    """`routed_by`: the feeding pass (its number and first read, `top_id`) and its pages read."""
+    return f"{name}#{progress.number}:{progress.top_id}:{progress.pages}"
 
 
 def _stored_types_match(state: Mapping[str, Any], event_types: list[str]) -> bool:
@@ -124,6 +134,11 @@ class ConversationRouter:
         self._feeding = False
         self._feeding_pass: PassProgress | None = None
         self._completed = False
+        #: The feeding pass's name and, when it resumes, its progress (None: a new pass).
+        self._feeder = ""
+        self._resumed: PassProgress | None = None
+        #: Nothing the feeding pass has yet to read is newer than this (`NewestFirstPass`).
+        self._read_down_to_ms: int | None = None
 
     def routes(self, conversation_id: str) -> bool:
         """Whether an account-wide pass reads this conversation in this run."""
@@ -157,16 +172,16 @@ class ConversationRouter:
         if floor is None or not _stored_types_match(dm_state, event_types):
             return
         resumed = resumable(dm_state, event_types=event_types)
-        resuming = resumed is not None and resumed.pages > 0
         number = resumed.number if resumed is not None else next_pass_number(dm_state)
-        self.pass_id = f"dm_events#{number}"
+        self._feeder, self.pass_id = "dm_events", f"dm_events#{number}"
+        self._resumed = resumed if resumed is not None and resumed.pages > 0 else None
         reach = floor - (REACH_MS << 22)
-        self._route(partitions, event_types, floor=reach, resuming=resuming, write=write)
+        self._route(partitions, event_types, floor=reach, write=write)
         if self._routed:
             self._logger.info(
                 "conversation_events: %d of %d conversation(s) are read from the /2/dm_events "
-                "pages of the dm_events pass (their bookmarks are not older than its bookmark, "
-                "id %s); the others use their own endpoint.",
+                "pages of the dm_events pass (what they have read reaches within an hour of its "
+                "bookmark, id %s); the others use their own endpoint.",
                 len(self._routed),
                 len(partitions),
                 floor,
@@ -181,13 +196,18 @@ class ConversationRouter:
     ) -> None:
         via = own_state.get(ROUTING_STATE_KEY) or {}
         saved = _saved_routing_pass(via, event_types)
-        resuming = saved is not None and saved.pages > 0
         number = saved.number if saved is not None else next_pass_number(via)
-        self.pass_id = f"{ROUTING_STATE_KEY}#{number}"
-        floor = saved.since_id if resuming and saved is not None else None
-        self._route(partitions, event_types, floor=floor, resuming=resuming, write=None)
+        self._feeder, self.pass_id = ROUTING_STATE_KEY, f"{ROUTING_STATE_KEY}#{number}"
+        self._resumed = saved if saved is not None and saved.pages > 0 else None
+        floor = None if self._resumed is None else self._resumed.since_id
+        self._route(partitions, event_types, floor=floor, write=None)
+        if self._resumed is not None and not self._routed:
+            # It fed no partition configured now: a new pass rather than none for ever.
+            self._resumed, floor = None, None
+            self._route(partitions, event_types, floor=None, write=None)
         if not self._routed:
             return
+        resuming = self._resumed is not None
         since = floor or self.floor_id() or 0
         requests = self._routing_pass_requests(via, since, page_size)
         if not resuming and requests >= len(self._routed):
@@ -202,7 +222,7 @@ class ConversationRouter:
             self._routed.clear()
             return
         own_state[ROUTING_STATE_KEY] = via  # where the routing pass keeps its place
-        self.routing_pass = saved if resuming else None
+        self.routing_pass = self._resumed
         if self.routing_pass is None:
             self.routing_pass = PassProgress(number=number, since_id=since, event_types=event_types)
         self._logger.info(
@@ -231,7 +251,6 @@ class ConversationRouter:
         event_types: list[str],
         *,
         floor: int | None,
-        resuming: bool,
         write: Callable[[Mapping[str, Any]], None] | None,
     ) -> None:
         horizon = self._now_ms() - HORIZON_MS
@@ -244,16 +263,20 @@ class ConversationRouter:
             ):
                 continue
             progress = resumable(state, event_types=event_types)
-            fed_before = progress is not None and progress.routed_by == self.pass_id
+            resumed = self._resumed
+            fed_before = (
+                progress is not None
+                and resumed is not None
+                and progress.routed_by == feed_mark(self._feeder, resumed)
+            )
             if progress is not None and not fed_before and (progress.pages or progress.emitted):
                 continue  # its own pass is under way: it continues on its own endpoint
-            if resuming and not fed_before:
-                continue  # the pass's first pages, read already, held its events
+            if resumed is not None and not fed_before:
+                continue  # the pass's pages read already held its events
             if progress is None or not fed_before:
                 progress = PassProgress(
                     number=next_pass_number(state), since_id=bookmark, event_types=event_types
                 )
-            progress.routed_by = self.pass_id
             one_pass = NewestFirstPass(progress, start_ms=self._start_ms)
             self._routed[conversation_id] = RoutedPartition(state, one_pass, write, covered)
 
@@ -280,31 +303,39 @@ class ConversationRouter:
         """
         if not self._feeding:
             return False
-        partition = self._routed.get(str(row.get("dm_conversation_id") or ""))
+        read_ms = max(snowflake_ms(row["id"]), created_ms(row) + SKEW_MS)
+        if self._read_down_to_ms is None or read_ms < self._read_down_to_ms:
+            self._read_down_to_ms = read_ms
+        conversation = row.get("dm_conversation_id")
+        partition = self._routed.get(canonical_conversation_id(str(conversation or "")))
         if partition is None or not partition.one_pass.admit(row):
             return False
-        partition.changed = True
         if partition.write is not None:
             partition.write(row)
         return True
 
     def save(self) -> None:
         """After a page: every fed partition's progress goes into its state (STATE follows)."""
-        if not self._feeding:
+        if not self._feeding or self._feeding_pass is None:
             return
+        mark = feed_mark(self._feeder, self._feeding_pass)
         for partition in self._routed.values():
-            if partition.changed:
-                partition.state[IN_FLIGHT_KEY] = partition.one_pass.progress.to_state()
-                partition.changed = False
+            partition.one_pass.progress.routed_by = mark
+            partition.state[IN_FLIGHT_KEY] = partition.one_pass.progress.to_state()
 
     def complete(self) -> None:
         """The feeding pass completed: every routed partition's pass completes with it."""
         if not self._feeding:
             return
         now = self._now_ms()
-        events = 0
+        events, left = 0, 0
         top = None if self._feeding_pass is None else self._feeding_pass.top_id
         for partition in self._routed.values():
+            covered_ms = snowflake_ms(partition.covered)
+            read_below = self._read_down_to_ms is not None and self._read_down_to_ms < covered_ms
+            if not read_below and covered_ms < now - WINDOW_MS + REACH_MS:
+                left += 1  # the list ended above what it had not read: its own endpoint has it
+                continue
             progress = partition.one_pass.progress
             progress.top_id = top
             complete(partition.state, progress)
@@ -312,10 +343,13 @@ class ConversationRouter:
             partition.state["event_types"] = progress.event_types
             events += progress.emitted
         self._logger.info(
-            "conversation_events: %d conversation(s) updated from the %s pass: %d new event(s).",
-            len(self._routed),
-            (self.pass_id or "").split("#")[0],
+            "conversation_events: %d conversation(s) updated from the %s pass: %d new event(s)%s.",
+            len(self._routed) - left,
+            self._feeder,
             events,
+            f"; {left} go on with their own endpoint (the pass ended above what they had read)"
+            if left
+            else "",
         )
         self._feeding = False
         self._completed = True  # the partitions stay routed: they are done for this run

@@ -246,7 +246,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "object_lookups_max_ids",
         th.IntegerType(minimum=0),
-        default=5_000,
+        default=1_000,
         title="Object lookups memory (ids)",
         description="With object_lookups by_id: the most user (and tweet) ids the state "
         "remembers as loaded (about 22 bytes of state each); past it the oldest are forgotten and "

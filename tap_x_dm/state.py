@@ -116,11 +116,12 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
             isinstance(listed, list) and all(isinstance(v, str) for v in listed)
         ):
             raise _fail(f"{key}.{name}", "must be a list of strings")
-    looked_up = bookmark.get("looked_up_event_ids")
-    if looked_up is not None and not (
-        isinstance(looked_up, list) and all(_DIGITS.match(str(v)) for v in looked_up)
-    ):
-        raise _fail(f"{key}.looked_up_event_ids", "must be a list of X ids")
+    for name in ("looked_up_event_ids", "not_found_event_ids"):
+        listed = bookmark.get(name)
+        if listed is not None and not (
+            isinstance(listed, list) and all(_DIGITS.match(str(v)) for v in listed)
+        ):
+            raise _fail(f"{key}.{name}", "must be a list of X ids")
     rate = bookmark.get(ARRIVALS_KEY)
     if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 0):
         raise _fail(f"{key}.{ARRIVALS_KEY}", "must be a whole number")
@@ -284,9 +285,10 @@ def load(
 def _check_not_ahead(state: Mapping[str, Any], now_ms: int) -> None:
     """A bookmark past now (plus a day) would make every run load nothing, silently."""
     for key, bookmark in bookmark_states(state):
-        value = bookmark.get(BOOKMARK_ID_KEY)
-        if value is not None and snowflake_ms(str(value)) > now_ms + FUTURE_TOLERANCE_MS:
-            raise StateError(
-                f"State key {key}.{BOOKMARK_ID_KEY} is in the future (an id minted after now "
-                f"plus a day): every run would load nothing; {_FIX}."
-            )
+        for name in (BOOKMARK_ID_KEY, COVERED_KEY):
+            value = bookmark.get(name)
+            if value is not None and snowflake_ms(str(value)) > now_ms + FUTURE_TOLERANCE_MS:
+                raise StateError(
+                    f"State key {key}.{name} is in the future (an id minted after now plus a "
+                    f"day): every run would load nothing; {_FIX}."
+                )

@@ -32,6 +32,9 @@ if t.TYPE_CHECKING:
     from tap_x_dm.includes import IncludesWriter
     from tap_x_dm.services import RunServices
 
+#: State key of the `dm_event_ids` X answered 404 for (asked once; not `looked_up_event_ids`,
+#: so an archive import still emits them).
+NOT_FOUND_KEY = "not_found_event_ids"
 #: `/2/dm_events` serves only this many days of history.
 DM_EVENTS_WINDOW_DAYS = 30
 
@@ -106,8 +109,9 @@ class DmEventsStream(DmEventStreamBase):
     ) -> Iterable[dict[str, Any]]:
         """One incremental pass, then the events asked for by id in `dm_event_ids`."""
         done = set(state.get("looked_up_event_ids") or [])
+        missing = set(state.get(NOT_FOUND_KEY) or [])  # X said 404: the archive may have them
         configured = dict.fromkeys(self.config.get("dm_event_ids") or [])  # repeats ignored
-        pending = [event_id for event_id in configured if event_id not in done]
+        pending = [e for e in configured if e not in done and e not in missing]
         seen_in_pass: set[str] = set()
         for event in self.read_pass(context, self.name):
             if event["id"] in configured:
@@ -115,9 +119,16 @@ class DmEventsStream(DmEventStreamBase):
             yield event
         for event_id in pending:
             if event_id not in seen_in_pass:
-                yield from self.look_up(event_id)
+                found = False
+                for event in self.look_up(event_id):
+                    found = True
+                    yield event
                 if self.services.stop.stopped:
                     return
+                if not found:
+                    missing.add(event_id)
+                    state[NOT_FOUND_KEY] = sorted(missing, key=int)
+                    continue
             done.add(event_id)
             state["looked_up_event_ids"] = sorted(done, key=int)
 
@@ -284,7 +295,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         """The routing pass: `/2/dm_events` pages, writing the routed conversations' events."""
         routing = self.services.routing
         progress = routing.routing_pass
-        if progress is None or routing.pass_id is None:
+        if progress is None or routing.pass_id is None or self.services.stop.stopped:
             return
         via = self.get_context_state(None)[ROUTING_STATE_KEY]
         first_page = None
@@ -296,14 +307,14 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
                 since_id=progress.since_id,
             )
         self._via_dm_events = True
-        routing.begin(routing.pass_id, progress)
+        feed = routing.begin(routing.pass_id, progress)
         try:
             label = f"{self.name} via /2/dm_events"
             reading = self.run_pass(
-                context, via, progress, label, first_page=first_page, keep=routing.offer
+                context, via, progress, label, first_page=first_page, feed=feed, only_routed=True
             )
             if (yield from reading):
-                routing.complete()
+                feed.completed()
                 remember_arrivals(via, progress, self._now_ms())
         finally:
             self._via_dm_events = False

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
+import typing as t
+
+if t.TYPE_CHECKING:
+    import requests
 
 
 def parse_timestamp(value: str) -> dt.datetime:
@@ -16,3 +21,14 @@ def parse_timestamp(value: str) -> dt.datetime:
 def utc_text(epoch: float) -> str:
     """Epoch seconds as `2026-11-23 18:05:01 UTC`, for lines that say until when."""
     return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def header_time_ms(response: requests.Response, *, default: int) -> int:
+    """The server's `Date` of `response` in epoch ms (whole seconds), or `default`."""
+    value = response.headers.get("date")
+    if not value:
+        return default
+    try:
+        return int(email.utils.parsedate_to_datetime(value).timestamp() * 1000)
+    except (TypeError, ValueError):
+        return default
