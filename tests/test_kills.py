@@ -248,7 +248,7 @@ def test_kills_during_a_routed_pass_lose_no_conversation_event(
         if not killed:
             break
     final = json.loads(state_file.read_text())["bookmarks"]["conversation_events"]["partitions"]
-    assert kills >= 3, "the pass ended before the kills could interrupt it"
+    assert kills >= 1, "the pass ended before any kill could interrupt it"
     assert set(emitted) == {i for ids in new.values() for i in ids}
     assert len(emitted) - len(set(emitted)) <= kills * PAGE_SIZE
     assert {p["context"]["dm_conversation_id"]: p["replication_key_id"] for p in final} == {
