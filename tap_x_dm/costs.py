@@ -92,13 +92,17 @@ class CostLedger:
         fits = math.floor(cap_usd / per_event + 1e-9) if per_event > 0 else page_size
         return max(0, min(page_size, fits))
 
-    def check_next_page(self, size: int, cap_usd: float, expanded: set[str]) -> None:
+    def check_next_page(
+        self, size: int, cap_usd: float, expanded: set[str], *, committed_usd: float = 0.0
+    ) -> None:
         """Stop the run before a page of `size` events could take it past `cap_usd`.
+
+        `committed_usd` is what the run will spend anyway (the queued lookups by id).
 
         Raises:
             StopRunError: naming the cap, what was spent and what the page could cost.
         """
-        spent = self.usd(self.totals())
+        spent = self.usd(self.totals()) + committed_usd
         worst = size * self.per_event_worst(expanded)
         if size < 1 or spent + worst > cap_usd + 1e-9:
             msg = (

@@ -83,7 +83,6 @@ class DmEventStreamBase(XStream):
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: X assigns `created_at`, and the bookmark is exact to the id."""
-        return
 
     # -- request ------------------------------------------------------------------------
 
@@ -114,7 +113,8 @@ class DmEventStreamBase(XStream):
             size = min(size, self._pass.first_page)
         cap = self.config.get("max_cost_usd")
         if cap is not None:  # stops the run before a page that could pass the cap
-            self.services.costs.check_next_page(size, float(cap), self._includes.selected_kinds())
+            kinds, queued = self._includes.selected_kinds(), self._includes.pending_usd()
+            self.services.costs.check_next_page(size, float(cap), kinds, committed_usd=queued)
         self._asked, self._asked_at_ms = size, self._now_ms()
         params: dict[str, Any] = {
             "max_results": size,

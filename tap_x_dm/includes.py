@@ -25,6 +25,7 @@ from singer_sdk.metrics import Counter
 
 from tap_x_dm.conform import KnownProperties
 from tap_x_dm.lookups import (
+    PENDING_KEY,
     LoadedIds,
     ObjectLookupStream,
     TweetsLookupStream,
@@ -134,8 +135,8 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         self._written: Counter = super().get_record_counter()
         self._known = KnownProperties(schema)
         self._unknown_seen: set[str] = set()
-        #: Keys emitted events of the page in flight refer to, to look up at its end.
-        self._pending: dict[str, None] = {}
+        #: Keys emitted events refer to, not loaded yet (`lookups.PENDING_KEY`; from state).
+        self._pending: dict[str, None] | None = None
         self._lookup: ObjectLookupStream | None = None
         self._loaded: LoadedIds | None = None
 
@@ -156,26 +157,55 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             )
         return self._loaded
 
-    def queue(self, keys: Iterable[str]) -> None:
-        """Note keys to look up at the end of the page (those not loaded recently)."""
-        loaded = self.loaded
-        for key in keys:
-            if key not in loaded:
-                self._pending[key] = None
+    @property
+    def pending(self) -> dict[str, None]:
+        """The keys queued for a lookup, starting with those a killed run left in state."""
+        if self._pending is None:
+            self._pending = dict.fromkeys(self.stream_state.get(PENDING_KEY) or [])
+        return self._pending
 
-    def load_pending(self) -> None:
-        """Look up the queued keys on this stream's endpoint and write what X returns."""
-        if not self._pending:
+    def queue(self, keys: Iterable[str]) -> None:
+        """Queue keys to look up (those not loaded recently); the queue is kept in state."""
+        loaded, pending = self.loaded, self.pending
+        added = False
+        for key in keys:
+            if key not in loaded and key not in pending:
+                pending[key] = None
+                added = True
+        if added:
+            self.stream_state[PENDING_KEY] = list(pending)
+
+    def load_pending(self, *, full_batches_only: bool = False) -> None:
+        """Look up the queued keys on this stream's endpoint and write what X returns.
+
+        During a pass only full batches go (one request per 100 ids, not one per
+        page); the rest waits in state for the next batch or the stream's own
+        turn, after the event streams.
+        """
+        pending = self.pending
+        if not pending:
             return
-        keys = list(self._pending)
         if self._lookup is None:
             assert self.lookup_type is not None
             self._lookup = self.lookup_type(self._owner, self._services)
+        keys = list(pending)
+        if full_batches_only:
+            batch = self._lookup.batch_size
+            keys = keys[: len(keys) // batch * batch]
+            if not keys:
+                return
         self.write_objects(self._lookup.look_up(keys))
         # Unreturned ids (deleted, suspended) are remembered too: asked again, they cost a
         # request and return nothing.
         self.loaded.add(keys, utc_day(self._services.clock.time()))
-        self._pending.clear()
+        for key in keys:
+            del pending[key]
+        self.stream_state[PENDING_KEY] = list(pending)
+
+    def pending_usd(self) -> float:
+        """What looking up the queued keys will cost at most (for `max_cost_usd`)."""
+        kind = self.name
+        return len(self.pending) * self._services.costs.prices[kind] if self.looks_up else 0.0
 
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
@@ -211,7 +241,9 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Nothing to request: everything was written while the event streams ran."""
+        """The lookup of what is still queued; everything else was written already."""
+        if self.looks_up:
+            self.load_pending()
         if self._lookup is not None:
             self._lookup.log_sync_costs()
         if self.selected and not self.emitted and not self._services.event_streams_selected:
@@ -276,9 +308,13 @@ class IncludesWriter:
         return [e for e, kind in EXPANSION_STREAMS.items() if kind in selected - self._looked_up]
 
     def end_page(self) -> None:
-        """Look up what the page's emitted events refer to and was not loaded (before STATE)."""
+        """After a page (before its STATE): look up the queued keys that fill a batch."""
         for kind in sorted(self._looked_up):
-            self._by_kind[kind].load_pending()
+            self._by_kind[kind].load_pending(full_batches_only=True)
+
+    def pending_usd(self) -> float:
+        """What the queued lookups will cost at most (`max_cost_usd` counts it as spent)."""
+        return sum(stream.pending_usd() for stream in self._by_kind.values())
 
     def write_referenced(self, event: Mapping[str, Any], page: PageIncludes) -> None:
         """Write the objects of `page` that `event` refers to (those not yet written).

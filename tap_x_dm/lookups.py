@@ -34,6 +34,10 @@ if t.TYPE_CHECKING:
 
 #: The state key, in `bookmarks.users` and `bookmarks.tweets`, of the ids loaded by UTC day.
 LOADED_KEY = "loaded_by_day"
+#: The state key of the ids queued for the next lookup: a lookup waits for a full batch (or
+#: the stream's own turn at the end of the run), and the queue goes out with every STATE, so
+#: a kill between a page and its lookup loses no object.
+PENDING_KEY = "pending_ids"
 
 
 @cache
@@ -131,6 +135,11 @@ class ObjectLookupStream(XStream):
             "ids": ",".join(self._ids),
             self.fields_param: ",".join(self.config[self.fields_setting]),
         }
+
+    @property
+    def batch_size(self) -> int:
+        """The most ids one request may ask for (X's spec)."""
+        return max_ids_per_request(self.path)
 
     def look_up(self, keys: Iterable[str]) -> list[dict[str, Any]]:
         """The objects X returns for `keys`, in batches of the most ids X's spec allows."""

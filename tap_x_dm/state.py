@@ -116,7 +116,7 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
             isinstance(listed, list) and all(isinstance(v, str) for v in listed)
         ):
             raise _fail(f"{key}.{name}", "must be a list of strings")
-    for name in ("looked_up_event_ids", "not_found_event_ids"):
+    for name in ("looked_up_event_ids", "not_found_event_ids", "pending_ids"):
         listed = bookmark.get(name)
         if listed is not None and not (
             isinstance(listed, list) and all(_DIGITS.match(str(v)) for v in listed)

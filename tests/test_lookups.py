@@ -173,3 +173,22 @@ def test_the_state_remembers_at_most_the_cap_and_forgets_old_days(
 def test_a_broken_loaded_by_day_is_one_line_naming_it(value: object) -> None:
     with pytest.raises(StateError, match=r"^State key bookmarks\.users\.loaded_by_day must map"):
         load({"version": 2, "bookmarks": {"users": {LOADED_KEY: value}}})
+
+
+def test_lookups_wait_for_full_batches_and_the_queue_is_in_every_state(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    """One request per 100 ids, not one per page; what waits is in state, so a kill loses none."""
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=1_500, conversations=60)
+    events = sandbox.visible_events()
+    run = run_tap(sandbox, clock=clock, page_size=50)
+
+    for kind, endpoint in (("users", "users_lookup"), ("tweets", "tweets_lookup")):
+        wanted = referenced(events, kind)
+        asked = [e["query"]["ids"].split(",") for e in endpoint_requests(sandbox, endpoint)]
+        assert sorted(i for batch in asked for i in batch) == sorted(wanted)  # each id once
+        assert [len(batch) for batch in asked[:-1]] == [100] * (len(asked) - 1)
+        assert len(asked) == -(-len(wanted) // 100)
+    queued = [s.get("bookmarks", {}).get("tweets", {}).get("pending_ids") for s in run.states]
+    assert any(queued), "the queue goes out with the STATE of the pages"
+    assert run.final_state["bookmarks"]["tweets"]["pending_ids"] == []
