@@ -285,3 +285,49 @@ def test_a_pass_of_0_2_resumed_claims_only_what_it_read(
     after = run_tap(sandbox, clock=clock, state=resumed.final_state, **settings)
     loaded = {r["id"] for run in (own, resumed, after) for r in run.records("conversation_events")}
     assert late[0]["id"] in loaded
+
+
+def test_a_partition_completes_only_if_the_pass_read_below_what_it_had_not_read() -> None:
+    """A pass that ended above a partition's `covered_to_id` (its list ran out a day later,
+    past the 30 days) leaves that partition to its own endpoint, progress kept."""
+    from tap_x_dm.ids import TWEPOCH_MS
+    from tap_x_dm.passes import PassProgress
+    from tap_x_dm.routing import ConversationRouter
+
+    day_ms = 86_400_000
+    now = [1_796_000_000_000]
+
+    def id_at(ms: int) -> str:
+        return str((ms - TWEPOCH_MS) << 22)
+
+    # dm_events last completed a pass 29 days ago; so did the old partition, a minute earlier.
+    dm_state = {"replication_key_id": id_at(now[0] - 29 * day_ms + 600_000), "passes_completed": 4}
+    old = {
+        "context": {"dm_conversation_id": "1"},
+        "replication_key_id": id_at(now[0] - 29 * day_ms + 60_000),
+        "passes_completed": 1,
+    }
+    fresh = {"context": {"dm_conversation_id": "2"},
+             "replication_key_id": id_at(now[0] - 7_200_000), "passes_completed": 1}  # fmt: skip
+    router = ConversationRouter(
+        dm_events_state=lambda: dm_state,
+        dm_events_selected=lambda: True,
+        now_ms=lambda: now[0],
+        start_ms=None,
+        logger=logging.getLogger("test"),
+    )
+    types = ["MessageCreate"]
+    router.plan({"1": old, "2": fresh}, event_types=types, page_size=100, own_state={},
+                write=lambda row: None)  # fmt: skip
+    assert router.routes("1") and router.routes("2")
+    feeding = PassProgress(
+        number=5, since_id=int(dm_state["replication_key_id"]), event_types=types
+    )
+    feed = router.begin("dm_events#5", feeding)
+    assert feed.floor_id == int(old["replication_key_id"])
+    event = {"id": id_at(now[0] - 5_400_000), "created_at": None, "dm_conversation_id": "2"}
+    assert router.offer(event)  # the list ends here: above the old partition's floor
+    now[0] += day_ms  # a long run: the old partition is now past the 30 days
+    feed.completed()
+    assert fresh["passes_completed"] == 2 and fresh["replication_key_id"] == event["id"]
+    assert old["passes_completed"] == 1 and "pass" not in old  # left to its own endpoint
