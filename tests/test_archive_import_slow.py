@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.archive_builder import ACCOUNT_ID, ArchiveBuilder, Conversation
-from tests.test_archive import ALICE, many_messages
+from tests.archive_support import ALICE, many_messages
 
 RUN = """
 import re, sys, time

@@ -27,8 +27,8 @@ from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_builder import ACCOUNT_ID, ArchiveBuilder, Conversation, message
 from tests.archive_sandbox import archive_events, archive_from_sandbox, event_key
+from tests.archive_support import EXPECTED, standard
 from tests.conftest import run_tap, tap_config
-from tests.test_archive import EXPECTED, standard
 
 STORED = {"version": 3, "account": {"id": ACCOUNT_ID}}
 
