@@ -35,7 +35,10 @@ from bench.harness import (
 from bench.lookups import object_lookups
 
 #: Data that `/2/dm_events` serves in full: 29 days, 20 conversations the account is in.
-DATA_FLAGS = ("--days", "29", "--conversations", "20", "--rate-limit", str(NO_LIMIT))
+DATA_FLAGS = (
+    "--days", "29", "--conversations", "20",
+    "--rate-limit", str(NO_LIMIT), "--lookup-rate-limit", str(NO_LIMIT),
+)  # fmt: skip
 CPU_EVENTS = 20_000
 SMALL_EVENTS = 1_000
 REPEATS = 3
@@ -100,7 +103,9 @@ def requests_and_billing() -> None:
     from tap_x_dm_sandbox import ManualClock, Sandbox, SandboxConfig
     from tap_x_dm_sandbox.billing import usd
 
-    config = SandboxConfig(events=5_000, days=29, conversations=20, rate_limit=NO_LIMIT)
+    config = SandboxConfig(
+        events=5_000, days=29, conversations=20, rate_limit=NO_LIMIT, lookup_rate_limit=NO_LIMIT
+    )
     # Runs are minutes apart in real life and messages seconds apart: new events come a
     # minute after the last run, one a second. (The tap reads on until an event SKEW_MS
     # older than its bookmark, for X's created_at clock: a burst of events sharing the
