@@ -42,7 +42,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from tap_x_dm.archive import is_derived_id, open_archive
 from tap_x_dm.archive_gaps import Gap, load_gaps, min_id_at, record_gap, save_gaps
 from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
@@ -222,6 +221,8 @@ class ArchiveImport:
 
     def preflight(self, state: Mapping[str, Any], account_id: str | None) -> None:
         """Before the first request: the archive opens, is the account's, the state allows it."""
+        from tap_x_dm.archive import open_archive  # the reader only when an archive is set
+
         self.api_floor(state)
         with open_archive(self.path, expected_account_id=account_id):
             pass
@@ -265,6 +266,8 @@ class ArchiveImport:
         imports = dict(state.get(IMPORTS_KEY) or {})
         checksums = list(imports.get("checksums") or [])
         gaps = load_gaps(state)
+        from tap_x_dm.archive import open_archive
+
         with open_archive(self.path, expected_account_id=account_id) as archive:
             checksum = archive.checksum()
             if checksum in checksums:
@@ -317,6 +320,8 @@ class ArchiveImport:
             return "before start_date"
         if ranges.contains(kind, ms):
             return "imported before"
+        from tap_x_dm.archive import is_derived_id
+
         derived = is_derived_id(row["id"])
         in_gap = any(
             gap.holds_time(ms) if derived else gap.holds_message(int(str(row["id"])))
