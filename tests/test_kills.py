@@ -98,6 +98,26 @@ class TapProcess:
         return [json.loads(line) for line in complete]
 
 
+def run_once(
+    config: Path, state_file: Path, moment: str | None, delay: float, stream: str = "dm_events"
+) -> tuple[bool, list[str], list[dict[str, Any]]]:
+    """One run from `state_file`, killed `delay` s after `moment` (None: let it finish).
+
+    Returns whether it was killed, the ids it emitted into `stream` and its STATE
+    values; the last STATE goes into `state_file`, as Meltano would store it.
+    """
+    run = TapProcess(config, state_file)
+    killed = moment is not None and run.kill_after(moment, delay)
+    if not killed:
+        assert run.wait() == 0, "".join(run.stderr[-20:])
+    messages = run.messages()
+    ids = [m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    if states:
+        state_file.write_text(json.dumps(states[-1]))
+    return killed, ids, states
+
+
 def test_fifty_kills_lose_nothing_and_re_read_at_most_a_page_each(
     sandbox_factory: Any, tmp_path: Path
 ) -> None:
@@ -144,20 +164,9 @@ def test_fifty_kills_lose_nothing_and_re_read_at_most_a_page_each(
     minimum = math.ceil(len(sandbox.visible_events(window_days=29)) / PAGE_SIZE)
     moments = ["sleep", "refresh", "page"]
     while True:
-        run = TapProcess(config, state_file)
-        moment = moments[kills % len(moments)]
-        killed = kills < KILLS and run.kill_after(moment, rng.uniform(0.0, 0.3))
-        if not killed:
-            assert run.wait() == 0, "".join(run.stderr[-20:])
-        messages = run.messages()
-        emitted += [
-            m["record"]["id"]
-            for m in messages
-            if m["type"] == "RECORD" and m["stream"] == "dm_events"
-        ]
-        states = [m["value"] for m in messages if m["type"] == "STATE"]
-        if states:
-            state_file.write_text(json.dumps(states[-1]))
+        moment = moments[kills % len(moments)] if kills < KILLS else None
+        killed, ids, states = run_once(config, state_file, moment, rng.uniform(0.0, 0.3))
+        emitted += ids
         kills += int(killed)
         if kills % 10 == 9 and killed:
             sandbox.add_events(3)  # they arrive mid-pass: the next pass's to read
@@ -231,19 +240,11 @@ def test_kills_during_a_routed_pass_lose_no_conversation_event(
     emitted: list[str] = []
     kills = 0
     while True:
-        run = TapProcess(config, state_file)
-        killed = kills < 10 and run.kill_after("page", rng.uniform(0.0, 0.05))
-        if not killed:
-            assert run.wait() == 0, "".join(run.stderr[-20:])
-        messages = run.messages()
-        emitted += [
-            m["record"]["id"]
-            for m in messages
-            if m["type"] == "RECORD" and m["stream"] == "conversation_events"
-        ]
-        states = [m["value"] for m in messages if m["type"] == "STATE"]
-        if states:
-            state_file.write_text(json.dumps(states[-1]))
+        moment = "page" if kills < 10 else None
+        killed, ids, _ = run_once(
+            config, state_file, moment, rng.uniform(0.0, 0.05), stream="conversation_events"
+        )
+        emitted += ids
         kills += int(killed)
         if not killed:
             break
