@@ -1,9 +1,9 @@
 """Quota routing: configured conversations read from the `/2/dm_events` pages a run reads anyway.
 
 X allows 15 requests per 15 minutes on each DM endpoint, and `/2/dm_events`
-carries every conversation of the last 30 days. A conversation partition whose
-bookmark is not older than where an account-wide pass stops needs no request
-of its own: the pass meets all its new events. So an incremental run costs the
+carries every conversation of the last 30 days. A conversation partition read
+up to about where an account-wide pass stops needs no request of its own: the
+pass meets all its new events. So an incremental run costs the
 same requests however many conversations are configured.
 
 Two account-wide passes can feed the partitions:
@@ -63,8 +63,6 @@ from tap_x_dm.passes import (
 
 #: Stream-level key of `conversation_events`' state that holds its routing pass.
 ROUTING_STATE_KEY = "via_dm_events"
-#: Key of a partition's pass in flight naming the pass that feeds it.
-ROUTED_BY_KEY = "routed_by"
 #: What `/2/dm_events` serves, and how far inside it a partition must be to be routed.
 WINDOW_MS = 30 * 86_400_000
 HORIZON_MS = WINDOW_MS - 86_400_000
