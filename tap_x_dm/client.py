@@ -16,7 +16,7 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_x_dm.conform import KnownProperties
+from tap_x_dm.conform import KnownProperties, WarnOnce
 from tap_x_dm.costs import resources_in
 from tap_x_dm.errors import (
     XAPIError,
@@ -84,8 +84,8 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         super().__init__(tap=tap, schema=schema)
         self.services = services
         self.logger.addFilter(_OneLinePerProblem())
-        self._unknown_fields_seen: set[str] = set()
         self._known = KnownProperties(schema)
+        self._warn_unknown_field = WarnOnce(self.logger, self.name)
         self._last_payload: tuple[requests.Response | None, Any] = (None, None)
         self._problems_seen: set[str] = set()
         #: The endpoint of the request in flight, for retry lines when an error carries no URL.
@@ -230,16 +230,6 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     def drop_unknown_fields(self, row: dict[str, Any]) -> None:
         """Drop fields X added after our schema, at any depth, warning once per field per run."""
         self._known.prune(row, self._warn_unknown_field)
-
-    def _warn_unknown_field(self, name: str) -> None:
-        if name not in self._unknown_fields_seen:
-            self._unknown_fields_seen.add(name)
-            self.logger.warning(
-                "X sent a field %r in %s that the schema does not know; it is not "
-                "loaded (upgrade tap-x-dm to get it).",
-                name,
-                self.name,
-            )
 
     def calculate_sync_cost(
         self,

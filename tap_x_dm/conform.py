@@ -16,11 +16,32 @@ anything else (strings, `anyOf`, arrays of strings) is kept as it is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 #: Called with the dotted path of each dropped property (`attachments.card_ids`).
 OnDrop = Callable[[str], None]
+
+
+class WarnOnce:
+    """An `OnDrop` that says once per run and field that X sent what the schema does not know."""
+
+    def __init__(self, logger: logging.Logger, stream_name: str) -> None:
+        self._logger = logger
+        self._stream_name = stream_name
+        self._seen: set[str] = set()
+
+    def __call__(self, name: str) -> None:
+        """Warn about `name` unless this stream already did in this run."""
+        if name not in self._seen:
+            self._seen.add(name)
+            self._logger.warning(
+                "X sent a field %r in %s that the schema does not know; it is not "
+                "loaded (upgrade tap-x-dm to get it).",
+                name,
+                self._stream_name,
+            )
 
 
 def _types(schema: dict[str, Any]) -> list[Any]:

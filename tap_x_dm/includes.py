@@ -23,7 +23,7 @@ from typing import Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 
-from tap_x_dm.conform import KnownProperties
+from tap_x_dm.conform import KnownProperties, WarnOnce
 from tap_x_dm.lookups import (
     PENDING_KEY,
     LoadedIds,
@@ -134,7 +134,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         self.emitted: set[str] = set()
         self._written: Counter = super().get_record_counter()
         self._known = KnownProperties(schema)
-        self._unknown_seen: set[str] = set()
+        self._warn_unknown = WarnOnce(self.logger, self.name)
         #: Keys emitted events refer to, not loaded yet (`lookups.PENDING_KEY`; from state).
         self._pending: dict[str, None] | None = None
         self._lookup: ObjectLookupStream | None = None
@@ -228,17 +228,6 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             record["account_id"] = self._services.account.id
             self.write_out_of_band(record)
             self._written.increment()
-
-    def _warn_unknown(self, name: str) -> None:
-        """Say once per run that X sent a property the schema does not know."""
-        if name not in self._unknown_seen:
-            self._unknown_seen.add(name)
-            self.logger.warning(
-                "X sent a field %r in %s that the schema does not know; it is not "
-                "loaded (upgrade tap-x-dm to get it).",
-                name,
-                self.name,
-            )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The lookup of what is still queued; everything else was written already."""

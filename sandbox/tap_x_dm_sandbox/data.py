@@ -375,13 +375,7 @@ class Dataset:
         sender_id: str | None = None,
         text: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Append `count` new MessageCreate events at `now_ms`, above every existing id.
-
-        If `now_ms` is not later than the newest event, the new events share the newest
-        event's millisecond with the next sequence numbers. Default conversation: the one
-        with the account's (users[0]) latest event; default sender: a member other than
-        the account (a customer writing in); default text: generated chatter.
-        """
+        """`additions.add_events` under the dataset's lock (it says what is added)."""
         with self._lock:
             return additions.add_events(
                 self,
