@@ -165,6 +165,13 @@ def _gaps_left(gaps: list[Gap]) -> str:
     )
 
 
+def _remember(known: dict[str, str], fingerprint: str, checksum: str) -> dict[str, str]:
+    """`known` with `fingerprint` as its newest entry, at most `MAX_CHECKSUMS` of them."""
+    known = {k: v for k, v in known.items() if k != fingerprint}
+    known[fingerprint] = checksum
+    return dict(list(known.items())[-MAX_CHECKSUMS:])
+
+
 def _ms_text(ms: int) -> str:
     """Epoch ms as X's `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
     moment = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
@@ -269,7 +276,11 @@ class ArchiveImport:
         from tap_x_dm.archive import open_archive
 
         with open_archive(self.path, expected_account_id=account_id) as archive:
-            checksum = archive.checksum()
+            known: dict[str, str] = dict(imports.get("fingerprints") or {})
+            fingerprint = archive.fingerprint()
+            checksum = known.get(fingerprint, "")
+            if checksum not in checksums:  # unknown files (or a gap since): read them
+                checksum = archive.checksum()
             if checksum in checksums:
                 self.logger.info(
                     "X archive %s (%s) was imported already; nothing to emit%s.",
@@ -277,6 +288,11 @@ class ArchiveImport:
                     checksum,
                     _gaps_left(gaps),
                 )
+                if known.get(fingerprint) != checksum:  # the same content, touched: know it
+                    state[IMPORTS_KEY] = {
+                        **imports,
+                        "fingerprints": _remember(known, fingerprint, checksum),
+                    }
                 return
             ranges = ImportedRanges(imports)
             looked_up = set(state.get("looked_up_event_ids") or [])
@@ -301,7 +317,11 @@ class ArchiveImport:
                     ranges.add(kind, start, end)
             self._drop_filled(state, gaps, hi)
         checksums = [*(c for c in checksums if c != summary.checksum), summary.checksum]
-        state[IMPORTS_KEY] = {"ranges": ranges.to_state(), "checksums": checksums[-MAX_CHECKSUMS:]}
+        state[IMPORTS_KEY] = {
+            "ranges": ranges.to_state(),
+            "checksums": checksums[-MAX_CHECKSUMS:],
+            "fingerprints": _remember(known, fingerprint, summary.checksum),
+        }
 
     def _skip_reason(
         self,

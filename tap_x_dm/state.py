@@ -10,7 +10,8 @@ Version history (the README documents the current shape):
 * 3 (0.3): `bookmarks.dm_events.covered_from_id` (the lowest id of the first
   full pass: how far back the API read) and `bookmarks.dm_events.archive_imports`
   (`ranges`: per event type, merged `[from, to]` times imported from X archives;
-  `checksums`: archives fully imported), see `tap_x_dm.archive_import`;
+  `checksums`: archives fully imported; `fingerprints`: their files' identities, so a
+  known archive is not read again), see `tap_x_dm.archive_import`;
   `bookmarks.dm_events.api_gaps` (`[[from_id, to_id], ...]`, exclusive: events
   `/2/dm_events` no longer served when a pass from an old bookmark ran, for the
   archive to fill; absent means none, see `tap_x_dm.archive_gaps`);
@@ -54,6 +55,7 @@ STATE_VERSION = 3
 FUTURE_TOLERANCE_MS = 86_400_000
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
+_FINGERPRINT = re.compile(r"^files:[0-9a-f]{64}$")
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FIX = "fix or clear the state (`meltano state clear <state id>`), then run again"
 
@@ -169,6 +171,14 @@ def _check_archive_imports(key: str, saved: object) -> None:
         isinstance(v, str) and _CHECKSUM.match(v) for v in checksums
     ):
         raise _fail(f"{key}.checksums", "must be a list of sha256:<64 hex digits>")
+    fingerprints = saved.get("fingerprints", {})
+    if not isinstance(fingerprints, dict) or not all(
+        isinstance(k, str) and _FINGERPRINT.match(k) and isinstance(v, str) and _CHECKSUM.match(v)
+        for k, v in fingerprints.items()
+    ):
+        raise _fail(
+            f"{key}.fingerprints", "must map files:<64 hex digits> to sha256:<64 hex digits>"
+        )
     ranges = saved.get("ranges", {})
     if not isinstance(ranges, dict):
         raise _fail(f"{key}.ranges", "must be an object of event types")

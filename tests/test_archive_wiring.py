@@ -209,6 +209,10 @@ def test_coverage_is_the_first_full_pass_lowest_id_or_the_window_start() -> None
         ({COVERED_FROM_KEY: "12a"}, "bookmarks.dm_events.covered_from_id"),
         ({IMPORTS_KEY: []}, "bookmarks.dm_events.archive_imports"),
         ({IMPORTS_KEY: {"checksums": ["md5:1"]}}, "bookmarks.dm_events.archive_imports.checksums"),
+        (
+            {IMPORTS_KEY: {"fingerprints": {"files:1": "sha256:1"}}},
+            "bookmarks.dm_events.archive_imports.fingerprints",
+        ),
         ({IMPORTS_KEY: {"ranges": []}}, "bookmarks.dm_events.archive_imports.ranges"),
         (
             {

@@ -33,6 +33,10 @@ class Container(ABC):
         """Uncompressed size of the file `name`, in bytes."""
 
     @abstractmethod
+    def identity(self, name: str) -> str:
+        """What changes when the file `name` changes, read without reading it."""
+
+    @abstractmethod
     def open(self, name: str) -> IO[bytes]:
         """A binary stream of the file `name` (decompressed for a zip member)."""
 
@@ -67,6 +71,11 @@ class FolderContainer(Container):
         """Size on disk."""
         return (self.root / name).stat().st_size
 
+    def identity(self, name: str) -> str:
+        """Size and modification time: what changes when the file does, read without it."""
+        stat = (self.root / name).stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+
     def open(self, name: str) -> IO[bytes]:
         """The file, opened for binary reading."""
         try:
@@ -99,6 +108,11 @@ class ZipContainer(Container):
     def size(self, name: str) -> int:
         """Uncompressed size from the zip's directory."""
         return self._infos[name].file_size
+
+    def identity(self, name: str) -> str:
+        """Size and CRC-32 from the zip's directory: the content's, read without it."""
+        info = self._infos[name]
+        return f"{info.file_size}:{info.CRC:08x}"
 
     def open(self, name: str) -> IO[bytes]:
         """The member, decompressed while it is read."""
