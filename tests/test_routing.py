@@ -331,3 +331,16 @@ def test_a_partition_completes_only_if_the_pass_read_below_what_it_had_not_read(
     feed.completed()
     assert fresh["passes_completed"] == 2 and fresh["replication_key_id"] == event["id"]
     assert old["passes_completed"] == 1 and "pass" not in old  # left to its own endpoint
+
+
+def test_top_id_trusts_x_s_date_when_the_tap_s_clock_runs_ahead(sandbox_factory: Any) -> None:
+    """`covered_to_id` never claims events X has not minted yet, whichever clock is behind."""
+    from tap_x_dm.passes import top_id_at
+
+    x_clock = ManualClock(1_796_000_000.0)
+    sandbox = sandbox_factory(clock=x_clock, rate_limit=10_000)
+    group = next(c for c in sandbox.dataset.conversations_of(sandbox.account.id) if "-" not in c)
+    ahead = ManualClock(x_clock.time() + 60)
+    run = run_tap(sandbox, clock=ahead, dm_conversation_ids=[group])
+    covered = int(partitions(run)[group]["covered_to_id"])
+    assert covered == top_id_at(int(x_clock.time()) * 1000)  # X's Date: whole seconds
