@@ -24,6 +24,10 @@ def referenced(events: list[dict[str, Any]], kind: str) -> set[str]:
     return {key for event in events for key in references_of(event)[kind]}
 
 
+def deleted(sandbox: Any, kind: str, key: str) -> bool:
+    return kind == "tweets" and bool(sandbox.dataset.is_deleted_tweet(key))
+
+
 def loaded(state: dict[str, Any], stream: str) -> dict[str, list[str]]:
     return state["bookmarks"][stream][LOADED_KEY]
 
@@ -235,3 +239,41 @@ def test_empty_lookup_answers_to_the_last_retry_keep_the_ids_queued(
     deleted = {t for t in wanted if sandbox.dataset.is_deleted_tweet(t)}
     assert {r["id"] for r in again.records("tweets")} == wanted - deleted
     assert again.final_state["bookmarks"]["tweets"]["pending_ids"] == []
+
+
+def test_ids_queued_under_by_id_are_looked_up_after_a_switch_to_expansions(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=400, conversations=20)
+    events = sandbox.visible_events()
+    first_of_second_page = events[50]["id"]
+
+    def kill(message: dict[str, Any]) -> None:
+        if message["type"] == "RECORD" and message["record"].get("id") == first_of_second_page:
+            raise Killed
+
+    killed = run_tap(sandbox, clock=clock, on_message=kill, raise_errors=False, page_size=50)
+    assert isinstance(killed.error, Killed)
+    queued = {
+        kind: killed.final_state["bookmarks"][kind]["pending_ids"] for kind in ("users", "tweets")
+    }
+    assert queued["users"] and queued["tweets"]
+    sandbox.clear_log()
+
+    rerun = run_tap(
+        sandbox, clock=clock, state=killed.final_state, page_size=50, object_lookups="expansions"
+    )
+
+    for kind, endpoint in (("users", "users_lookup"), ("tweets", "tweets_lookup")):
+        asked = [e["query"]["ids"].split(",") for e in endpoint_requests(sandbox, endpoint)]
+        assert asked == [queued[kind]], kind
+        assert rerun.final_state["bookmarks"][kind]["pending_ids"] == []
+        wanted = {key for key in referenced(events, kind) if not deleted(sandbox, kind, key)}
+        written = [r["id"] for run in (killed, rerun) for r in run.records(kind)]
+        assert set(written) == wanted, kind
+    assert set(killed.ids()) | set(rerun.ids()) == {e["id"] for e in events}
+    assert (
+        f"tweets: looking up the {len(queued['tweets'])} id(s) an earlier run queued under "
+        "object_lookups: by_id (object_lookups is now expansions)."
+    ) in caplog.messages
