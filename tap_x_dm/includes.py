@@ -207,6 +207,10 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         kind = self.name
         return len(self.pending) * self._services.costs.prices[kind] if self.looks_up else 0.0
 
+    def count_record(self) -> None:
+        """One more record of this stream in the run summary."""
+        self._services.tally.records[self.name] += 1
+
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
         return self._written
