@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
 import tempfile
 import typing as t
@@ -76,9 +77,9 @@ def exit_code_of(error: BaseException) -> int:
     return EXIT_CODES[status_of(error)]
 
 
-def iso_utc(epoch: float) -> str:
-    """Epoch seconds as `2026-12-06T10:15:00Z` (whole seconds, rounded up: never early)."""
-    whole = -int(-epoch // 1)
+def iso_utc(epoch: float, *, round_up: bool = False) -> str:
+    """Epoch seconds as `2026-12-06T10:15:00Z` (whole seconds; `round_up`: never early)."""
+    whole = math.ceil(epoch) if round_up else math.floor(epoch)
     return dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -192,7 +193,7 @@ def summarise(services: RunServices, *, started: float, error: BaseException | N
         summary.reason = ending.reason
         summary.stop_line = error_line(ending)
         if ending.reason == "rate_limit" and ending.resume_at is not None:
-            summary.next_request_at = iso_utc(ending.resume_at)
+            summary.next_request_at = iso_utc(ending.resume_at, round_up=True)
     elif ending is not None:
         summary.error = error_line(ending)
     return summary
