@@ -26,7 +26,7 @@ import tempfile
 import typing as t
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -101,17 +101,21 @@ class RunTally:
         self.requests[endpoint] += 1
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunSummary:
-    """How one run ended (see the module docstring); `to_json` is the file, `line` the log."""
+    """How one run ended (see the module docstring); `to_json` is the file, `line` the log.
+
+    A new field is a field here (in the order the file shows it) and a property in the
+    schema; `to_json` writes every field.
+    """
 
     status: Status
-    started_at: str
-    ended_at: str
     #: budget_spent only: `rate_limit` or `cost_cap`.
     reason: str | None = None
     #: budget_spent on the rate limit only: the exhausted endpoint's `x-rate-limit-reset`.
     next_request_at: str | None = None
+    started_at: str
+    ended_at: str
     account_id: str | None = None
     #: Answers X sent, per endpoint template (429s and errors included).
     requests: dict[str, int] = field(default_factory=dict)
@@ -132,23 +136,12 @@ class RunSummary:
         return EXIT_CODES[self.status]
 
     def to_json(self) -> dict[str, Any]:
-        """The file's object (`schemas/run_summary.schema.json`)."""
-        return {
-            "summary_version": SUMMARY_VERSION,
-            "status": self.status,
-            "reason": self.reason,
-            "next_request_at": self.next_request_at,
-            "exit_code": self.exit_code,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "account_id": self.account_id,
-            "requests": dict(sorted(self.requests.items())),
-            "records": dict(sorted(self.records.items())),
-            "resources": dict(self.resources),
-            "cost_usd": self.cost_usd,
-            "stop_line": self.stop_line,
-            "error": self.error,
-        }
+        """The file's object (`schemas/run_summary.schema.json`): every field, and the exit code."""
+        fields = asdict(self)
+        fields["requests"] = dict(sorted(self.requests.items()))
+        fields["records"] = dict(sorted(self.records.items()))
+        head = {"summary_version": SUMMARY_VERSION, "status": fields.pop("status")}
+        return {**head, "exit_code": self.exit_code, **fields}
 
     def line(self) -> str:
         """The run's end line: what it spent (the per-stream cost lines' words), how it ended."""
