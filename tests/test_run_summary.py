@@ -26,15 +26,13 @@ import pytest
 
 from tap_x_dm.clock import SystemClock
 from tap_x_dm.errors import StopRunError, XAPIError
-from tap_x_dm.run_summary import RunSummary, status_of
+from tap_x_dm.run_summary import SCHEMA_RESOURCE, RunSummary, status_of
 from tap_x_dm.signers import AuthError
 from tap_x_dm_sandbox import ManualClock
 from tests.auth_support import refresh_config
 from tests.conftest import RUN_LOCK_DIR, Killed, run_tap
 
-SCHEMA = json.loads(
-    resources.files("tap_x_dm.schemas").joinpath("run_summary.schema.json").read_text()
-)
+SCHEMA = json.loads(resources.files("tap_x_dm.schemas").joinpath(SCHEMA_RESOURCE).read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
@@ -75,6 +73,7 @@ def test_a_complete_run_says_so_and_its_file_and_log_agree(
     run = run_tap(sandbox, clock=clock, run_summary_path=str(path))
 
     summary = read_summary(path)
+    assert list(summary) == list(SCHEMA["properties"])  # every field described, in order
     assert summary["status"] == "complete"
     assert summary["exit_code"] == 0
     assert summary["reason"] is summary["next_request_at"] is summary["error"] is None
