@@ -17,6 +17,8 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   property selected and conformance off (the tap's streams drop unknown properties
   themselves, `tap_x_dm.conform`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
+* `cli_setting`: `Tap.invoke` gets the config as the SDK's private `_ConfigInput`;
+  `run_summary_path` must be read from it when the run fails before a Tap exists.
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
   system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
   so a STATE still reaches the target at once, after the records it covers. It
@@ -35,6 +37,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
 import sys
 import typing as t
 from collections.abc import Generator, Iterator
@@ -92,8 +95,12 @@ class LeanRecordMessages(Stream):
                 )
         return messages
 
+    def count_record(self) -> None:
+        """Hook: one record of this stream is being written (the run summary counts them)."""
+
     def _write_record_message(self, record: types.Record) -> None:
         """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
+        self.count_record()
         if not self._nothing_to_conform():
             super()._write_record_message(record)
             return
@@ -233,6 +240,21 @@ class RunScopedTap(Tap):
         """Run the SDK's `sync_all` inside `run_scope()`."""
         with self.run_scope():
             super().sync_all()
+
+
+def cli_setting(config_input: object, name: str, env_prefix: str) -> object:
+    """A setting as `Tap.invoke` receives the config, before any Tap exists.
+
+    The SDK hands `invoke` a private `_ConfigInput` (`config`: the merged
+    `--config` files; `parse_env`: `--config ENV`); this reads one value from it,
+    from the environment (`TAP_X_DM_<NAME>`) when the files lack it.
+    """
+    values = getattr(config_input, "config", None)
+    if isinstance(values, dict) and name in values:
+        return values[name]
+    if getattr(config_input, "parse_env", False):
+        return os.environ.get(f"{env_prefix}{name.upper()}")
+    return None
 
 
 def new_state_manager(stream: Stream) -> PassStateManager:
