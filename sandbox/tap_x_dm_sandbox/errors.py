@@ -90,3 +90,53 @@ def resource_not_found(*, resource_type: str, parameter: str, value: str) -> dic
         "resource_id": value,
         "type": PROBLEMS + "resource-not-found",
     }
+
+
+#: An app not enrolled for the endpoint (X's docs example, `403_client_forbidden`).
+CLIENT_FORBIDDEN: Final[dict[str, Any]] = {
+    "client_id": "101010101",
+    "required_enrollment": "Standard Basic",
+    "registration_url": "https://developer.twitter.com/en/account",
+    "title": "Client Forbidden",
+    "detail": (
+        "This request must be made using an approved developer account that is enrolled in "
+        "the requested endpoint. Learn more by visiting our documentation."
+    ),
+    "reason": "client-not-enrolled",
+    "type": "https://api.x.com/2/problems/client-forbidden",
+}
+
+
+def suspended_user(*, parameter: str, value: str, section: str | None = None) -> dict[str, Any]:
+    """Return the partial error X gives for a suspended user (`title: Forbidden`)."""
+    error: dict[str, Any] = {
+        "value": value,
+        "detail": f"User has been suspended: [{value}].",
+        "title": "Forbidden",
+        "resource_type": "user",
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "resource-not-found",
+    }
+    if section is not None:
+        error["section"] = section
+    return error
+
+
+def not_authorized(
+    *, resource_type: str, parameter: str, value: str, section: str | None = None
+) -> dict[str, Any]:
+    """Return the partial error X gives for a protected account's post (`Authorization Error`)."""
+    error: dict[str, Any] = {
+        "value": value,
+        "detail": f"Sorry, you are not authorized to see the {resource_type.capitalize()} "
+        f"with {parameter}: [{value}].",
+        "title": "Authorization Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "not-authorized-for-resource",
+    }
+    if section is not None:
+        error["section"] = section
+    return error
