@@ -49,7 +49,7 @@ class SandboxConfig:
             first; events sharing a created_at in a fixed shuffled order), for cursor and
             offset tokens alike.
         unknown_conversation_404: Answer 404 resource-not-found for a conversation the
-            user is not in (default: an empty 200 page; X's behaviour is unconfirmed).
+            user is not in (the same as `unknown_conversation="404"`, which it overrides).
         conversation_history_days: History window of the two conversation endpoints
             (None = full history; /2/dm_events always serves 30 days).
         nested_entities: Send `entities` nested (spec 2.167) instead of flat (2.166).

@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument(
         "--unknown-conversation-404",
         action="store_true",
-        help="answer 404 for a conversation the user is not in, instead of an empty page",
+        help="answer 404 for a conversation the user is not in (= --unknown-conversation 404)",
     )
     api.add_argument(
         "--offset-pagination",
