@@ -204,6 +204,10 @@ def test_stdout_lines_are_the_documented_keys_in_order(running: Running) -> None
         (["--user-fields-default", "id,nope"], "unknown user field(s) nope"),
         (["--events", "5"], "events must be >= conversations"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--vocabulary", "2.168"], "argument --vocabulary: invalid choice: '2.168'"),
+        (["--plan", "pro"], "argument --plan: invalid choice: 'pro'"),
+        (["--media-price-usd", "2"], "argument --media-price-usd: must be 0-1 dollars, got 2"),
+        (["--suspended-user-ids", "1,x"], "not numeric user id(s): x"),
     ],
 )
 def test_a_bad_value_is_one_line_and_exit_2(
