@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final, Literal
 
 from tap_x_dm_sandbox.spec import parameter_values
@@ -111,27 +112,29 @@ class Vocabulary:
 
     def field_values(self, param: str) -> tuple[str, ...]:
         """The values a `*.fields` parameter takes (a union when both versions are accepted)."""
-        values: dict[str, None] = {}
-        for version in self.accepted:
-            component = _FIELD_COMPONENTS[version].get(param)
-            if component is not None:
-                values.update(dict.fromkeys(parameter_values(component, version)))
-        return tuple(values)
+        return _union(self.accepted, tuple(_FIELD_COMPONENTS[v].get(param) for v in self.accepted))
 
     def expansion_values(self, context: Context) -> tuple[str, ...]:
         """The values `expansions` takes on endpoints returning `context` objects."""
-        values: dict[str, None] = {}
-        for version in self.accepted:
-            values.update(
-                dict.fromkeys(parameter_values(_EXPANSION_COMPONENTS[version][context], version))
-            )
-        return tuple(values)
+        return _union(
+            self.accepted, tuple(_EXPANSION_COMPONENTS[v][context] for v in self.accepted)
+        )
 
     def answer_version(self, query: Mapping[str, str]) -> str:
         """The vocabulary of the answer to a request with this query."""
         if self.mode == "as-asked":
             return asked_version(query)
         return "2.167" if self.mode == "2.167" else "2.166"
+
+
+@cache
+def _union(versions: tuple[str, ...], components: tuple[str | None, ...]) -> tuple[str, ...]:
+    """The values of each version's component (None: the version lacks the parameter)."""
+    values: dict[str, None] = {}
+    for version, component in zip(versions, components, strict=True):
+        if component is not None:
+            values.update(dict.fromkeys(parameter_values(component, version)))
+    return tuple(values)
 
 
 def asked_version(query: Mapping[str, str]) -> str:
