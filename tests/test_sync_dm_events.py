@@ -100,7 +100,8 @@ def test_incremental_rerun_reads_one_page_and_emits_only_new_events(
 def test_events_sharing_the_bookmark_millisecond_are_not_lost_or_doubled(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:
-    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    # No skew: every event added at one instant shares the bookmark's created_at.
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, created_at_skew_seconds=0)
     clock.advance(60)
     bookmark_event = sandbox.add_events(1)[0]
     first = run_tap(sandbox, clock=clock)
