@@ -29,6 +29,7 @@ from tap_x_dm_sandbox.model import (
 from tap_x_dm_sandbox.oauth import SandboxAuth
 from tap_x_dm_sandbox.requestlog import RequestLog
 from tap_x_dm_sandbox.server import ServerThread
+from tap_x_dm_sandbox.xchat import CHAT_BUDGETS, XChat
 
 __all__ = [
     "Clock",
@@ -98,11 +99,22 @@ class Sandbox:
             limit=cfg.rate_limit,
             window=cfg.rate_window,
             shared=cfg.shared_budget,
-            endpoint_limits=dict.fromkeys(("users_lookup", "tweets_lookup"), cfg.lookup_rate_limit),
+            endpoint_limits={
+                **dict.fromkeys(("users_lookup", "tweets_lookup"), cfg.lookup_rate_limit),
+                **dict.fromkeys(("users_public_keys", "user_public_keys"), cfg.lookup_rate_limit),
+                **dict.fromkeys(CHAT_BUDGETS, cfg.chat_rate_limit),
+            },
         )
         self.faults = FaultInjector(cfg.every_k())
         self.ledger = BillingLedger()
         self._log = RequestLog(cfg.request_log_path, echo=echo_log)
+        #: XChat (X's encrypted chats): built or read from its cache on first use.
+        self.xchat = XChat(
+            config=cfg,
+            dataset=dataset,
+            now_ms=cfg.now_ms if cfg.now_ms is not None else int(self.clock.time() * 1000),
+            ledger=self.ledger,
+        )
         self.app = SandboxApp(
             config=cfg,
             dataset=dataset,
@@ -112,6 +124,7 @@ class Sandbox:
             faults=self.faults,
             ledger=self.ledger,
             log=self._log,
+            xchat=self.xchat.endpoints,
         )
         self._server: ServerThread | None = None
         self._address: tuple[str, int] | None = None
@@ -266,7 +279,7 @@ class Sandbox:
 
     @property
     def billed(self) -> dict[str, int]:
-        """Resources billed so far by kind: dm_events, users, tweets, media (X's prices)."""
+        """Resources billed so far by kind: dm_events, users, tweets, media, chat_events."""
         return dict(self.ledger.counts)
 
     @property
@@ -276,7 +289,7 @@ class Sandbox:
         $0.010 per DM event or user, $0.005 per Tweet or media object; each once per
         user per UTC day.
         """
-        return usd(self.ledger.counts)
+        return usd(self.ledger.counts, self.ledger.prices)
 
     def reset_billing(self) -> None:
         """Forget what was billed, as if no event had been read."""
@@ -307,3 +320,14 @@ class Sandbox:
     @credits_depleted.setter
     def credits_depleted(self, value: bool) -> None:
         self.app.credits_depleted = value
+
+    @property
+    def chat_access_denied(self) -> int | None:
+        """403 or 404 for every Chat API request (an app without Chat access); settable."""
+        return self.app.chat_access_denied
+
+    @chat_access_denied.setter
+    def chat_access_denied(self, value: int | None) -> None:
+        if value not in (None, 403, 404):
+            raise ValueError(f"chat_access_denied must be None, 403 or 404, got {value!r}")
+        self.app.chat_access_denied = value

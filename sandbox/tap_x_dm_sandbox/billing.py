@@ -24,13 +24,16 @@ PRICE_MILLIDOLLARS: Final[Mapping[str, int]] = {
     "users": 10,
     "tweets": 5,
     "media": 5,
+    # XChat events: X prices only the webhook's `chat.received` ($0.010), so a chat
+    # event read is counted like a DM event until X says otherwise (settable).
+    "chat_events": 10,
 }
 KINDS: Final = tuple(PRICE_MILLIDOLLARS)
 
 
-def usd(counts: Mapping[str, int]) -> float:
+def usd(counts: Mapping[str, int], prices: Mapping[str, int] = PRICE_MILLIDOLLARS) -> float:
     """Return what `counts` (resources by kind) cost in dollars."""
-    return sum(PRICE_MILLIDOLLARS[kind] * n for kind, n in counts.items()) / 1000
+    return sum(prices[kind] * n for kind, n in counts.items()) / 1000
 
 
 class _IdSet:
@@ -71,7 +74,9 @@ class _Day:
 class BillingLedger:
     """Count billable resources: (user, UTC day, resource) triples seen for the first time."""
 
-    def __init__(self) -> None:
+    def __init__(self, prices: Mapping[str, int] | None = None) -> None:
+        #: Price of each kind in thousandths of a dollar (X's, unless a test changes one).
+        self.prices: dict[str, int] = dict(prices or PRICE_MILLIDOLLARS)
         self._lock = threading.Lock()
         self._days: dict[str, _Day] = {}
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)

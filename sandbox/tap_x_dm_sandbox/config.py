@@ -66,6 +66,18 @@ class SandboxConfig:
         html_502_every: Answer every k-th API request with a proxy's HTML 502 page.
         rate_limit_no_headers_every: Answer every k-th API request with a 429 without
             `x-rate-limit-*` headers.
+        chat_vocabulary: Field names of the Chat API: "2.167" (`created_at`, `previous_id`,
+            `message_ttl_ms`) or "2.166" (`created_at_msec`, `sequence_id`,
+            `previous_sequence_id`, `message_ttl_msec`).
+        chat_oldest_first: Serve a conversation's events oldest first (X does not say;
+            default newest first, like its clients' "latest page").
+        chat_access_denied: 403 or 404 for every Chat API request (an app without Chat
+            access); None serves them.
+        chat_rate_limit: Requests per window of each Chat API endpoint (X publishes none).
+        chat_event_price_usd: Price of a chat event read (X prices none yet; counted like a
+            DM event, $0.010). A multiple of $0.001.
+        xchat_cache_dir: Folder of the cached XChat crypto fixtures (default:
+            $TAP_X_DM_SANDBOX_CACHE, else ~/.cache/tap-x-dm-sandbox).
     """
 
     host: str = "127.0.0.1"
@@ -105,6 +117,12 @@ class SandboxConfig:
     non_json_every: int = 0
     html_502_every: int = 0
     rate_limit_no_headers_every: int = 0
+    chat_vocabulary: str = "2.167"
+    chat_oldest_first: bool = False
+    chat_access_denied: int | None = None
+    chat_rate_limit: int = 15
+    chat_event_price_usd: float = 0.010
+    xchat_cache_dir: str | None = None
 
     def every_k(self) -> EveryK:
         """Return the periodic-fault settings."""

@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.spec import parameter_values
+from tap_x_dm_sandbox.xchat_flags import add_xchat_arguments
 
 _DEFAULTS = SandboxConfig()
 
@@ -329,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a 429 without x-rate-limit-* headers",
     )
 
+    add_xchat_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument(
         "--request-log",

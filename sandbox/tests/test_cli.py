@@ -140,6 +140,9 @@ def test_every_config_field_has_a_flag() -> None:
             "--drop-every", "3", "--slow-every", "4", "--slow-seconds", "0.5",
             "--truncate-every", "5", "--non-json-every", "6", "--html-502-every", "7",
             "--rate-limit-no-headers-every", "8", "--request-log", "log.jsonl",
+            "--chat-vocabulary", "2.166", "--chat-oldest-first", "--chat-access-denied", "404",
+            "--chat-rate-limit", "3", "--chat-event-price-usd", "0.005",
+            "--xchat-cache-dir", "cache",
         ]
     )  # fmt: skip
     config = config_from_args(args)
