@@ -103,6 +103,7 @@ class Sandbox:
                 **dict.fromkeys(("users_lookup", "tweets_lookup"), cfg.lookup_rate_limit),
                 **dict.fromkeys(("users_public_keys", "user_public_keys"), cfg.lookup_rate_limit),
                 **dict.fromkeys(CHAT_BUDGETS, cfg.chat_rate_limit),
+                "xchat_key_backup": 1_000_000,  # Juicebox, not the X API: no X limit
             },
         )
         self.faults = FaultInjector(cfg.every_k())

@@ -229,7 +229,7 @@ class XChatEndpoints:
             raise InvalidRequestError([errors.param_error("id", path_id, message)])
         limit = max_results(query)
         allowed = self._event_fields()
-        show = field_set(query, "chat_message_event.fields", allowed, frozenset(allowed))
+        show = field_set(query, "chat_message_event.fields", allowed, frozenset(allowed)) | {"id"}
         conv = self.loader.get().find(user_id, path_id)
         if conv is None:
             return self._gone(path_id)
