@@ -31,6 +31,7 @@ from tap_x_dm_sandbox.params import (
     parse_query,
 )
 from tap_x_dm_sandbox.requestlog import RequestLog, iso_time, public_query
+from tap_x_dm_sandbox.xchat_crypto import XChatUnavailableError
 from tap_x_dm_sandbox.xchat_endpoints import ENDPOINTS as CHAT_ENDPOINTS
 from tap_x_dm_sandbox.xchat_endpoints import ROUTES as CHAT_ROUTES
 from tap_x_dm_sandbox.xchat_endpoints import XChatEndpoints
@@ -329,6 +330,9 @@ class SandboxApp:
             answer = self.xchat.answer(endpoint, outcome.user, groups, query, req.body)
         except InvalidRequestError as exc:
             return problem(400, errors.invalid_request(exc.errors), rate)
+        except XChatUnavailableError as exc:  # the sandbox's install, not the request
+            unavailable = {"title": "Service Unavailable", "detail": str(exc), "status": 503}
+            return problem(503, unavailable, rate)
         if isinstance(answer.body, bytes):
             binary = {"Content-Type": "application/octet-stream"}
             response = Response(answer.status, answer.body, binary)

@@ -26,6 +26,10 @@ CHATXDK_PINNED = "0.5.2"
 INSTALL_HINT = "XChat needs chatxdk: pip install 'tap-x-dm-sandbox[xchat]'"
 
 
+class XChatUnavailableError(RuntimeError):
+    """chatxdk is not installed, and the seed's fixtures are not cached yet."""
+
+
 def chatxdk_version() -> str | None:
     """Return the installed chatxdk version, or None when it is not installed."""
     try:
@@ -38,7 +42,7 @@ def _chat() -> Any:
     try:
         from chat_xdk import Chat  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(INSTALL_HINT) from exc
+        raise XChatUnavailableError(INSTALL_HINT) from exc
     return Chat()
 
 

@@ -23,7 +23,12 @@ from typing import Any
 from tap_x_dm_sandbox import xchat_thrift, xchat_world
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.model import iso_ms
-from tap_x_dm_sandbox.xchat_crypto import INSTALL_HINT, Identity, chatxdk_version
+from tap_x_dm_sandbox.xchat_crypto import (
+    INSTALL_HINT,
+    Identity,
+    XChatUnavailableError,
+    chatxdk_version,
+)
 
 CACHE_ENV = "TAP_X_DM_SANDBOX_CACHE"
 
@@ -42,7 +47,7 @@ def cache_path(folder: Path, seed: int, dataset: Dataset) -> Path:
     """Name the cache file of a seed, the installed chatxdk and the world's cast."""
     version = chatxdk_version()
     if version is None:
-        raise RuntimeError(INSTALL_HINT)
+        raise XChatUnavailableError(INSTALL_HINT)
     cast = json.dumps(xchat_world.pick_cast(dataset), sort_keys=True)
     digest = hashlib.sha256(f"{xchat_world.FORMAT}/{cast}".encode()).hexdigest()[:12]
     return folder / f"xchat-seed{seed}-chatxdk{version}-{digest}.json"

@@ -229,3 +229,11 @@ def test_the_key_backup_gives_the_blob_for_the_pin_and_dies_after_20_wrong(
     gone = requests.post(url, json={"pin": pin}, headers=headers, timeout=10)
     assert gone.status_code == 404
     assert "deleted after 20 wrong PINs" in gone.json()["detail"]
+
+
+def test_a_world_too_small_for_the_cast_has_an_empty_inbox(chat_sandbox: ChatSandbox) -> None:
+    sb = chat_sandbox(users=4, conversations=3, events=30)
+    assert sb.xchat.cast is None
+    assert get(sb, "/2/chat/conversations").json() == {
+        "meta": {"has_message_requests": False, "has_more": False, "result_count": 0}
+    }
