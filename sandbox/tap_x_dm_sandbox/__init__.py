@@ -113,6 +113,7 @@ class Sandbox:
         self.xchat = XChat(
             config=cfg,
             dataset=dataset,
+            clock=self.clock,
             now_ms=cfg.now_ms if cfg.now_ms is not None else int(self.clock.time() * 1000),
             ledger=self.ledger,
         )

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from tap_x_dm_sandbox.billing import BillingLedger
+from tap_x_dm_sandbox.clock import Clock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.tokens import TokenCodec
 from tap_x_dm_sandbox.xchat_backup import KeyBackup
+from tap_x_dm_sandbox.xchat_builder import event_conversation_id
 from tap_x_dm_sandbox.xchat_endpoints import XChatEndpoints
 from tap_x_dm_sandbox.xchat_store import ChatConversation, XChatLoader, XChatWorld, cache_dir
-from tap_x_dm_sandbox.xchat_world import event_conversation_id
 
 #: Endpoint names of the Chat API's own rate-limit budgets.
 CHAT_BUDGETS = ("chat_conversations", "chat_conversation", "chat_events", "chat_media")
@@ -36,8 +37,15 @@ class XChat:
     """The XChat side of one sandbox (see the module docstring)."""
 
     def __init__(
-        self, *, config: SandboxConfig, dataset: Dataset, now_ms: int, ledger: BillingLedger
+        self,
+        *,
+        config: SandboxConfig,
+        dataset: Dataset,
+        clock: Clock,
+        now_ms: int,
+        ledger: BillingLedger,
     ) -> None:
+        self._clock = clock
         if config.chat_access_denied not in (None, 403, 404):
             msg = f"chat_access_denied must be None, 403 or 404, got {config.chat_access_denied!r}"
             raise ValueError(msg)
@@ -89,6 +97,30 @@ class XChat:
             }
             for e in conv.events
         ]
+
+    def add_messages(
+        self,
+        conversation_id: str,
+        count: int = 1,
+        *,
+        sender_id: str | None = None,
+        text: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Send `count` new messages "now" (by the sandbox clock); return them like `events`.
+
+        The sender (default: the first member other than the account) encrypts and signs
+        with chatxdk under the conversation's latest key, so chatxdk must be installed.
+        """
+        world = self.world
+        conv = world.conversations[conversation_id]
+        account = (world.cast or {}).get("account")
+        sender = sender_id or next(m for m in conv.member_ids if m != account)
+        ids = set()
+        for _ in range(count):
+            at_ms = int(self._clock.time() * 1000)
+            body = text if text is not None else f"New XChat message {len(conv.events) + 1}"
+            ids.add(world.add_message(conversation_id, sender, body, at_ms).id)
+        return [e for e in self.events(conversation_id) if e["id"] in ids]
 
     def blob(self, user_id: str, version: str = "1") -> bytes:
         """A user's exported private keys (`export_keys()`) for a key version."""

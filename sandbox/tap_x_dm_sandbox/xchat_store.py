@@ -16,16 +16,18 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tap_x_dm_sandbox import xchat_thrift, xchat_world
+from tap_x_dm_sandbox import xchat_builder, xchat_thrift, xchat_world
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.model import iso_ms
 from tap_x_dm_sandbox.xchat_crypto import (
     INSTALL_HINT,
+    Client,
     Identity,
+    KeyChange,
     XChatUnavailableError,
     chatxdk_version,
 )
@@ -49,7 +51,7 @@ def cache_path(folder: Path, seed: int, dataset: Dataset) -> Path:
     if version is None:
         raise XChatUnavailableError(INSTALL_HINT)
     cast = json.dumps(xchat_world.pick_cast(dataset), sort_keys=True)
-    digest = hashlib.sha256(f"{xchat_world.FORMAT}/{cast}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"{xchat_builder.FORMAT}/{cast}".encode()).hexdigest()[:12]
     return folder / f"xchat-seed{seed}-chatxdk{version}-{digest}.json"
 
 
@@ -58,7 +60,7 @@ def load_or_build(folder: Path, seed: int, dataset: Dataset) -> dict[str, Any]:
     path = cache_path(folder, seed, dataset)
     try:
         doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        if doc.get("format") == xchat_world.FORMAT:
+        if doc.get("format") == xchat_builder.FORMAT:
             return doc
     except (OSError, ValueError):
         pass
@@ -101,6 +103,9 @@ class ChatConversation:
     legacy_id: str | None
     events: list[ChatEvent]
     key_events: dict[str, str]
+    #: The key new messages use (raw key, version), and members keyed to another version.
+    latest_key: tuple[bytes, str] | None = None
+    member_versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def created_ms(self) -> int:
@@ -137,6 +142,8 @@ class XChatWorld:
     """The loaded world: identities, conversations and media, with times from `now_ms`."""
 
     def __init__(self, doc: dict[str, Any], now_ms: int) -> None:
+        self.now_ms = now_ms
+        self._lock = threading.Lock()
         self.cast: dict[str, Any] | None = doc["cast"]
         self.identities = [Identity(**i) for i in doc["identities"]]
         self.departed = frozenset(doc["departed"])
@@ -154,13 +161,19 @@ class XChatWorld:
                 legacy_id=conv["legacy_id"],
                 events=events,
                 key_events={k: v for k, v in key_events.items() if k is not None},
+                latest_key=(
+                    (base64.b64decode(conv["latest_key"]["key_b64"]), conv["latest_key"]["version"])
+                    if conv["latest_key"]
+                    else None
+                ),
+                member_versions=dict(conv["member_versions"]),
             )
 
     @staticmethod
     def _frame(conversation: str, raw: dict[str, Any], now_ms: int) -> ChatEvent:
         created_ms = now_ms - int(raw["offset_ms"])
         signature = base64.b64decode(raw["signature_b64"])
-        event_conversation = xchat_world.event_conversation_id(conversation)
+        event_conversation = xchat_builder.event_conversation_id(conversation)
         encoded = xchat_thrift.envelope(
             sequence_id=raw["sequence_id"],
             message_id=raw["message_id"],
@@ -184,6 +197,42 @@ class XChatWorld:
             is_key_event=bool(raw["is_key_event"]),
             expect=raw["expect"],
         )
+
+    def add_message(self, conversation_id: str, sender_id: str, text: str, at_ms: int) -> ChatEvent:
+        """Encrypt and append a message "now" (chatxdk needed), as the sender's client would."""
+        conv = self.conversations[conversation_id]
+        if sender_id not in conv.member_ids or conv.latest_key is None:
+            raise ValueError(f"user {sender_id} cannot send to XChat conversation {conv.id}")
+        version = conv.member_versions.get(sender_id, "1")
+        identity = next(
+            i for i in self.identities if i.user_id == sender_id and i.version == version
+        )
+        key = KeyChange(conv.latest_key[0], conv.latest_key[1], [])
+        signed = Client(identity).message(conv.events[0].conversation_id, text, key, [])
+        account = (self.cast or {}).get("account", "")
+        opens = conv.member_versions.get(account, "1") == "1"
+        with self._lock:
+            last = conv.events[-1]
+            created = max(at_ms, last.created_ms + 1)
+            raw = {
+                "sequence_id": str(int(last.sequence_id) + 1000),
+                "previous_sequence_id": last.sequence_id,
+                "message_id": signed.message_id,
+                "sender_id": sender_id,
+                "offset_ms": self.now_ms - created,
+                "detail_b64": signed.detail_b64,
+                "signature_b64": signed.signature_b64,
+                "key_version": key.version,
+                "is_key_event": False,
+                "expect": {
+                    "kind": "message",
+                    "text": text,
+                    "outcome": "ok" if opens else "unknown_key_version",
+                },
+            }
+            event = self._frame(conv.id, raw, self.now_ms)
+            conv.events.append(event)
+        return event
 
     def conversations_of(self, user_id: str) -> list[ChatConversation]:
         """The user's inbox, most recently updated first (a member who left keeps none)."""

@@ -17,176 +17,19 @@ the account's key version 2 only).
 from __future__ import annotations
 
 import base64
-import hashlib
-import random
-from dataclasses import dataclass, field
 from typing import Any
 
-from tap_x_dm_sandbox import xchat_thrift
 from tap_x_dm_sandbox.data import Dataset
-from tap_x_dm_sandbox.model import one_to_one_conversation_id
-from tap_x_dm_sandbox.xchat_crypto import Client, Identity, KeyChange, Signed, new_identity
-
-FORMAT = 1
-MINUTE_MS = 60_000
-DAY_MS = 86_400_000
-#: Sequence ids grow with time: (horizon - offset) ms * 1000 + a counter, above this base.
-SEQUENCE_BASE = 1_900_000_000_000_000_000
-HORIZON_MS = 400 * DAY_MS
-#: Creation time inside ciphertext (reply previews embed their target event).
-_GENERATION_ANCHOR_MS = 1_790_000_000_000
-#: A 16x8 PNG header: chatxdk reads its type and dimensions like a real image's.
-PNG_16X8 = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"
-    + (16).to_bytes(4, "big")
-    + (8).to_bytes(4, "big")
-    + b"\x08\x06\x00\x00\x00"
+from tap_x_dm_sandbox.xchat_builder import (
+    DAY_MS,
+    FORMAT,
+    MINUTE_MS,
+    SEQUENCE_BASE,
+    Builder,
+    Conversation,
+    direct,
+    event_conversation_id,
 )
-
-
-def event_conversation_id(conversation_id: str) -> str:
-    """The form events carry: `A:B` for a one-to-one pair, `g…` unchanged."""
-    return conversation_id.replace("-", ":")
-
-
-@dataclass
-class _Conversation:
-    id: str
-    type: str
-    member_ids: list[str]
-    admin_ids: list[str] = field(default_factory=list)
-    group_name: str | None = None
-    legacy_id: str | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    raw: dict[str, str] = field(default_factory=dict)  # message id -> framed event
-
-
-def _direct(user_a: str, user_b: str) -> _Conversation:
-    pair = one_to_one_conversation_id(user_a, user_b)
-    return _Conversation(pair, "direct", pair.split("-"))
-
-
-class _Builder:
-    def __init__(self, dataset: Dataset, seed: int) -> None:
-        self.dataset = dataset
-        self.rng = random.Random(f"xchat/{seed}")
-        self.identities: dict[tuple[str, str], Identity] = {}
-        self.clients: dict[tuple[str, str], Client] = {}
-        self.conversations: list[_Conversation] = []
-        self.media: dict[str, dict[str, str]] = {}
-        self.departed: list[str] = []
-        self._counter = 0
-
-    # -- identities ---------------------------------------------------------------------
-
-    def identity(self, user_id: str, version: str = "1") -> Identity:
-        key = (user_id, version)
-        if key not in self.identities:
-            self.identities[key] = new_identity(user_id, version)
-        return self.identities[key]
-
-    def client(self, user_id: str, version: str = "1") -> Client:
-        key = (user_id, version)
-        if key not in self.clients:
-            self.clients[key] = Client(self.identity(user_id, version))
-        return self.clients[key]
-
-    # -- events ---------------------------------------------------------------------------
-
-    def _sequence_id(self, offset_ms: int) -> str:
-        self._counter += 1
-        return str(SEQUENCE_BASE + (HORIZON_MS - offset_ms) * 1000 + self._counter % 1000)
-
-    def add(
-        self,
-        conv: _Conversation,
-        signed: Signed,
-        sender: str,
-        offset_ms: int,
-        expect: dict[str, Any],
-        *,
-        key_version: str | None,
-        tamper: bool = False,
-    ) -> dict[str, Any]:
-        previous = conv.events[-1]["sequence_id"] if conv.events else None
-        sequence_id = self._sequence_id(offset_ms)
-        signature = base64.b64decode(signed.signature_b64)
-        if tamper:
-            signature = xchat_thrift.tamper(signature)
-        event = {
-            "sequence_id": sequence_id,
-            "previous_sequence_id": previous,
-            "message_id": signed.message_id,
-            "sender_id": sender,
-            "offset_ms": offset_ms,
-            "detail_b64": signed.detail_b64,
-            "signature_b64": base64.b64encode(signature).decode("ascii"),
-            "key_version": key_version,
-            "is_key_event": expect["kind"] == "key_change",
-            "expect": {"outcome": "ok", **expect},
-        }
-        conv.events.append(event)
-        conv.raw[signed.message_id] = xchat_thrift.envelope(
-            sequence_id=sequence_id,
-            message_id=signed.message_id,
-            sender_id=sender,
-            conversation_id=event_conversation_id(conv.id),
-            created_at_msec=_GENERATION_ANCHOR_MS - offset_ms,
-            detail=base64.b64decode(signed.detail_b64),
-            signature=signature,
-            previous_sequence_id=previous,
-        )
-        return event
-
-    def keyed(
-        self, conv: _Conversation, change: KeyChange, sender: str, offset_ms: int, kind: str
-    ) -> None:
-        """Add a key change's events: the key change, then a group action if any."""
-        kinds = ["key_change", kind] if kind != "key_change" else ["key_change"]
-        for position, (signed, what) in enumerate(zip(change.events, kinds, strict=True)):
-            expect = {"kind": what}
-            self.add(conv, signed, sender, offset_ms - position, expect, key_version=change.version)
-
-    def text(
-        self,
-        conv: _Conversation,
-        sender: str,
-        text: str,
-        key: KeyChange,
-        offset_ms: int,
-        *,
-        version: str = "1",
-        attachments: list[dict[str, Any]] | None = None,
-        **expect: Any,
-    ) -> dict[str, Any]:
-        signed = self.client(sender, version).message(
-            event_conversation_id(conv.id), text, key, attachments or []
-        )
-        tamper = expect.pop("tamper", False)
-        what = {"kind": "message", "text": text, **expect}
-        version_of_key = key.version
-        return self.add(
-            conv, signed, sender, offset_ms, what, key_version=version_of_key, tamper=tamper
-        )
-
-    def raw(self, conv: _Conversation, event: dict[str, Any]) -> str:
-        return conv.raw[event["message_id"]]
-
-    def attachment(self, conv: _Conversation, sender: str, key: KeyChange) -> dict[str, Any]:
-        encrypted = self.client(sender).encrypt_media(PNG_16X8 + bytes(64), key)
-        hash_key = hashlib.sha256(encrypted).hexdigest()[:32]
-        self.media[hash_key] = {
-            "conversation": conv.id,
-            "data_b64": base64.b64encode(encrypted).decode("ascii"),
-        }
-        return {
-            "attachment_type": "media",
-            "media_hash_key": hash_key,
-            "filesize_bytes": len(PNG_16X8) + 64,
-            "filename": "receipt.png",
-            "width": 16,
-            "height": 8,
-        }
 
 
 def pick_cast(dataset: Dataset) -> dict[str, Any] | None:
@@ -230,14 +73,14 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
             "media": {},
             "departed": [],
         }
-    b = _Builder(dataset, seed)
+    b = Builder(seed)
     a = cast["account"]
     peer_b, peer_c = cast["peers"]
     d, f, g = cast["others"]
     h = DAY_MS // 24
 
     # 1. A-B: one-to-one, history in both systems; every kind of event.
-    ab = _direct(a, peer_b)
+    ab = direct(a, peer_b)
     k1 = b.client(a).key_change(event_conversation_id(ab.id), [b.identity(a), b.identity(peer_b)])
     t = 20 * DAY_MS
     b.keyed(ab, k1, a, t, "key_change")
@@ -303,7 +146,7 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     b.conversations.append(ab)
 
     # 2. A-C: one-to-one, history in both systems; one signature tampered in transit.
-    ac = _direct(a, peer_c)
+    ac = direct(a, peer_c)
     k = b.client(peer_c).key_change(
         event_conversation_id(ac.id), [b.identity(a), b.identity(peer_c)]
     )
@@ -327,7 +170,7 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     stay1, stay2, leaver = cast["group_members"]
     roster = [a, stay1, stay2, leaver]
     legacy_group = cast["legacy_group"]
-    up = _Conversation(f"g{legacy_group}", "group", roster, [a], legacy_id=legacy_group)
+    up = Conversation(f"g{legacy_group}", "group", roster, [a], legacy_id=legacy_group)
     k = b.client(a).legacy_group_upgrade(up.id, [b.identity(u) for u in roster], [a], "Launch team")
     up.group_name = b.client(a).encrypt_text("Launch team", k)
     t = 15 * DAY_MS
@@ -349,7 +192,7 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
 
     # 4. A group started in XChat by a peer; a member added later (key rotation).
     group_id = f"g{SEQUENCE_BASE // 1000 + b.rng.randrange(10**12)}"
-    grp = _Conversation(group_id, "group", [d, a, f], [d])
+    grp = Conversation(group_id, "group", [d, a, f], [d])
     k = b.client(d).group_create(group_id, [b.identity(u) for u in (d, a, f)], [d], "Partners")
     grp.group_name = b.client(d).encrypt_text("Partners", k)
     t = 9 * DAY_MS
@@ -366,7 +209,8 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     b.conversations.append(grp)
 
     # 5. A-F keyed only to the account's key version 2 (a device never backed up).
-    af = _direct(a, f)
+    af = direct(a, f)
+    af.member_versions = {a: "2"}
     k = b.client(f).key_change(event_conversation_id(af.id), [b.identity(a, "2"), b.identity(f)])
     t = 2 * DAY_MS
     b.keyed(af, k, f, t, "key_change")
@@ -397,6 +241,13 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
                 "group_name": c.group_name,
                 "legacy_id": c.legacy_id,
                 "events": c.events,
+                "member_versions": c.member_versions,
+                "latest_key": {
+                    "key_b64": base64.b64encode(c.latest_key.key).decode("ascii"),
+                    "version": c.latest_key.version,
+                }
+                if c.latest_key
+                else None,
             }
             for c in b.conversations
         ],

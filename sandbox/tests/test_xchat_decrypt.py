@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 from tap_x_dm_sandbox import Sandbox
+from tap_x_dm_sandbox.xchat_builder import PNG_16X8
 from tap_x_dm_sandbox.xchat_crypto import decrypt_history, decrypt_media
-from tap_x_dm_sandbox.xchat_world import PNG_16X8
 from xchat_support import ChatSandbox, chat_sandbox, conversation_ids, get, pages, xchat_cache
 
 __all__ = ["chat_sandbox", "xchat_cache"]
@@ -212,3 +212,34 @@ def test_the_upgraded_group_continues_a_legacy_group_and_a_member_left(
     keys = get(sb, "/2/users/public_keys", ids=leaver).json()
     assert "data" not in keys and keys["errors"][0]["value"] == leaver
     assert upgraded not in [c.id for c in sb.xchat.conversations(leaver)]
+
+
+def test_messages_added_now_decrypt_and_move_updated_at(chat_sandbox: ChatSandbox) -> None:
+    sb = chat_sandbox()
+    roles = conversation_ids(sb)
+    conversation = roles["both_systems"]
+    path = f"/2/chat/conversations/{conversation}/events"
+    first = get(sb, path, max_results=4).json()
+    before = get(sb, f"/2/chat/conversations/{conversation}").json()["data"]["updated_at"]
+    sb.clock.advance(60)  # type: ignore[attr-defined]
+    added = sb.xchat.add_messages(conversation, 2, text="Any news?")
+    assert [e["expect"] for e in added] == [
+        {"kind": "message", "text": "Any news?", "outcome": "ok"}
+    ] * 2
+    assert added[1]["previous_id"] == added[0]["sequence_id"]
+    # A walk begun before the additions goes on without repeats; a new one starts with them.
+    rest = get(sb, path, max_results=100, pagination_token=first["meta"]["next_token"]).json()
+    assert not {e["id"] for e in rest["data"]} & {e["id"] for e in first["data"]}
+    assert len(first["data"]) + len(rest["data"]) == 11
+    newest = get(sb, path, max_results=2).json()["data"]
+    assert [e["id"] for e in newest] == [added[1]["id"], added[0]["id"]]
+    after = get(sb, f"/2/chat/conversations/{conversation}").json()["data"]["updated_at"]
+    assert after > before
+    opened, failed, _ = decrypt(sb, conversation)
+    assert failed == {}
+    assert [opened[e["sequence_id"]]["content"]["text"] for e in added] == ["Any news?"] * 2
+    unopenable = roles["unopenable"]
+    (late,) = sb.xchat.add_messages(unopenable, sender_id=sb.account.id, text="Still there?")
+    assert late["expect"]["outcome"] == "unknown_key_version"
+    opened, failed, _ = decrypt(sb, unopenable, version="2")
+    assert failed == {} and opened[late["sequence_id"]]["content"]["text"] == "Still there?"
