@@ -34,6 +34,7 @@ from tap_x_dm_sandbox.requestlog import RequestLog, iso_time, public_query
 from tap_x_dm_sandbox.xchat_crypto import XChatUnavailableError
 from tap_x_dm_sandbox.xchat_endpoints import ENDPOINTS as CHAT_ENDPOINTS
 from tap_x_dm_sandbox.xchat_endpoints import ROUTES as CHAT_ROUTES
+from tap_x_dm_sandbox.xchat_endpoints import SCOPES as CHAT_SCOPES
 from tap_x_dm_sandbox.xchat_endpoints import XChatEndpoints
 from tap_x_dm_sandbox.xchat_params import access_denied
 
@@ -273,8 +274,9 @@ class SandboxApp:
         except AuthProblem as exc:
             return problem(exc.status, exc.body)
         user_id = outcome.user = principal.user_id
-        dm_like = endpoint.startswith("dm_") or endpoint in CHAT_ENDPOINTS
-        needed = DM_SCOPES if dm_like else USERS_ME_SCOPES
+        needed = CHAT_SCOPES.get(endpoint) or (
+            DM_SCOPES if endpoint.startswith("dm_") else USERS_ME_SCOPES
+        )
         # OAuth 1.0a principals carry their app permission as scope equivalents.
         if not needed <= principal.scopes:
             return problem(403, errors.FORBIDDEN, self.limiter.peek(user_id, endpoint))

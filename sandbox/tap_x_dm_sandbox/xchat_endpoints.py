@@ -41,6 +41,12 @@ ENDPOINTS = frozenset(
         "xchat_key_backup",
     }
 )
+_READ = frozenset({"dm.read", "tweet.read", "users.read"})
+#: OAuth 2.0 scopes each endpoint needs (the spec's; the inbox list omits `tweet.read`).
+SCOPES: dict[str, frozenset[str]] = {
+    **dict.fromkeys(ENDPOINTS, _READ),
+    "chat_conversations": frozenset({"dm.read", "users.read"}),
+}
 #: Routes for app.ROUTES: (method, path pattern, endpoint name).
 ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("GET", re.compile(r"^/2/chat/conversations$"), "chat_conversations"),

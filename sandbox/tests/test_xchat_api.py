@@ -237,3 +237,14 @@ def test_a_world_too_small_for_the_cast_has_an_empty_inbox(chat_sandbox: ChatSan
     assert get(sb, "/2/chat/conversations").json() == {
         "meta": {"has_message_requests": False, "has_more": False, "result_count": 0}
     }
+
+
+def test_scopes_are_the_specs(chat_sandbox: ChatSandbox) -> None:
+    sb = chat_sandbox(now_ms=NOW_MS)
+    grant = sb.auth.issue_tokens(sb.account.id, scopes=("dm.read", "users.read"))
+    headers = {"Authorization": f"Bearer {grant['access_token']}"}
+    inbox = requests.get(sb.base_url + "/2/chat/conversations", headers=headers, timeout=10)
+    assert inbox.status_code == 200
+    conversation = inbox.json()["data"][0]["id"]
+    path = sb.base_url + events_path(conversation)
+    assert requests.get(path, headers=headers, timeout=10).status_code == 403
