@@ -50,8 +50,9 @@ def cache_path(folder: Path, seed: int, dataset: Dataset) -> Path:
     version = chatxdk_version()
     if version is None:
         raise XChatUnavailableError(INSTALL_HINT)
-    cast = json.dumps(xchat_world.pick_cast(dataset), sort_keys=True)
-    digest = hashlib.sha256(f"{xchat_builder.FORMAT}/{cast}".encode()).hexdigest()[:12]
+    cast = {k: v for k, v in (xchat_world.pick_cast(dataset) or {}).items() if k != "legacy_group"}
+    cast_json = json.dumps(cast, sort_keys=True)
+    digest = hashlib.sha256(f"{xchat_builder.FORMAT}/{cast_json}".encode()).hexdigest()[:12]
     return folder / f"xchat-seed{seed}-chatxdk{version}-{digest}.json"
 
 
@@ -263,6 +264,18 @@ class XChatWorld:
         raise KeyError(f"user {user_id} has no XChat key version {version!r}")
 
 
+def relink_legacy_group(doc: dict[str, Any], dataset: Dataset) -> None:
+    """Point the upgraded group at this dataset's legacy group (its id follows the clock)."""
+    cast = doc.get("cast")
+    if not cast:
+        return
+    legacy = xchat_world.find_legacy_group(dataset, cast["legacy_group_members"])
+    for conv in doc["conversations"]:
+        if conv["legacy_id"] is not None:
+            conv["legacy_id"] = legacy
+    cast["legacy_group"] = legacy
+
+
 class XChatLoader:
     """Builds or loads the world on first use (thread-safe), never at start-up."""
 
@@ -279,5 +292,6 @@ class XChatLoader:
         with self._lock:
             if self._world is None:
                 doc = load_or_build(self._folder, self._seed, self._dataset)
+                relink_legacy_group(doc, self._dataset)
                 self._world = XChatWorld(doc, self._now_ms)
             return self._world

@@ -42,23 +42,38 @@ def pick_cast(dataset: Dataset) -> dict[str, Any] | None:
     peers = [next(u for u in c.split("-") if u != account) for c in pairs]
     if len(peers) < 2:
         return None
-    group, group_members = None, []
+    # Legacy group ids are snowflakes of the generation time: choose by members, which a
+    # seed fixes, so one cache serves every clock (`legacy_group` is found again at load).
+    candidates = []
     for candidate in groups:
-        members = sorted((dataset.conversation_members(candidate) or frozenset()) - {account})
-        if len(members) >= 3:
-            group, group_members = candidate, members[:3]
-            break
+        members = sorted(dataset.conversation_members(candidate) or (), key=int)
+        if len(members) >= 4:
+            candidates.append((members, candidate))
+    if not candidates:
+        return None
+    members, group = min(candidates)
+    group_members = [m for m in members if m != account][:3]
     taken = {account, empty, *peers[:2], *group_members}
     others = [u.id for u in dataset.users if u.id not in taken]
-    if group is None or len(others) < 3:
+    if len(others) < 3:
         return None
     return {
         "account": account,
         "peers": peers[:2],
         "legacy_group": group,
+        "legacy_group_members": members,
         "group_members": group_members,
         "others": others[:3],
     }
+
+
+def find_legacy_group(dataset: Dataset, members: list[str]) -> str | None:
+    """The account's legacy group with exactly these members (its id depends on the clock)."""
+    wanted = frozenset(members)
+    for conversation in sorted(dataset.conversations_of(dataset.users[0].id)):
+        if "-" not in conversation and dataset.conversation_members(conversation) == wanted:
+            return conversation
+    return None
 
 
 def build(dataset: Dataset, seed: int) -> dict[str, Any]:
@@ -169,8 +184,8 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     # 3. The legacy group upgraded into XChat; its third member later left.
     stay1, stay2, leaver = cast["group_members"]
     roster = [a, stay1, stay2, leaver]
-    legacy_group = cast["legacy_group"]
-    up = Conversation(f"g{legacy_group}", "group", roster, [a], legacy_id=legacy_group)
+    upgraded_id = f"g{b.rng.randrange(10**17, 10**18)}"  # unrelated to the legacy id
+    up = Conversation(upgraded_id, "group", roster, [a], legacy_id=cast["legacy_group"])
     k = b.client(a).legacy_group_upgrade(up.id, [b.identity(u) for u in roster], [a], "Launch team")
     up.group_name = b.client(a).encrypt_text("Launch team", k)
     t = 15 * DAY_MS

@@ -43,6 +43,18 @@ def test_nothing_is_built_at_start_and_the_cache_serves_the_next_sandbox(
         get(first, events_path(conversation)).json()
     )
     assert second.xchat.blob(second.account.id) == first.xchat.blob(first.account.id)
+    # Another clock (legacy ids and times move with it): the same cache, times follow.
+    later = chat_sandbox(xchat_cache_dir=str(tmp_path), now_ms=NOW_MS + 3_600_000)
+    moved = get(later, "/2/chat/conversations").json()["data"]
+    assert [c["id"] for c in moved] == [c["id"] for c in inbox["data"]]
+    assert moved[0]["updated_at"] > inbox["data"][0]["updated_at"]
+    assert len(list(tmp_path.iterdir())) == 1
+    upgraded = next(c for c in later.xchat.conversations(later.account.id) if c.legacy_id)
+    assert upgraded.legacy_id in later.dataset.conversations_of(later.account.id)
+    assert (
+        upgraded.legacy_id
+        != next(c for c in first.xchat.conversations(first.account.id) if c.legacy_id).legacy_id
+    )
 
 
 def test_the_inbox_pages_most_recently_updated_first(chat_sandbox: ChatSandbox) -> None:

@@ -68,7 +68,7 @@ def conversation_ids(sb: Sandbox) -> dict[str, str]:
     cast = sb.xchat.cast
     assert cast is not None
     groups = [c.id for c in sb.xchat.conversations(sb.account.id) if c.type == "group"]
-    upgraded = f"g{cast['legacy_group']}"
+    upgraded = next(c.id for c in sb.xchat.conversations(sb.account.id) if c.legacy_id is not None)
     return {
         "both_systems": pair(sb, cast["peers"][0]),
         "tampered": pair(sb, cast["peers"][1]),
