@@ -19,7 +19,8 @@ from tap_x_dm_sandbox import xchat_thrift
 from tap_x_dm_sandbox.model import one_to_one_conversation_id
 from tap_x_dm_sandbox.xchat_crypto import Client, Identity, KeyChange, Signed, new_identity
 
-FORMAT = 2
+#: The cache document's format: bump it whenever the scenario or the document changes.
+FORMAT = 3
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 #: Sequence ids grow with time: (horizon - offset) ms * 1000 + a counter, above this base.

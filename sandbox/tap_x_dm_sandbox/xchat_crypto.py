@@ -303,6 +303,11 @@ def decrypt_history(
     return result
 
 
+def decrypt_text(ciphertext_b64: str, conversation_key: bytes) -> str:
+    """Decrypt metadata ciphertext (a group name) with a conversation key."""
+    return str(_chat().decrypt(ciphertext_b64, conversation_key))
+
+
 def decrypt_media(data: bytes, conversation_key: bytes) -> bytes:
     """Decrypt media bytes with a conversation key (for the sandbox's tests)."""
     return bytes(_chat().decrypt_stream(data, conversation_key))

@@ -187,7 +187,6 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     upgraded_id = f"g{b.rng.randrange(10**17, 10**18)}"  # unrelated to the legacy id
     up = Conversation(upgraded_id, "group", roster, [a], legacy_id=cast["legacy_group"])
     k = b.client(a).legacy_group_upgrade(up.id, [b.identity(u) for u in roster], [a], "Launch team")
-    up.group_name = b.client(a).encrypt_text("Launch team", k)
     t = 15 * DAY_MS
     b.keyed(up, k, a, t, "group_create")
     up.events[-1]["expect"]["legacy_group_upgrade"] = True
@@ -202,6 +201,8 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     b.text(up, stay2, "Launch moved to Friday.", k, t - 3 * DAY_MS)
     b.text(up, a, "Noted, thanks.", k, t - 3 * DAY_MS - 4 * MINUTE_MS)
     up.member_ids = roster[:3]
+    # X's clients encrypt the group name again under each new key: it is under the latest.
+    up.group_name = b.client(a).encrypt_text("Launch team", k)
     b.departed.append(leaver)
     b.conversations.append(up)
 
@@ -209,7 +210,6 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     group_id = f"g{SEQUENCE_BASE // 1000 + b.rng.randrange(10**12)}"
     grp = Conversation(group_id, "group", [d, a, f], [d])
     k = b.client(d).group_create(group_id, [b.identity(u) for u in (d, a, f)], [d], "Partners")
-    grp.group_name = b.client(d).encrypt_text("Partners", k)
     t = 9 * DAY_MS
     b.keyed(grp, k, d, t, "group_create")
     b.text(grp, d, "Welcome to the partner group.", k, t - 5 * MINUTE_MS)
@@ -221,6 +221,7 @@ def build(dataset: Dataset, seed: int) -> dict[str, Any]:
     b.text(grp, g, "Thanks for adding me.", k, t - DAY_MS - 5 * MINUTE_MS)
     b.text(grp, a, "Welcome!", k, t - DAY_MS - 6 * MINUTE_MS)
     grp.member_ids = [d, a, f, g]
+    grp.group_name = b.client(d).encrypt_text("Partners", k)
     b.conversations.append(grp)
 
     # 5. A-F keyed only to the account's key version 2 (a device never backed up).

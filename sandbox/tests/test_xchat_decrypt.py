@@ -12,7 +12,7 @@ from typing import Any
 
 from tap_x_dm_sandbox import Sandbox
 from tap_x_dm_sandbox.xchat_builder import PNG_16X8
-from tap_x_dm_sandbox.xchat_crypto import decrypt_history, decrypt_media
+from tap_x_dm_sandbox.xchat_crypto import decrypt_history, decrypt_media, decrypt_text
 from xchat_support import ChatSandbox, chat_sandbox, conversation_ids, get, pages, xchat_cache
 
 __all__ = ["chat_sandbox", "xchat_cache"]
@@ -243,3 +243,14 @@ def test_messages_added_now_decrypt_and_move_updated_at(chat_sandbox: ChatSandbo
     assert late["expect"]["outcome"] == "unknown_key_version"
     opened, failed, _ = decrypt(sb, unopenable, version="2")
     assert failed == {} and opened[late["sequence_id"]]["content"]["text"] == "Still there?"
+
+
+def test_group_names_are_ciphertext_under_the_latest_key(chat_sandbox: ChatSandbox) -> None:
+    sb = chat_sandbox()
+    roles = conversation_ids(sb)
+    for role, title in (("upgraded_group", "Launch team"), ("new_group", "Partners")):
+        body = get(sb, f"/2/chat/conversations/{roles[role]}").json()["data"]
+        assert body["group_name"] != title
+        _, _, result = decrypt(sb, roles[role])
+        keys = result["conversation_keys"]
+        assert decrypt_text(body["group_name"], keys["keys"][keys["latest_version"]]) == title
