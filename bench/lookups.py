@@ -80,7 +80,7 @@ def _schedule(mode: dict[str, Any]) -> dict[str, Any]:
             tap.sync_all()
             state = writer.state
             for kind, count in sb.billed.items():
-                billed[kind] += count
+                billed[kind] = billed.get(kind, 0) + count  # chat_events too
             for entry in sb.request_log:
                 requests[entry["endpoint"]] = requests.get(entry["endpoint"], 0) + 1
             for stream, count in writer.records.items():

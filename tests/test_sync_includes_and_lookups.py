@@ -131,7 +131,13 @@ def test_expanded_objects_are_asked_for_only_when_their_stream_is_selected(
     assert run.ids() == [e["id"] for e in expected]
     assert all("expansions" not in e["query"] for e in dm_requests(sandbox))
     # The one user billed is the account, from GET /2/users/me.
-    assert sandbox.billed == {"dm_events": len(expected), "users": 1, "tweets": 0, "media": 0}
+    assert sandbox.billed == {
+        "dm_events": len(expected),
+        "users": 1,
+        "tweets": 0,
+        "media": 0,
+        "chat_events": 0,
+    }
     sandbox.reset_billing()
     sandbox.clear_log()
 

@@ -32,6 +32,7 @@ from tap_x_dm_sandbox.requestlog import RequestLog
 from tap_x_dm_sandbox.server import ServerThread
 from tap_x_dm_sandbox.standing import Standing
 from tap_x_dm_sandbox.vocabulary import Vocabulary
+from tap_x_dm_sandbox.xchat import CHAT_BUDGETS, XChat
 
 __all__ = [
     "Clock",
@@ -109,6 +110,9 @@ class Sandbox:
             shared=cfg.shared_budget,
             endpoint_limits={
                 **dict.fromkeys(("users_lookup", "tweets_lookup"), cfg.lookup_rate_limit),
+                **dict.fromkeys(("users_public_keys", "user_public_keys"), cfg.lookup_rate_limit),
+                **dict.fromkeys(CHAT_BUDGETS, cfg.chat_rate_limit),
+                "xchat_key_backup": 1_000_000,  # Juicebox, not the X API: no X limit
                 **plan_endpoint_limits,
             },
             endpoint_windows=plan_windows,
@@ -121,6 +125,14 @@ class Sandbox:
             protected=cfg.protected_user_ids,
         )
         self._log = RequestLog(cfg.request_log_path, echo=echo_log)
+        #: XChat (X's encrypted chats): built or read from its cache on first use.
+        self.xchat = XChat(
+            config=cfg,
+            dataset=dataset,
+            clock=self.clock,
+            now_ms=cfg.now_ms if cfg.now_ms is not None else int(self.clock.time() * 1000),
+            ledger=self.ledger,
+        )
         self.app = SandboxApp(
             config=cfg,
             dataset=dataset,
@@ -131,6 +143,7 @@ class Sandbox:
             ledger=self.ledger,
             log=self._log,
             standing=self.standing,
+            xchat=self.xchat.endpoints,
         )
         self._server: ServerThread | None = None
         self._address: tuple[str, int] | None = None
@@ -285,7 +298,7 @@ class Sandbox:
 
     @property
     def billed(self) -> dict[str, int]:
-        """Resources billed so far by kind: dm_events, users, tweets, media (X's prices)."""
+        """Resources billed so far by kind: dm_events, users, tweets, media, chat_events."""
         return dict(self.ledger.counts)
 
     @property
@@ -353,3 +366,14 @@ class Sandbox:
         user = user_id or self.account.id
         self.auth.revoke_access_tokens(user)
         self.auth.revoke_refresh_tokens(user)
+
+    @property
+    def chat_access_denied(self) -> int | None:
+        """403 or 404 for every Chat API request (an app without Chat access); settable."""
+        return self.app.chat_access_denied
+
+    @chat_access_denied.setter
+    def chat_access_denied(self, value: int | None) -> None:
+        if value not in (None, 403, 404):
+            raise ValueError(f"chat_access_denied must be None, 403 or 404, got {value!r}")
+        self.app.chat_access_denied = value

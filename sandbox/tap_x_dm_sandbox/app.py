@@ -33,6 +33,12 @@ from tap_x_dm_sandbox.params import (
 from tap_x_dm_sandbox.requestlog import RequestLog, iso_time, public_query
 from tap_x_dm_sandbox.standing import Standing
 from tap_x_dm_sandbox.vocabulary import Vocabulary, to_2167
+from tap_x_dm_sandbox.xchat_crypto import XChatUnavailableError
+from tap_x_dm_sandbox.xchat_endpoints import ENDPOINTS as CHAT_ENDPOINTS
+from tap_x_dm_sandbox.xchat_endpoints import ROUTES as CHAT_ROUTES
+from tap_x_dm_sandbox.xchat_endpoints import SCOPES as CHAT_SCOPES
+from tap_x_dm_sandbox.xchat_endpoints import XChatEndpoints
+from tap_x_dm_sandbox.xchat_params import access_denied
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +62,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("GET", re.compile(r"^/2/tweets$"), "tweets_lookup"),
     ("POST", re.compile(r"^/2/oauth2/token$"), "oauth2_token"),
     ("GET", re.compile(r"^/i/oauth2/authorize$"), "oauth2_authorize"),
+    *CHAT_ROUTES,
 )
 #: Faults answered "by the proxy": the API never sees these requests.
 PROXY_FAULTS = frozenset(
@@ -161,7 +168,11 @@ class SandboxApp:
         ledger: BillingLedger,
         log: RequestLog,
         standing: Standing | None = None,
+        xchat: XChatEndpoints | None = None,
     ) -> None:
+        self.xchat = xchat
+        #: 403 or 404 for every Chat API request (an app without Chat access); None: allowed.
+        self.chat_access_denied: int | None = config.chat_access_denied
         self.dataset = dataset
         self.auth = auth
         self.clock = clock
@@ -290,7 +301,9 @@ class SandboxApp:
         except AuthProblem as exc:
             return problem(exc.status, exc.body)
         user_id = outcome.user = principal.user_id
-        needed = DM_SCOPES if endpoint.startswith("dm_") else USERS_ME_SCOPES
+        needed = CHAT_SCOPES.get(endpoint) or (
+            DM_SCOPES if endpoint.startswith("dm_") else USERS_ME_SCOPES
+        )
         # OAuth 1.0a principals carry their app permission as scope equivalents.
         if not needed <= principal.scopes:
             return problem(403, errors.FORBIDDEN, self.limiter.peek(user_id, endpoint))
@@ -300,9 +313,14 @@ class SandboxApp:
             return problem(402, errors.CREDITS_DEPLETED, self.limiter.peek(user_id, endpoint))
         if self.usage_capped:
             return problem(429, errors.USAGE_CAPPED, self.limiter.peek(user_id, endpoint))
+        if self.chat_access_denied and endpoint in CHAT_ENDPOINTS - {"xchat_key_backup"}:
+            status = self.chat_access_denied
+            return problem(status, access_denied(status), self.limiter.peek(user_id, endpoint))
         rate = self.limiter.hit(user_id, endpoint)
         if not rate.allowed:
             return problem(429, errors.RATE_LIMITED, rate)
+        if endpoint in CHAT_ENDPOINTS:
+            return self._chat(req, endpoint, match, raw_query, rate, outcome)
         path_value = unquote(match.group(1)) if match.groups() else ""
         try:
             query = parse_query(raw_query)
@@ -325,6 +343,39 @@ class SandboxApp:
         if self.vocabulary.answer_version(query) == "2.167":
             body = to_2167(body)
         response = json_response(200, body)
+        response.headers.update(rate.headers())
+        return response
+
+    def _chat(
+        self,
+        req: Request,
+        endpoint: str,
+        match: re.Match[str],
+        raw_query: str,
+        rate: RateDecision,
+        outcome: _Outcome,
+    ) -> Response:
+        """Answer the Chat API (`xchat_endpoints`); chat events are billed like DM events."""
+        assert self.xchat is not None and outcome.user is not None
+        groups = [unquote(g) for g in match.groups()]
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        try:
+            answer = self.xchat.answer(endpoint, outcome.user, groups, query, req.body)
+        except InvalidRequestError as exc:
+            return problem(400, errors.invalid_request(exc.errors), rate)
+        except XChatUnavailableError as exc:  # the sandbox's install, not the request
+            unavailable = {"title": "Service Unavailable", "detail": str(exc), "status": 503}
+            return problem(503, unavailable, rate)
+        if isinstance(answer.body, bytes):
+            binary = {"Content-Type": "application/octet-stream"}
+            response = Response(answer.status, answer.body, binary)
+        elif answer.status != 200:
+            response = problem(answer.status, answer.body)
+        else:
+            day = int(self.clock.time() // 86_400)
+            others = {"chat_events": answer.chat_event_ids, "users": answer.user_ids}
+            outcome.billed = self.ledger.bill(outcome.user, day, [], others)
+            response = json_response(200, answer.body)
         response.headers.update(rate.headers())
         return response
 

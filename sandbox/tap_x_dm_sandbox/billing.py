@@ -26,6 +26,9 @@ PRICE_MILLIDOLLARS: Final[Mapping[str, float]] = {
     "users": 10,
     "tweets": 5,
     "media": 0,  # $0.005 until 2026-06-18; `media_price_usd` sets it
+    # XChat events: X prices only the webhook's `chat.received` ($0.010), so a chat
+    # event read is counted like a DM event until X says otherwise (settable).
+    "chat_events": 10,
 }
 KINDS: Final = tuple(PRICE_MILLIDOLLARS)
 #: Every bill of a sandbox goes to one app: the demo tokens, both OAuth 2.0 clients and the

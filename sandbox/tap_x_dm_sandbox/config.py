@@ -83,6 +83,18 @@ class SandboxConfig:
         media_price_usd: What one media object costs (X: no price since 2026-06-18).
         suspended_user_ids: Users X answers `Forbidden` for ("User has been suspended").
         protected_user_ids: Accounts whose posts answer `Authorization Error` to others.
+        chat_vocabulary: Field names of the Chat API: "2.167" (`created_at`, `previous_id`,
+            `message_ttl_ms`) or "2.166" (`created_at_msec`, `sequence_id`,
+            `previous_sequence_id`, `message_ttl_msec`).
+        chat_oldest_first: Serve a conversation's events oldest first (X does not say;
+            default newest first, like its clients' "latest page").
+        chat_access_denied: 403 or 404 for every Chat API request (an app without Chat
+            access); None serves them.
+        chat_rate_limit: Requests per window of each Chat API endpoint (X publishes none).
+        chat_event_price_usd: Price of a chat event read (X prices none yet; counted like a
+            DM event, $0.010). A multiple of $0.001.
+        xchat_cache_dir: Folder of the cached XChat crypto fixtures (default:
+            $TAP_X_DM_SANDBOX_CACHE, else ~/.cache/tap-x-dm-sandbox).
     """
 
     host: str = "127.0.0.1"
@@ -130,6 +142,12 @@ class SandboxConfig:
     media_price_usd: float = 0.0
     suspended_user_ids: tuple[str, ...] = ()
     protected_user_ids: tuple[str, ...] = ()
+    chat_vocabulary: str = "2.167"
+    chat_oldest_first: bool = False
+    chat_access_denied: int | None = None
+    chat_rate_limit: int = 15
+    chat_event_price_usd: float = 0.010
+    xchat_cache_dir: str | None = None
 
     def every_k(self) -> EveryK:
         """Return the periodic-fault settings."""

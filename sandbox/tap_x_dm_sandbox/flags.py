@@ -14,6 +14,7 @@ from typing import NoReturn
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.flags_today import add_today_flags
 from tap_x_dm_sandbox.spec import parameter_values
+from tap_x_dm_sandbox.xchat_flags import add_xchat_arguments
 
 _DEFAULTS = SandboxConfig()
 
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a 429 without x-rate-limit-* headers",
     )
 
+    add_xchat_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument(
         "--request-log",

@@ -173,7 +173,13 @@ def test_request_log_entries(sandbox_factory: SandboxFactory, tmp_path: Any) -> 
     assert entries[2]["user"] is None
     assert entries[0]["endpoint"] == "dm_events"
     assert entries[0]["billed_events"] == 5
-    assert entries[0]["billed"] == {"dm_events": 5, "users": 0, "tweets": 0, "media": 0}
+    assert entries[0]["billed"] == {
+        "dm_events": 5,
+        "users": 0,
+        "tweets": 0,
+        "media": 0,
+        "chat_events": 0,
+    }
     assert entries[0]["billed_usd"] == 0.05
     assert entries[2]["billed"]["dm_events"] == 0 and entries[2]["billed_usd"] == 0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entries[0]["time"])

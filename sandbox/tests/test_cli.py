@@ -144,6 +144,9 @@ def test_every_config_field_has_a_flag() -> None:
             "--vocabulary", "2.167", "--unknown-conversation", "empty", "--plan", "basic",
             "--media-price-usd", "0.005", "--suspended-user-ids", "1,2",
             "--protected-user-ids", "3", "--client-not-enrolled",
+            "--chat-vocabulary", "2.166", "--chat-oldest-first", "--chat-access-denied", "404",
+            "--chat-rate-limit", "3", "--chat-event-price-usd", "0.005",
+            "--xchat-cache-dir", "cache",
         ]
     )  # fmt: skip
     config = config_from_args(args)

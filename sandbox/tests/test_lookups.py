@@ -45,7 +45,7 @@ def test_users_by_ids(sb: Sandbox, openapi: OpenAPI) -> None:
             "type": "https://api.twitter.com/2/problems/resource-not-found",
         }
     ]
-    assert sb.billed == {"dm_events": 0, "users": 5, "tweets": 0, "media": 0}
+    assert sb.billed == {"dm_events": 0, "users": 5, "tweets": 0, "media": 0, "chat_events": 0}
     plain = get(sb, "/2/users", ids=ids[0]).json()["data"][0]
     assert set(plain) == {"id", "name", "username"}
 
@@ -95,7 +95,7 @@ def test_tweets_expand_their_media(sandbox_factory: SandboxFactory, openapi: Ope
     assert body["includes"]["media"] == [
         {"media_key": "3_1899999999999999999", "type": "photo", "url": "https://x/1.jpg"}
     ]
-    assert sb.billed == {"dm_events": 0, "users": 0, "tweets": 1, "media": 1}
+    assert sb.billed == {"dm_events": 0, "users": 0, "tweets": 1, "media": 1, "chat_events": 0}
     assert sb.request_log[-1]["billed_usd"] == pytest.approx(0.005)  # media: no price
 
 

@@ -364,6 +364,7 @@ def test_every_resource_returned_is_billed_once_per_app_and_day(
     }
     assert kinds["users"] and kinds["tweets"] and kinds["media"]
     expected = {"dm_events": len(events), **{k: len(v) for k, v in kinds.items()}}
+    expected["chat_events"] = 0
     assert sb.billed == expected
     assert sb.billed_events == len(events)
     # Media are counted but have had no price since 2026-06-18.
@@ -381,14 +382,14 @@ def test_every_resource_returned_is_billed_once_per_app_and_day(
     walk(sb, "/2/dm_events", max_results=100, **EXPANDED)
     assert sb.billed["users"] == 2 * expected["users"]
     sb.reset_billing()
-    assert sb.billed == {"dm_events": 0, "users": 0, "tweets": 0, "media": 0}
+    assert sb.billed == {"dm_events": 0, "users": 0, "tweets": 0, "media": 0, "chat_events": 0}
     assert sb.billed_usd == 0
 
 
 def test_users_me_and_the_event_lookup_are_billed(sandbox_factory: SandboxFactory) -> None:
     sb = sandbox_factory(clock=pinned_clock(), **SMALL)
     get(sb, "/2/users/me")
-    assert sb.billed == {"dm_events": 0, "users": 1, "tweets": 0, "media": 0}
+    assert sb.billed == {"dm_events": 0, "users": 1, "tweets": 0, "media": 0, "chat_events": 0}
     event = sb.visible_events()[0]
     get(sb, f"/2/dm_events/{event['id']}", **{"expansions": "sender_id"})
     assert sb.billed["dm_events"] == 1
