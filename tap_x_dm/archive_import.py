@@ -5,20 +5,21 @@ ids for joins and leaves that the archive lacks (it gets derived ids). So each
 event must come from one side only, whatever the order of first runs:
 
 * **The API's range.** When `dm_events`' first full pass completes, state keeps
-  the lowest id it emitted (`covered_from_id`): the API has every event from
-  there on, and will have every later one. The archive emits a message (an X
-  id) only below that id, and a join or leave (a derived id, compared by time:
-  `created_at` and ids differ by up to ~1 s, `passes.SKEW_MS` allows 5 s) only
-  when its `created_at` is more than `SKEW_MS` before that id's time. In the
-  few seconds around the edge a join or leave is left to the API: an archive
-  row must never stand beside, or replace, an API row.
-* **Gaps the API lost** (`api_gaps`, see `tap_x_dm.archive_gaps`): runs stopped
-  for more than 30 days leave events between the old bookmark and what
+  the lowest id it emitted (`archive.api_missing_ids` starts `["0", that id]`):
+  the API has every event from there on, and will have every later one. The
+  archive emits a message (an X id) only below that id, and a join or leave (a
+  derived id, compared by time: `created_at` and ids differ by up to ~1 s,
+  `passes.SKEW_MS` allows 5 s) only when its `created_at` is more than
+  `SKEW_MS` before that id's time. In the few seconds around the edge a join or
+  leave is left to the API: an archive row must never stand beside, or
+  replace, an API row.
+* **Gaps the API lost** (the other `api_missing_ids`, see `tap_x_dm.archive_gaps`):
+  runs stopped for more than 30 days leave events between the old bookmark and what
   `/2/dm_events` still serves. The archive emits those too, by the same rules
   at both edges (messages by id, joins and leaves by time with `SKEW_MS` to
   spare), and a gap is dropped once an archive made after it was read whole.
-  A new gap makes the next import read the configured archive again (its
-  checksum is forgotten; the ranges keep its loaded events from coming twice).
+  A new gap makes the next import read the configured archive again (the
+  archives known are forgotten; the ranges keep its loaded events from coming twice).
 * **Before the API's first pass** (a first pass still in flight across runs),
   the import waits: the API's range is not known yet.
 * **`archive_only`** runs make no request to `/2/dm_events`: with no API range
@@ -26,10 +27,11 @@ event must come from one side only, whatever the order of first runs:
   joins and leaves inside the imported ranges are dropped (`drops_api_event`):
   their archive rows are already loaded under derived ids. Its messages replace
   the archive's rows (same id, and the API's carry attachments).
-* **Import once** (`archive_imports`): per event type, the merged time ranges
-  whose archive events are loaded, and the checksums of archives fully
-  imported (the last `MAX_CHECKSUMS`). A known checksum is skipped after a
-  hash of the DM files; a newer archive emits only outside the ranges. State is
+* **Import once**: the merged time ranges whose archive events are loaded, with
+  their event types (`archive.imported_times`), and the archives fully imported
+  (`archive.imported_files`: their DM files' identity and checksum, the last
+  `MAX_CHECKSUMS`). A known archive is skipped; a newer archive emits only
+  outside the ranges. State is
   written only when the whole archive was read: a run killed mid-import emits
   the same rows (same keys) again next time, and loses none.
 """
@@ -42,17 +44,28 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from tap_x_dm.archive_gaps import Gap, load_gaps, min_id_at, record_gap, save_gaps
+from tap_x_dm.archive_gaps import (
+    ARCHIVE_KEY,
+    Gap,
+    api_floor_id,
+    load_gaps,
+    min_id_at,
+    record_gap,
+    save_gaps,
+    save_missing,
+)
 from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
 from tap_x_dm.times import parse_timestamp
 
 ARCHIVE_SOURCE = "archive"
-#: State key (in `bookmarks.dm_events`): the lowest X id of the API's first full pass.
-COVERED_FROM_KEY = "covered_from_id"
-#: State key (in `bookmarks.dm_events`): `{"ranges": {type: [[from, to], ...]}, "checksums"}`.
-IMPORTS_KEY = "archive_imports"
+#: Keys (in `bookmarks.dm_events.archive`): `{"from/to": [event types]}` of archive events
+#: loaded, and `{"files:<identity>": "sha256:<checksum>"}` of archives read whole.
+TIMES_KEY = "imported_times"
+FILES_KEY = "imported_files"
+#: Key (in `bookmarks.dm_events`): `{event id: "fetched" | "not_found"}` of `dm_event_ids`.
+DM_EVENT_IDS_KEY = "dm_event_ids"
 #: Checksums kept: an older one dropped only costs a re-read that the ranges make emit nothing.
 MAX_CHECKSUMS = 20
 PARTICIPANT_TYPES = ("ParticipantsJoin", "ParticipantsLeave")
@@ -77,7 +90,7 @@ def record_coverage(
     if progress.since_id is not None or progress.ceiling_id is not None:
         return
     floor = min(progress.frontier) if progress.frontier else min_id_at(window_start_ms)
-    state[COVERED_FROM_KEY] = str(floor)
+    save_missing(state, floor, load_gaps(state))
 
 
 def record_api_gap(
@@ -91,8 +104,8 @@ def record_api_gap(
 ) -> None:
     """A pass completed: record the events `/2/dm_events` lost, if any (`archive_gaps`).
 
-    A new gap forgets the imported archives' checksums, so the next import reads
-    the configured archive again even if it was imported before the gap was known.
+    A new gap forgets the archives imported, so the next import reads the
+    configured archive again even if it was imported before the gap was known.
     """
     gap = record_gap(
         state,
@@ -102,19 +115,30 @@ def record_api_gap(
         window_start_ms=window_start_ms,
         logger=logger,
     )
-    imports = state.get(IMPORTS_KEY)
-    if gap is not None and isinstance(imports, dict) and imports.get("checksums"):
-        state[IMPORTS_KEY] = {**imports, "checksums": []}
+    archive = state.get(ARCHIVE_KEY) or {}
+    if gap is not None and archive.get(FILES_KEY):
+        archive[FILES_KEY] = {}
+
+
+def fetched_event_ids(state: Mapping[str, Any]) -> set[str]:
+    """The `dm_event_ids` fetched from the API (an archive import leaves them to it)."""
+    asked = state.get(DM_EVENT_IDS_KEY) or {}
+    return {event_id for event_id, outcome in asked.items() if outcome == "fetched"}
 
 
 class ImportedRanges:
-    """Per event type, the merged `[from, to]` ranges (X's time text) already imported."""
+    """Per event type, the merged `[from, to]` ranges (epoch ms) already imported.
+
+    Kept in state as one map, `{"from/to": [event types]}` (X's time text): an
+    import loads the same ranges for every configured type.
+    """
 
     def __init__(self, saved: Mapping[str, Any] | None) -> None:
-        ranges = (saved or {}).get("ranges") or {}
-        self._ms: dict[str, list[tuple[int, int]]] = {
-            kind: [(time_ms(lo), time_ms(hi)) for lo, hi in pairs] for kind, pairs in ranges.items()
-        }
+        self._ms: dict[str, list[tuple[int, int]]] = {}
+        for span, kinds in ((saved or {}).get(TIMES_KEY) or {}).items():
+            lo, hi = span.split("/")
+            for kind in kinds:
+                self._ms.setdefault(kind, []).append((time_ms(lo), time_ms(hi)))
 
     def contains(self, event_type: str, ms: int) -> bool:
         """Whether an event of this type at `ms` lies in an imported range."""
@@ -130,12 +154,13 @@ class ImportedRanges:
                 merged.append((start, end))
         self._ms[event_type] = merged
 
-    def to_state(self) -> dict[str, list[list[str]]]:
-        """The ranges as X's time text, sorted."""
-        return {
-            kind: [[_ms_text(lo), _ms_text(hi)] for lo, hi in pairs]
-            for kind, pairs in sorted(self._ms.items())
-        }
+    def to_state(self) -> dict[str, list[str]]:
+        """`{"from/to": [event types]}`, as X's time text, oldest first."""
+        kinds: dict[tuple[int, int], list[str]] = {}
+        for kind, pairs in sorted(self._ms.items()):
+            for pair in pairs:
+                kinds.setdefault(pair, []).append(kind)
+        return {f"{_ms_text(lo)}/{_ms_text(hi)}": kinds[lo, hi] for lo, hi in sorted(kinds)}
 
 
 def _loaded_spans(
@@ -207,9 +232,9 @@ class ArchiveImport:
             ConfigError: a state of tap-x-dm 0.2 has a bookmark but no floor, and
                 `api_covered_from` does not give it.
         """
-        covered = state.get(COVERED_FROM_KEY)
-        if covered:
-            return int(str(covered))
+        covered = api_floor_id(state)
+        if covered is not None:
+            return covered
         if self.api_covered_from:
             return min_id_at(time_ms(self.api_covered_from) - SKEW_MS)
         if bookmark_id(state) is not None:
@@ -236,9 +261,10 @@ class ArchiveImport:
 
     def drops_api_event(self, state: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         """An API join or leave that an archive import already loaded (under a derived id)."""
-        if event.get("event_type") not in PARTICIPANT_TYPES or not state.get(IMPORTS_KEY):
+        imported = state.get(ARCHIVE_KEY) or {}
+        if event.get("event_type") not in PARTICIPANT_TYPES or not imported.get(TIMES_KEY):
             return False
-        ranges = ImportedRanges(state[IMPORTS_KEY])
+        ranges = ImportedRanges(imported)
         return ranges.contains(str(event["event_type"]), time_ms(str(event["created_at"])))
 
     def api_events(
@@ -270,18 +296,15 @@ class ArchiveImport:
                 "known."
             )
             return
-        imports = dict(state.get(IMPORTS_KEY) or {})
-        checksums = list(imports.get("checksums") or [])
+        imports = state.get(ARCHIVE_KEY) or {}
         gaps = load_gaps(state)
         from tap_x_dm.archive import open_archive
 
         with open_archive(self.path, expected_account_id=account_id) as archive:
-            known: dict[str, str] = dict(imports.get("fingerprints") or {})
+            known: dict[str, str] = dict(imports.get(FILES_KEY) or {})
             fingerprint = archive.fingerprint()
-            checksum = known.get(fingerprint, "")
-            if checksum not in checksums:  # unknown files (or a gap since): read them
-                checksum = archive.checksum()
-            if checksum in checksums:
+            checksum = known.get(fingerprint) or archive.checksum()  # unknown files: read them
+            if checksum in known.values():
                 self.logger.info(
                     "X archive %s (%s) was imported already; nothing to emit%s.",
                     archive.label,
@@ -289,13 +312,12 @@ class ArchiveImport:
                     _gaps_left(gaps),
                 )
                 if known.get(fingerprint) != checksum:  # the same content, touched: know it
-                    state[IMPORTS_KEY] = {
-                        **imports,
-                        "fingerprints": _remember(known, fingerprint, checksum),
-                    }
+                    state.setdefault(ARCHIVE_KEY, {})[FILES_KEY] = _remember(
+                        known, fingerprint, checksum
+                    )
                 return
             ranges = ImportedRanges(imports)
-            looked_up = set(state.get("looked_up_event_ids") or [])
+            looked_up = fetched_event_ids(state)
             skipped: Counter[str] = Counter()
             emitted = 0
             for row in archive.records():
@@ -316,12 +338,9 @@ class ArchiveImport:
                 for kind in self.event_types:
                     ranges.add(kind, start, end)
             self._drop_filled(state, gaps, hi)
-        checksums = [*(c for c in checksums if c != summary.checksum), summary.checksum]
-        state[IMPORTS_KEY] = {
-            "ranges": ranges.to_state(),
-            "checksums": checksums[-MAX_CHECKSUMS:],
-            "fingerprints": _remember(known, fingerprint, summary.checksum),
-        }
+        archive_state = state.setdefault(ARCHIVE_KEY, {})
+        archive_state[TIMES_KEY] = ranges.to_state()
+        archive_state[FILES_KEY] = _remember(known, fingerprint, summary.checksum)
 
     def _skip_reason(
         self,
