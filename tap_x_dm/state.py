@@ -68,17 +68,57 @@ def _key_path(path: Iterable[Any]) -> str:
     return text
 
 
+def _explain(error: jsonschema.ValidationError) -> tuple[int, str | None]:
+    """How many steps into the state the error's line names, and its `x-error` text.
+
+    The deepest schema node with `x-error` explains the error, unless one above it
+    says `x-whole` (maps and pairs are named whole, with how they must look).
+    """
+    node: Any = schema()
+    depth, found, whole = 0, None, False
+    previous: Any = None
+    for segment in [*error.absolute_schema_path, None]:
+        while True:  # `$ref` is not in the error's schema path: follow it where it leads
+            if isinstance(node, dict) and "x-error" in node and not whole:
+                found, whole = (depth, node["x-error"]), bool(node.get("x-whole"))
+            if not (isinstance(node, dict) and "$ref" in node and segment not in node):
+                break
+            node = _resolve(node["$ref"])
+        if segment is None or not isinstance(node, (dict, list)):
+            break
+        if previous in ("properties", "patternProperties", "prefixItems") or segment in (
+            "items",
+            "additionalProperties",
+        ):
+            depth += 1
+        node = node[segment]
+        previous = segment
+    return found if found is not None else (len(error.absolute_path), None)
+
+
+def _resolve(ref: str) -> Any:
+    node: Any = schema()
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
 def _schema_problem(state: Mapping[str, Any]) -> StateError | None:
     """The first violation of the schema (in key order), as one line naming its key."""
     errors = sorted(_validator().iter_errors(state), key=lambda e: [str(p) for p in e.path])
     if not errors:
         return None
     error = errors[0]
-    key = _key_path(error.absolute_path) or "(the whole state)"
-    fix = error.schema.get("x-fix") if isinstance(error.schema, dict) else None
-    value = json.dumps(error.instance)
-    shown = f" ({value})" if len(value) <= 80 and not isinstance(error.instance, dict) else ""
-    return _fail(key, f"{fix or 'is not valid: ' + error.message[:120]}{shown}")
+    depth, problem = _explain(error)
+    path = list(error.absolute_path)[:depth]
+    key = _key_path(path) or "(the whole state)"
+    if problem is None:
+        problem = "is not valid: " + error.message[:120]
+    elif depth == len(error.absolute_path):
+        instance = error.instance
+        if not isinstance(instance, (dict, list)) and len(repr(instance)) <= 80:
+            problem += f" ({instance!r})"
+    return _fail(key, problem)
 
 
 def _check_ranges(state: Mapping[str, Any]) -> None:

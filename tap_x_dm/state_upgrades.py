@@ -136,24 +136,31 @@ def _upgrade_dm_event_ids(dm_events: dict[str, Any]) -> None:
     missing = dm_events.pop("not_found_event_ids", None)
     asked: dict[str, Any] = {}
     for ids, outcome in ((done, "fetched"), (missing, "not_found")):
-        for event_id in ids if isinstance(ids, list) else []:
+        if ids is not None and not isinstance(ids, list):
+            dm_events["dm_event_ids"] = ids  # for the schema check to name
+            return
+        for event_id in ids or []:
             asked[str(event_id)] = outcome
-    if asked:
-        dm_events["dm_event_ids"] = dict(sorted(asked.items(), key=lambda kv: int(kv[0] or 0)))
+    if asked:  # in the order of the ids as numbers
+        dm_events["dm_event_ids"] = dict(sorted(asked.items(), key=lambda kv: (len(kv[0]), kv)))
 
 
 def _upgrade_archive(dm_events: dict[str, Any]) -> None:
     archive: dict[str, Any] = {}
     floor = dm_events.pop("covered_from_id", None)
     gaps = dm_events.pop("api_gaps", None)
-    missing = [] if floor is None else [["0", floor]]
-    missing += gaps if isinstance(gaps, list) else []
+    missing: Any = [] if floor is None else [["0", floor]]
+    missing = missing + gaps if isinstance(gaps, list) else gaps or missing  # bad: for the check
     if missing:
         archive["api_missing_ids"] = missing
     imports = dm_events.pop("archive_imports", None)
+    if imports is not None and not isinstance(imports, dict):
+        archive["imported_times"] = imports  # for the schema check to name
     if isinstance(imports, dict):
-        times: dict[str, list[str]] = {}
-        ranges = imports.get("ranges") or {}
+        times: Any = {}
+        ranges = imports.get("ranges", {})
+        if not isinstance(ranges, dict):
+            times = ranges  # for the schema check to name
         for kind, pairs in sorted(ranges.items()) if isinstance(ranges, dict) else []:
             for pair in pairs if isinstance(pairs, list) else []:
                 span = "/".join(str(end) for end in pair) if isinstance(pair, list) else str(pair)

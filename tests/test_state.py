@@ -93,7 +93,7 @@ def test_a_state_of_a_newer_tap_is_refused_not_misread() -> None:
             "bookmarks.conversation_events.partitions[0]",
         ),
         ({"bookmarks": {"dm_events": {"pass": "yes"}}}, "bookmarks.dm_events.pass"),
-        ({"account": {"id": "me"}}, "account"),
+        ({"account": {"id": "me"}}, "account.id"),
         ({"version": "2"}, "version"),
     ],
 )
