@@ -68,6 +68,10 @@ def _key_path(path: Iterable[Any]) -> str:
     return text
 
 
+#: Schema keywords followed by a property name or an index: a step into the state.
+_NAMED_STEPS = ("properties", "patternProperties", "prefixItems")
+
+
 def _explain(error: jsonschema.ValidationError) -> tuple[int, str | None]:
     """How many steps into the state the error's line names, and its `x-error` text.
 
@@ -86,12 +90,9 @@ def _explain(error: jsonschema.ValidationError) -> tuple[int, str | None]:
             node = _resolve(node["$ref"])
         if segment is None or not isinstance(node, (dict, list)):
             break
-        if previous in ("properties", "patternProperties", "prefixItems") or segment in (
-            "items",
-            "additionalProperties",
-        ):
-            depth += 1
-        node = node[segment]
+        if previous in _NAMED_STEPS or segment in ("items", "additionalProperties"):
+            depth += 1  # a step into the state, not only into the schema
+        node = node[segment] if isinstance(node, dict) else node[int(segment)]
         previous = segment
     return found if found is not None else (len(error.absolute_path), None)
 
