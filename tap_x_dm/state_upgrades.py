@@ -15,8 +15,8 @@ from tap_x_dm.times import parse_timestamp
 
 #: X's DM event types: a bookmark without `event_types` covers them all (state version 4).
 ALL_EVENT_TYPES = ["MessageCreate", "ParticipantsJoin", "ParticipantsLeave"]
-#: Version 3's keys of the pass in flight that version 4 derives or drops.
-_DROPPED_PASS_KEYS = ("number", "pages", "newest_created_at")
+#: Keys of a pass in flight of versions 2 and 3 that version 4 derives or drops.
+_DROPPED_PASS_KEYS = ("number", "pages", "newest_created_at", "oldest_ms")
 
 
 def pass_states(state: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -83,9 +83,14 @@ def _upgrade_3_to_4(state: dict[str, Any]) -> None:
       becomes `archive.imported_times` (one range, its types) and `archive.imported_files`
       (an archive of 0.3.0, imported before files were fingerprinted, is kept by its
       checksum under a stand-in fingerprint, so it is still known).
-    * `via_dm_events` keeps only its arrival rate and pass.
+    * `via_dm_events` keeps only its arrival rate and pass; a partition's `routed_by`
+      names its feeding pass as version 4 does (`_feed_marks`).
     """
+    marks = _feed_marks(state)
     for _, entry in pass_states(state):
+        saved = entry.get("pass")
+        if isinstance(saved, dict) and saved.get("routed_by") in marks:
+            saved["routed_by"] = marks[saved["routed_by"]]
         _upgrade_passes(entry)
     bookmarks = state.get("bookmarks")
     if not isinstance(bookmarks, dict):
@@ -104,6 +109,25 @@ def _upgrade_3_to_4(state: dict[str, Any]) -> None:
         lookups = bookmarks.get(stream)
         if isinstance(lookups, dict) and lookups.get("pending_ids") == []:
             del lookups["pending_ids"]
+
+
+def _feed_marks(state: Mapping[str, Any]) -> dict[str, str]:
+    """Version 3's `routed_by` of the passes feeding partitions now, and version 4's for them.
+
+    Version 3 marked a fed partition with the feeding pass's number, `top_id` and pages
+    read; version 4 with its `top_id` and cursor (`tap_x_dm.routing.feed_mark`).
+    """
+    marks = {}
+    bookmarks = state.get("bookmarks")
+    stream = bookmarks.get("dm_events") if isinstance(bookmarks, dict) else None
+    events = bookmarks.get("conversation_events") if isinstance(bookmarks, dict) else None
+    via = events.get("via_dm_events") if isinstance(events, dict) else None
+    for name, entry in (("dm_events", stream), ("via_dm_events", via)):
+        saved = entry.get("pass") if isinstance(entry, dict) else None
+        if isinstance(saved, dict) and saved.get("top_id") is not None:
+            old = f"{name}#{saved.get('number')}:{saved['top_id']}:{saved.get('pages')}"
+            marks[old] = f"{name}:{saved['top_id']}:{saved.get('cursor') or ''}"
+    return marks
 
 
 def _upgrade_passes(entry: dict[str, Any]) -> None:
