@@ -14,12 +14,9 @@ event must come from one side only, whatever the order of first runs:
   leave is left to the API: an archive row must never stand beside, or
   replace, an API row.
 * **Gaps the API lost** (the other `api_missing_ids`, see `tap_x_dm.archive_gaps`):
-  runs stopped for more than 30 days leave events between the old bookmark and what
-  `/2/dm_events` still serves. The archive emits those too, by the same rules
-  at both edges (messages by id, joins and leaves by time with `SKEW_MS` to
-  spare), and a gap is dropped once an archive made after it was read whole.
-  A new gap makes the next import read the configured archive again (the
-  archives known are forgotten; the ranges keep its loaded events from coming twice).
+  runs stopped for over 30 days leave events the API no longer serves. The
+  archive emits those by the same rules at both edges; a new gap makes the next
+  import read the configured archive again (`imported_files` is forgotten).
 * **Before the API's first pass** (a first pass still in flight across runs),
   the import waits: the API's range is not known yet.
 * **`archive_only`** runs make no request to `/2/dm_events`: with no API range
@@ -28,17 +25,15 @@ event must come from one side only, whatever the order of first runs:
   their archive rows are already loaded under derived ids. Its messages replace
   the archive's rows (same id, and the API's carry attachments).
 * **Import once**: the merged time ranges whose archive events are loaded, with
-  their event types (`archive.imported_times`), and the archives fully imported
-  (`archive.imported_files`: their DM files' identity and checksum, the last
-  `MAX_CHECKSUMS`). A known archive is skipped; a newer archive emits only
-  outside the ranges. State is
-  written only when the whole archive was read: a run killed mid-import emits
-  the same rows (same keys) again next time, and loses none.
+  their event types (`archive.imported_times`), and the last `MAX_CHECKSUMS`
+  archives read whole (`archive.imported_files`: their DM files' identity and
+  checksum): a known archive is skipped, a newer one emits only outside the
+  ranges. State is written only when the whole archive was read: a run killed
+  mid-import emits the same rows (same keys) again next time, and loses none.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -57,7 +52,7 @@ from tap_x_dm.archive_gaps import (
 from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.times import parse_timestamp, x_time_text
 
 ARCHIVE_SOURCE = "archive"
 #: Keys (in `bookmarks.dm_events.archive`): `{"from/to": [event types]}` of archive events
@@ -160,7 +155,7 @@ class ImportedRanges:
         for kind, pairs in sorted(self._ms.items()):
             for pair in pairs:
                 kinds.setdefault(pair, []).append(kind)
-        return {f"{_ms_text(lo)}/{_ms_text(hi)}": kinds[lo, hi] for lo, hi in sorted(kinds)}
+        return {f"{x_time_text(lo)}/{x_time_text(hi)}": kinds[lo, hi] for lo, hi in sorted(kinds)}
 
 
 def _loaded_spans(
@@ -195,12 +190,6 @@ def _remember(known: dict[str, str], fingerprint: str, checksum: str) -> dict[st
     known = {k: v for k, v in known.items() if k != fingerprint}
     known[fingerprint] = checksum
     return dict(list(known.items())[-MAX_CHECKSUMS:])
-
-
-def _ms_text(ms: int) -> str:
-    """Epoch ms as X's `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
-    moment = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 class ArchiveImport:

@@ -24,7 +24,6 @@ and re-reads at most the page it was on.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
 from tap_x_dm.state_upgrades import ALL_EVENT_TYPES
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.times import parse_timestamp, x_time_text
 
 REPLICATION_KEY = "created_at"
 #: State key of the bookmark proper: the highest id of the last completed pass.
@@ -268,13 +267,6 @@ def bookmark_id(state: Mapping[str, Any]) -> int | None:
     return None if value in (None, "") else int(str(value))
 
 
-def id_time_text(event_id: int) -> str:
-    """The time X minted `event_id`, as X writes `created_at` (`2026-11-23T17:48:34.885Z`)."""
-    ms = snowflake_ms(event_id)
-    moment = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
 def complete(
     state: MutableMapping[str, Any], progress: PassProgress, *, bookmark: bool = True
 ) -> None:
@@ -288,8 +280,8 @@ def complete(
     current = bookmark_id(state)
     if progress.newest_id is not None and (current is None or progress.newest_id > current):
         state["replication_key"] = REPLICATION_KEY
-        state["replication_key_value"] = progress.newest_created_at or id_time_text(
-            progress.newest_id
+        state["replication_key_value"] = progress.newest_created_at or x_time_text(
+            snowflake_ms(progress.newest_id)
         )
         state[BOOKMARK_ID_KEY] = str(progress.newest_id)
     if progress.ceiling_id is None:  # a catch-up pass reads only its new event types

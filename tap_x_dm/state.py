@@ -14,7 +14,7 @@ Version history (the schema and the README document the current shape):
 * 3 (0.3): `covered_to_id`, `covered_from_id`, `api_gaps`, `archive_imports`,
   `via_dm_events`, `not_found_event_ids`, lookups' `pending_ids`; a pass has `top_id`
   and `routed_by`. (Version 3 only added keys to version 2.)
-* 4 (0.4): the same facts in fewer keys (`_upgrade_3_to_4`).
+* 4 (after 0.3): the same facts in fewer keys (`state_upgrades._upgrade_3_to_4`).
 """
 
 from __future__ import annotations
