@@ -2,7 +2,7 @@
 
 import gc
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 
 def main() -> None:

@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence, Set
 from typing import Any
 
 from tap_x_dm.archive_gaps import (
     ARCHIVE_KEY,
     Gap,
     api_floor_id,
+    gaps_left,
     load_gaps,
     min_id_at,
     record_gap,
@@ -59,12 +60,12 @@ ARCHIVE_SOURCE = "archive"
 #: loaded, and `{"files:<identity>": "sha256:<checksum>"}` of archives read whole.
 TIMES_KEY = "imported_times"
 FILES_KEY = "imported_files"
-#: Key (in `bookmarks.dm_events`): `{event id: "fetched" | "not_found"}` of `dm_event_ids`.
-DM_EVENT_IDS_KEY = "dm_event_ids"
 #: Checksums kept: an older one dropped only costs a re-read that the ranges make emit nothing.
 MAX_CHECKSUMS = 20
 PARTICIPANT_TYPES = ("ParticipantsJoin", "ParticipantsLeave")
 FIRST_RUN_SQL = "select min(created_at) from dm_events where coalesce(source, 'api') = 'api'"
+#: Why an archive event is left to the API (words of the import's result line).
+IN_API, NEAR = "in the API's range", "joins/leaves within the API's range or 5 s of its edges"
 
 
 def time_ms(value: str) -> int:
@@ -115,18 +116,8 @@ def record_api_gap(
         archive[FILES_KEY] = {}
 
 
-def fetched_event_ids(state: Mapping[str, Any]) -> set[str]:
-    """The `dm_event_ids` fetched from the API (an archive import leaves them to it)."""
-    asked = state.get(DM_EVENT_IDS_KEY) or {}
-    return {event_id for event_id, outcome in asked.items() if outcome == "fetched"}
-
-
 class ImportedRanges:
-    """Per event type, the merged `[from, to]` ranges (epoch ms) already imported.
-
-    Kept in state as one map, `{"from/to": [event types]}` (X's time text): an
-    import loads the same ranges for every configured type.
-    """
+    """Per event type, the merged ranges (epoch ms) imported; in state `{"from/to": [types]}`."""
 
     def __init__(self, saved: Mapping[str, Any] | None) -> None:
         self._ms: dict[str, list[tuple[int, int]]] = {}
@@ -175,16 +166,6 @@ def _loaded_spans(
     return [(start, end) for start, end in spans if start <= end]
 
 
-def _gaps_left(gaps: list[Gap]) -> str:
-    """`; N gap(s) ... left` for the known-archive line, or nothing."""
-    if not gaps:
-        return ""
-    return (
-        f"; {len(gaps)} gap(s) of /2/dm_events are left (the oldest from id {gaps[0].from_id}): "
-        "set archive_path to an archive requested after it"
-    )
-
-
 def _remember(known: dict[str, str], fingerprint: str, checksum: str) -> dict[str, str]:
     """`known` with `fingerprint` as its newest entry, at most `MAX_CHECKSUMS` of them."""
     known = {k: v for k, v in known.items() if k != fingerprint}
@@ -225,6 +206,7 @@ class ArchiveImport:
         if covered is not None:
             return covered
         if self.api_covered_from:
+            self._check_covered_from(state)
             return min_id_at(time_ms(self.api_covered_from) - SKEW_MS)
         if bookmark_id(state) is not None:
             msg = (
@@ -245,8 +227,22 @@ class ArchiveImport:
         from tap_x_dm.archive import open_archive  # the reader only when an archive is set
 
         self.api_floor(state)
-        with open_archive(self.path, expected_account_id=account_id):
-            pass
+        with open_archive(self.path, expected_account_id=account_id) as archive:
+            known = (state.get(ARCHIVE_KEY) or {}).get(FILES_KEY) or {}
+            if self._floor_from_setting(state) and archive.fingerprint() not in known:
+                self._check_covered_from(state, (archive.label, archive.scan().oldest))
+
+    def _floor_from_setting(self, state: Mapping[str, Any]) -> bool:
+        return bool(self.api_covered_from) and api_floor_id(state) is None
+
+    def _check_covered_from(
+        self, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
+    ) -> None:
+        """`api_covered_from` against the state (and the archive), in one line."""
+        from tap_x_dm.config_checks import api_covered_from_problem
+
+        if problem := api_covered_from_problem(str(self.api_covered_from), state, archive):
+            raise ConfigError(problem)
 
     def drops_api_event(self, state: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         """An API join or leave that an archive import already loaded (under a derived id)."""
@@ -275,8 +271,10 @@ class ArchiveImport:
 
     # -- the import ---------------------------------------------------------------------
 
-    def rows(self, state: MutableMapping[str, Any], account_id: str) -> Iterator[dict[str, Any]]:
-        """The archive's events not yet loaded and not the API's; state updated at the end."""
+    def rows(
+        self, state: MutableMapping[str, Any], account_id: str, fetched: Set[str] = frozenset()
+    ) -> Iterator[dict[str, Any]]:
+        """The archive's events to load (not the API's, not `fetched` by id); state at the end."""
         floor = self.api_floor(state)
         if floor is None and not self.only:
             self.logger.info(
@@ -298,7 +296,7 @@ class ArchiveImport:
                     "X archive %s (%s) was imported already; nothing to emit%s.",
                     archive.label,
                     checksum,
-                    _gaps_left(gaps),
+                    gaps_left(gaps),
                 )
                 if known.get(fingerprint) != checksum:  # the same content, touched: know it
                     state.setdefault(ARCHIVE_KEY, {})[FILES_KEY] = _remember(
@@ -306,7 +304,7 @@ class ArchiveImport:
                     )
                 return
             ranges = ImportedRanges(imports)
-            looked_up = fetched_event_ids(state)
+            looked_up = fetched
             skipped: Counter[str] = Counter()
             emitted = 0
             for row in archive.records():
@@ -320,6 +318,13 @@ class ArchiveImport:
         assert summary is not None  # set once records() has read every file
         self.logger.info("%s", summary.line())
         self._log_result(emitted, skipped, floor, gaps)
+        if not emitted and self._floor_from_setting(state) and (skipped[IN_API] or skipped[NEAR]):
+            self.logger.warning(
+                "archive_path: api_covered_from (%s) leaves every archive event to the API: the "
+                "import is not recorded, so a corrected api_covered_from still imports them.",
+                self.api_covered_from,
+            )
+            return
         if summary.oldest is not None and summary.newest is not None:
             lo = max(time_ms(summary.oldest), self.start_ms or 0)
             hi = time_ms(summary.newest)
@@ -336,7 +341,7 @@ class ArchiveImport:
         row: Mapping[str, Any],
         floor: int | None,
         ranges: ImportedRanges,
-        looked_up: set[str],
+        looked_up: Set[str],
         gaps: Sequence[Gap] = (),
     ) -> str | None:
         """Why `row` is not emitted, in the words of the result line, or None."""
@@ -357,9 +362,9 @@ class ArchiveImport:
         )
         if floor is not None and not in_gap:
             if derived and ms + SKEW_MS >= snowflake_ms(floor):
-                return "joins/leaves within the API's range or 5 s of its edges"
+                return NEAR
             if not derived and int(str(row["id"])) >= floor:
-                return "in the API's range"
+                return IN_API
         if not derived and row["id"] in looked_up:
             return "fetched by dm_event_ids"
         return None

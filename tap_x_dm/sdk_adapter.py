@@ -21,7 +21,9 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
   so a STATE still reaches the target at once, after the records it covers. It
   encodes STATE and SCHEMA from their fields, without the SDK's deep copy
-  (`Message.to_dict` through `dataclasses.asdict`).
+  (`Message.to_dict` through `dataclasses.asdict`). A RECORD that UTF-8 cannot
+  encode (a lone surrogate, `tap_x_dm.surrogates`) is repaired and counted there,
+  the one place every record passes, at no cost to the others.
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -32,8 +34,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
 import sys
+import typing as t
 from collections.abc import Generator, Iterator
+from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
@@ -41,6 +46,8 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.helpers import types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams._state import StreamStateManager
+
+from tap_x_dm.surrogates import repaired
 
 
 class LeanRecordMessages(Stream):
@@ -130,11 +137,18 @@ class LineWriter(MsgSpecWriter):
     through `dataclasses.asdict`; the bytes are the same.
     """
 
+    #: Lone surrogates replaced by U+FFFD in this writer's records, and in how many records.
+    replaced_surrogates = 0
+    repaired_records = 0
+
     def serialize_message(self, message: singer.Message) -> bytearray:
         """The SDK's line, without the deep copy for STATE and SCHEMA."""
         kind = type(message)
         if kind is singer.RecordMessage:
-            return serialize_jsonl(message.to_dict())
+            try:
+                return serialize_jsonl(message.to_dict())
+            except UnicodeEncodeError:  # only then is the record walked
+                return serialize_jsonl(self._repaired(t.cast("singer.RecordMessage", message)))
         if kind is singer.StateMessage or kind is singer.SchemaMessage:
             # `asdict(message, dict_factory=exclude_null_dict)`, minus the copy: the
             # factory drops the message's own None fields only, never nested ones.
@@ -145,6 +159,24 @@ class LineWriter(MsgSpecWriter):
                 {name: value for name in fields if (value := getattr(message, name)) is not None}
             )
         return super().serialize_message(message)
+
+    def _repaired(self, message: singer.RecordMessage) -> dict[str, Any]:
+        """The message with each lone surrogate of its record replaced by U+FFFD (counted)."""
+        message.record, count = repaired(message.record)
+        if count:
+            self.replaced_surrogates += count
+            self.repaired_records += 1
+        return message.to_dict()
+
+    def log_repairs(self, logger: logging.Logger) -> None:
+        """One line for the run, if any record's text held a lone surrogate."""
+        if self.replaced_surrogates:
+            logger.info(
+                "Replaced %d lone surrogate(s) (half of an emoji, as in a message cut in the "
+                "middle of one) by U+FFFD in the text of %d record(s): UTF-8 cannot hold them.",
+                self.replaced_surrogates,
+                self.repaired_records,
+            )
 
     def write_message(self, message: singer.Message) -> None:
         """Write one line; flush unless it is a RECORD (the next STATE flushes it)."""

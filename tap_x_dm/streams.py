@@ -9,12 +9,7 @@ import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from tap_x_dm.archive_import import (
-    DM_EVENT_IDS_KEY,
-    ArchiveImport,
-    record_api_gap,
-    record_coverage,
-)
+from tap_x_dm.archive_import import ArchiveImport, record_api_gap, record_coverage
 from tap_x_dm.errors import StopRunError, XNotFoundError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.forecast import first_runs_line
@@ -37,6 +32,9 @@ if t.TYPE_CHECKING:
     from tap_x_dm.includes import IncludesWriter
     from tap_x_dm.services import RunServices
 
+#: State key of `dm_event_ids` asked for: `{event id: "fetched" | "not_found"}` (X said 404;
+#: an archive import may still bring those).
+DM_EVENT_IDS_KEY = "dm_event_ids"
 #: `/2/dm_events` serves only this many days of history.
 DM_EVENTS_WINDOW_DAYS = 30
 
@@ -93,7 +91,9 @@ class DmEventsStream(DmEventStreamBase):
             yield from api if archive is None else archive.api_events(state, api)
         if archive is not None:
             self.services.checkpoint()  # the API's progress is kept whatever the archive holds
-            yield from archive.rows(state, self.services.account.id)
+            asked = state.get(DM_EVENT_IDS_KEY) or {}
+            fetched = {event_id for event_id, found in asked.items() if found == "fetched"}
+            yield from archive.rows(state, self.services.account.id, fetched)
 
     def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
         """Tell the archive import where the API's range starts, and what the API lost."""

@@ -120,7 +120,11 @@ class TapXDM(RunScopedTap):
             else:
                 if stored is None:  # users/me, which the run makes anyway, told the account
                     self._check_archive(account.id)
-            yield
+            try:
+                yield
+            finally:
+                if isinstance(self.message_writer, LineWriter):
+                    self.message_writer.log_repairs(self.logger)
             self.services.costs.log_run(self.logger)
 
     def _check_archive(self, account_id: str | None) -> None:

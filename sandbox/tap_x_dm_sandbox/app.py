@@ -116,8 +116,15 @@ def returned_resources(body: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def encode_json(obj: Any) -> bytes:
-    """Encode compactly as UTF-8, as X does (non-ASCII text is not escaped)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    r"""Encode compactly as UTF-8, as X does (non-ASCII text is not escaped).
+
+    A lone surrogate (a text cut in the middle of an emoji) has no UTF-8 form: X
+    sends its escape (`"\ud83d"`), and so does this, escaping that body's non-ASCII.
+    """
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
 def json_response(status: int, obj: Any, content_type: str = JSON) -> Response:
