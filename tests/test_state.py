@@ -99,6 +99,26 @@ def test_a_state_of_a_newer_tap_is_refused_not_misread() -> None:
         ),
         ({"bookmarks": {"dm_events": {"pass": "yes"}}}, "bookmarks.dm_events.pass"),
         ({"account": {"id": "me"}}, "account.id"),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"dm_event_ids": {"1": "maybe"}}}},
+            "bookmarks.dm_events.dm_event_ids",
+        ),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"read_below_id": 12}}},
+            "bookmarks.dm_events.read_below_id",
+        ),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"pass": {"page_size": 0}}}},
+            "bookmarks.dm_events.pass.page_size",
+        ),
+        (
+            {"version": 4, "bookmarks": {"conversation_events": {"via_dm_events": {"pass": 1}}}},
+            "bookmarks.conversation_events.via_dm_events.pass",
+        ),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"event_types": ["Typing"]}}},
+            "bookmarks.dm_events.event_types",
+        ),
         ({"version": "2"}, "version"),
     ],
 )
