@@ -1,4 +1,8 @@
-"""The gaps `/2/dm_events` lost (`api_gaps`), for the X archive to fill.
+"""What `/2/dm_events` does not have, for the X archive to fill (`archive.api_missing_ids`).
+
+The API has every event from the lowest id of `dm_events`' first full pass on
+(`["0", that id]` is the first range: all before it is the archive's), but for
+the gaps this module records.
 
 Runs stopped for more than 30 days leave events the API can no longer serve:
 a pass from bookmark B reads only the last 30 days. When such a pass
@@ -13,7 +17,7 @@ the archive may supply exactly that range:
   is more than `SKEW_MS` after B's time and more than `SKEW_MS` before L's:
   its id, whatever it is, is then strictly between B and L. Within those 5 s
   of an edge it may be the API's own row (B's side or L's), so it is left out,
-  as at `covered_from_id`: a doubled event is never undone, and the edges are
+  as at the API's floor: a doubled event is never undone, and the edges are
   the API's busiest seconds only by chance.
 
 A gap is `[from_id, to_id]` (exclusive bounds, ids as strings), kept sorted and
@@ -23,7 +27,7 @@ merged: that id is an API row. At most `MAX_GAPS` are kept; past it the oldest
 is dropped with a warning. A gap is dropped once an archive read whole holds an
 event more than `SKEW_MS` after its end (the archive was made after the gap, so
 it held all of it); until then each archive fills what it has, and
-`archive_imports.ranges` keeps that from being emitted twice.
+`archive.imported_times` keeps that from being emitted twice.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ from typing import Any
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
 from tap_x_dm.passes import SKEW_MS, PassProgress
 
-#: State key (in `bookmarks.dm_events`): `[[from_id, to_id], ...]`, exclusive, oldest first.
-GAPS_KEY = "api_gaps"
+#: State key (in `bookmarks.dm_events`) of everything the archive import keeps.
+ARCHIVE_KEY = "archive"
+#: Key (in `archive`): `[["0", floor_id], [from_id, to_id], ...]`, exclusive, oldest first.
+MISSING_KEY = "api_missing_ids"
 #: Gaps kept: each needs runs stopped for 30 days, and a filled one is dropped.
 MAX_GAPS = 20
 
@@ -76,9 +82,27 @@ def min_id_at(ms: int) -> int:
     return max(0, ms - TWEPOCH_MS) << 22
 
 
+def _missing(state: Mapping[str, Any]) -> list[Gap]:
+    """Every range the API lacks (checked by `tap_x_dm.state` beforehand)."""
+    saved = (state.get(ARCHIVE_KEY) or {}).get(MISSING_KEY) or []
+    return sorted(Gap(int(lo), int(hi)) for lo, hi in saved)
+
+
+def api_floor_id(state: Mapping[str, Any]) -> int | None:
+    """The lowest id of the API's first full pass (the API has every event from it on)."""
+    return next((gap.to_id for gap in _missing(state) if gap.from_id == 0), None)
+
+
 def load_gaps(state: Mapping[str, Any]) -> list[Gap]:
-    """The recorded gaps, oldest first (checked by `tap_x_dm.state` beforehand)."""
-    return sorted(Gap(int(lo), int(hi)) for lo, hi in state.get(GAPS_KEY) or [])
+    """The recorded gaps, oldest first (the range below the API's floor is not one)."""
+    return [gap for gap in _missing(state) if gap.from_id != 0]
+
+
+def save_missing(state: MutableMapping[str, Any], floor: int | None, gaps: list[Gap]) -> None:
+    """Write what the API lacks: below `floor`, and `gaps` (a merged state keeps keys)."""
+    ranges = ([Gap(0, floor)] if floor is not None else []) + gaps
+    archive = state.setdefault(ARCHIVE_KEY, {})
+    archive[MISSING_KEY] = [gap.to_state() for gap in ranges]
 
 
 def merged(gaps: list[Gap]) -> list[Gap]:
@@ -93,8 +117,8 @@ def merged(gaps: list[Gap]) -> list[Gap]:
 
 
 def save_gaps(state: MutableMapping[str, Any], gaps: list[Gap]) -> None:
-    """Write the gaps back; an empty list is written as such (a merged state keeps keys)."""
-    state[GAPS_KEY] = [gap.to_state() for gap in gaps]
+    """Write the gaps back, after the range below the API's floor."""
+    save_missing(state, api_floor_id(state), gaps)
 
 
 def record_gap(
@@ -109,14 +133,14 @@ def record_gap(
     """A pass completed: record what the API lost if it started before what X serves.
 
     `read_to_id`: below it every event had been read before this pass (the
-    stream's `covered_to_id`, else the bookmark); `window_ms`: the start of the
+    stream's `read_below_id`, else the bookmark); `window_ms`: the start of the
     30 days `/2/dm_events` serves now; `window_start_ms`: the pass's own start
     (that, or `start_date`), the gap's end when the pass emitted nothing.
     Returns the gap recorded, or None when the gaps did not change.
     """
     since = progress.since_id
     if since is None or progress.ceiling_id is not None:
-        return None  # a first pass (see `covered_from_id`) or a catch-up pass
+        return None  # a first pass (see `api_floor_id`) or a catch-up pass
     read_to = max(since, read_to_id or since)
     if snowflake_ms(read_to) >= window_ms + SKEW_MS:
         return None  # X still served everything above what was read
@@ -141,10 +165,11 @@ def record_gap(
     gap = Gap(since, to_id)
     logger.info(
         "dm_events: /2/dm_events no longer serves the events between ids %s and %s (exclusive); "
-        "recorded in the state as %s for archive_path to fill.",
+        "recorded in the state (%s.%s) for archive_path to fill.",
         gap.from_id,
         gap.to_id,
-        GAPS_KEY,
+        ARCHIVE_KEY,
+        MISSING_KEY,
     )
     return gap
 

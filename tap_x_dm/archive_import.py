@@ -5,20 +5,18 @@ ids for joins and leaves that the archive lacks (it gets derived ids). So each
 event must come from one side only, whatever the order of first runs:
 
 * **The API's range.** When `dm_events`' first full pass completes, state keeps
-  the lowest id it emitted (`covered_from_id`): the API has every event from
-  there on, and will have every later one. The archive emits a message (an X
-  id) only below that id, and a join or leave (a derived id, compared by time:
-  `created_at` and ids differ by up to ~1 s, `passes.SKEW_MS` allows 5 s) only
-  when its `created_at` is more than `SKEW_MS` before that id's time. In the
-  few seconds around the edge a join or leave is left to the API: an archive
-  row must never stand beside, or replace, an API row.
-* **Gaps the API lost** (`api_gaps`, see `tap_x_dm.archive_gaps`): runs stopped
-  for more than 30 days leave events between the old bookmark and what
-  `/2/dm_events` still serves. The archive emits those too, by the same rules
-  at both edges (messages by id, joins and leaves by time with `SKEW_MS` to
-  spare), and a gap is dropped once an archive made after it was read whole.
-  A new gap makes the next import read the configured archive again (its
-  checksum is forgotten; the ranges keep its loaded events from coming twice).
+  the lowest id it emitted (`archive.api_missing_ids` starts `["0", that id]`):
+  the API has every event from there on, and will have every later one. The
+  archive emits a message (an X id) only below that id, and a join or leave (a
+  derived id, compared by time: `created_at` and ids differ by up to ~1 s,
+  `passes.SKEW_MS` allows 5 s) only when its `created_at` is more than
+  `SKEW_MS` before that id's time. In the few seconds around the edge a join or
+  leave is left to the API: an archive row must never stand beside, or
+  replace, an API row.
+* **Gaps the API lost** (the other `api_missing_ids`, see `tap_x_dm.archive_gaps`):
+  runs stopped for over 30 days leave events the API no longer serves. The
+  archive emits those by the same rules at both edges; a new gap makes the next
+  import read the configured archive again (`imported_files` is forgotten).
 * **Before the API's first pass** (a first pass still in flight across runs),
   the import waits: the API's range is not known yet.
 * **`archive_only`** runs make no request to `/2/dm_events`: with no API range
@@ -26,33 +24,42 @@ event must come from one side only, whatever the order of first runs:
   joins and leaves inside the imported ranges are dropped (`drops_api_event`):
   their archive rows are already loaded under derived ids. Its messages replace
   the archive's rows (same id, and the API's carry attachments).
-* **Import once** (`archive_imports`): per event type, the merged time ranges
-  whose archive events are loaded, and the checksums of archives fully
-  imported (the last `MAX_CHECKSUMS`). A known checksum is skipped after a
-  hash of the DM files; a newer archive emits only outside the ranges. State is
-  written only when the whole archive was read: a run killed mid-import emits
-  the same rows (same keys) again next time, and loses none.
+* **Import once**: the merged time ranges whose archive events are loaded, with
+  their event types (`archive.imported_times`), and the last `MAX_CHECKSUMS`
+  archives read whole (`archive.imported_files`: their DM files' identity and
+  checksum): a known archive is skipped, a newer one emits only outside the
+  ranges. State is written only when the whole archive was read: a run killed
+  mid-import emits the same rows (same keys) again next time, and loses none.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence, Set
 from typing import Any
 
-from tap_x_dm.archive_gaps import Gap, gaps_left, load_gaps, min_id_at, record_gap, save_gaps
+from tap_x_dm.archive_gaps import (
+    ARCHIVE_KEY,
+    Gap,
+    api_floor_id,
+    gaps_left,
+    load_gaps,
+    min_id_at,
+    record_gap,
+    save_gaps,
+    save_missing,
+)
 from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.times import parse_timestamp, x_time_text
 
 ARCHIVE_SOURCE = "archive"
-#: State key (in `bookmarks.dm_events`): the lowest X id of the API's first full pass.
-COVERED_FROM_KEY = "covered_from_id"
-#: State key (in `bookmarks.dm_events`): `{"ranges": {type: [[from, to], ...]}, "checksums"}`.
-IMPORTS_KEY = "archive_imports"
+#: Keys (in `bookmarks.dm_events.archive`): `{"from/to": [event types]}` of archive events
+#: loaded, and `{"files:<identity>": "sha256:<checksum>"}` of archives read whole.
+TIMES_KEY = "imported_times"
+FILES_KEY = "imported_files"
 #: Checksums kept: an older one dropped only costs a re-read that the ranges make emit nothing.
 MAX_CHECKSUMS = 20
 PARTICIPANT_TYPES = ("ParticipantsJoin", "ParticipantsLeave")
@@ -79,7 +86,7 @@ def record_coverage(
     if progress.since_id is not None or progress.ceiling_id is not None:
         return
     floor = min(progress.frontier) if progress.frontier else min_id_at(window_start_ms)
-    state[COVERED_FROM_KEY] = str(floor)
+    save_missing(state, floor, load_gaps(state))
 
 
 def record_api_gap(
@@ -93,8 +100,8 @@ def record_api_gap(
 ) -> None:
     """A pass completed: record the events `/2/dm_events` lost, if any (`archive_gaps`).
 
-    A new gap forgets the imported archives' checksums, so the next import reads
-    the configured archive again even if it was imported before the gap was known.
+    A new gap forgets the archives imported, so the next import reads the
+    configured archive again even if it was imported before the gap was known.
     """
     gap = record_gap(
         state,
@@ -104,19 +111,20 @@ def record_api_gap(
         window_start_ms=window_start_ms,
         logger=logger,
     )
-    imports = state.get(IMPORTS_KEY)
-    if gap is not None and isinstance(imports, dict) and imports.get("checksums"):
-        state[IMPORTS_KEY] = {**imports, "checksums": []}
+    archive = state.get(ARCHIVE_KEY) or {}
+    if gap is not None and archive.get(FILES_KEY):
+        archive[FILES_KEY] = {}
 
 
 class ImportedRanges:
-    """Per event type, the merged `[from, to]` ranges (X's time text) already imported."""
+    """Per event type, the merged ranges (epoch ms) imported; in state `{"from/to": [types]}`."""
 
     def __init__(self, saved: Mapping[str, Any] | None) -> None:
-        ranges = (saved or {}).get("ranges") or {}
-        self._ms: dict[str, list[tuple[int, int]]] = {
-            kind: [(time_ms(lo), time_ms(hi)) for lo, hi in pairs] for kind, pairs in ranges.items()
-        }
+        self._ms: dict[str, list[tuple[int, int]]] = {}
+        for span, kinds in ((saved or {}).get(TIMES_KEY) or {}).items():
+            lo, hi = span.split("/")
+            for kind in kinds:
+                self._ms.setdefault(kind, []).append((time_ms(lo), time_ms(hi)))
 
     def contains(self, event_type: str, ms: int) -> bool:
         """Whether an event of this type at `ms` lies in an imported range."""
@@ -132,12 +140,13 @@ class ImportedRanges:
                 merged.append((start, end))
         self._ms[event_type] = merged
 
-    def to_state(self) -> dict[str, list[list[str]]]:
-        """The ranges as X's time text, sorted."""
-        return {
-            kind: [[_ms_text(lo), _ms_text(hi)] for lo, hi in pairs]
-            for kind, pairs in sorted(self._ms.items())
-        }
+    def to_state(self) -> dict[str, list[str]]:
+        """`{"from/to": [event types]}`, as X's time text, oldest first."""
+        kinds: dict[tuple[int, int], list[str]] = {}
+        for kind, pairs in sorted(self._ms.items()):
+            for pair in pairs:
+                kinds.setdefault(pair, []).append(kind)
+        return {f"{x_time_text(lo)}/{x_time_text(hi)}": kinds[lo, hi] for lo, hi in sorted(kinds)}
 
 
 def _loaded_spans(
@@ -162,12 +171,6 @@ def _remember(known: dict[str, str], fingerprint: str, checksum: str) -> dict[st
     known = {k: v for k, v in known.items() if k != fingerprint}
     known[fingerprint] = checksum
     return dict(list(known.items())[-MAX_CHECKSUMS:])
-
-
-def _ms_text(ms: int) -> str:
-    """Epoch ms as X's `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
-    moment = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 class ArchiveImport:
@@ -199,9 +202,9 @@ class ArchiveImport:
             ConfigError: a state of tap-x-dm 0.2 has a bookmark but no floor, and
                 `api_covered_from` does not give it.
         """
-        covered = state.get(COVERED_FROM_KEY)
-        if covered:
-            return int(str(covered))
+        covered = api_floor_id(state)
+        if covered is not None:
+            return covered
         if self.api_covered_from:
             self._check_covered_from(state)
             return min_id_at(time_ms(self.api_covered_from) - SKEW_MS)
@@ -225,13 +228,12 @@ class ArchiveImport:
 
         self.api_floor(state)
         with open_archive(self.path, expected_account_id=account_id) as archive:
-            imports = state.get(IMPORTS_KEY) or {}
-            known = (imports.get("fingerprints") or {}).get(archive.fingerprint())
-            if self._floor_from_setting(state) and known not in (imports.get("checksums") or []):
+            known = (state.get(ARCHIVE_KEY) or {}).get(FILES_KEY) or {}
+            if self._floor_from_setting(state) and archive.fingerprint() not in known:
                 self._check_covered_from(state, (archive.label, archive.scan().oldest))
 
     def _floor_from_setting(self, state: Mapping[str, Any]) -> bool:
-        return bool(self.api_covered_from) and not state.get(COVERED_FROM_KEY)
+        return bool(self.api_covered_from) and api_floor_id(state) is None
 
     def _check_covered_from(
         self, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
@@ -244,9 +246,10 @@ class ArchiveImport:
 
     def drops_api_event(self, state: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         """An API join or leave that an archive import already loaded (under a derived id)."""
-        if event.get("event_type") not in PARTICIPANT_TYPES or not state.get(IMPORTS_KEY):
+        imported = state.get(ARCHIVE_KEY) or {}
+        if event.get("event_type") not in PARTICIPANT_TYPES or not imported.get(TIMES_KEY):
             return False
-        ranges = ImportedRanges(state[IMPORTS_KEY])
+        ranges = ImportedRanges(imported)
         return ranges.contains(str(event["event_type"]), time_ms(str(event["created_at"])))
 
     def api_events(
@@ -268,8 +271,10 @@ class ArchiveImport:
 
     # -- the import ---------------------------------------------------------------------
 
-    def rows(self, state: MutableMapping[str, Any], account_id: str) -> Iterator[dict[str, Any]]:
-        """The archive's events not yet loaded and not the API's; state updated at the end."""
+    def rows(
+        self, state: MutableMapping[str, Any], account_id: str, fetched: Set[str] = frozenset()
+    ) -> Iterator[dict[str, Any]]:
+        """The archive's events to load (not the API's, not `fetched` by id); state at the end."""
         floor = self.api_floor(state)
         if floor is None and not self.only:
             self.logger.info(
@@ -278,18 +283,15 @@ class ArchiveImport:
                 "known."
             )
             return
-        imports = dict(state.get(IMPORTS_KEY) or {})
-        checksums = list(imports.get("checksums") or [])
+        imports = state.get(ARCHIVE_KEY) or {}
         gaps = load_gaps(state)
         from tap_x_dm.archive import open_archive
 
         with open_archive(self.path, expected_account_id=account_id) as archive:
-            known: dict[str, str] = dict(imports.get("fingerprints") or {})
+            known: dict[str, str] = dict(imports.get(FILES_KEY) or {})
             fingerprint = archive.fingerprint()
-            checksum = known.get(fingerprint, "")
-            if checksum not in checksums:  # unknown files (or a gap since): read them
-                checksum = archive.checksum()
-            if checksum in checksums:
+            checksum = known.get(fingerprint) or archive.checksum()  # unknown files: read them
+            if checksum in known.values():
                 self.logger.info(
                     "X archive %s (%s) was imported already; nothing to emit%s.",
                     archive.label,
@@ -297,13 +299,12 @@ class ArchiveImport:
                     gaps_left(gaps),
                 )
                 if known.get(fingerprint) != checksum:  # the same content, touched: know it
-                    state[IMPORTS_KEY] = {
-                        **imports,
-                        "fingerprints": _remember(known, fingerprint, checksum),
-                    }
+                    state.setdefault(ARCHIVE_KEY, {})[FILES_KEY] = _remember(
+                        known, fingerprint, checksum
+                    )
                 return
             ranges = ImportedRanges(imports)
-            looked_up = set(state.get("looked_up_event_ids") or [])
+            looked_up = fetched
             skipped: Counter[str] = Counter()
             emitted = 0
             for row in archive.records():
@@ -331,19 +332,16 @@ class ArchiveImport:
                 for kind in self.event_types:
                     ranges.add(kind, start, end)
             self._drop_filled(state, gaps, hi)
-        checksums = [*(c for c in checksums if c != summary.checksum), summary.checksum]
-        state[IMPORTS_KEY] = {
-            "ranges": ranges.to_state(),
-            "checksums": checksums[-MAX_CHECKSUMS:],
-            "fingerprints": _remember(known, fingerprint, summary.checksum),
-        }
+        archive_state = state.setdefault(ARCHIVE_KEY, {})
+        archive_state[TIMES_KEY] = ranges.to_state()
+        archive_state[FILES_KEY] = _remember(known, fingerprint, summary.checksum)
 
     def _skip_reason(
         self,
         row: Mapping[str, Any],
         floor: int | None,
         ranges: ImportedRanges,
-        looked_up: set[str],
+        looked_up: Set[str],
         gaps: Sequence[Gap] = (),
     ) -> str | None:
         """Why `row` is not emitted, in the words of the result line, or None."""

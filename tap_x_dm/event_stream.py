@@ -25,9 +25,10 @@ from tap_x_dm.passes import (
     complete,
     first_page_size,
     fit_page_size,
-    next_pass_number,
     remember_arrivals,
     resumable,
+    store_event_types,
+    stored_event_types,
     top_id_at,
 )
 from tap_x_dm.ratelimit import endpoint_of
@@ -214,13 +215,12 @@ class DmEventStreamBase(XStream):
         state = self.get_context_state(context)
         bookmark = bookmark_id(state)
         configured = sorted(self.config["event_types"])
-        stored = state.get("event_types")
-        added = [kind for kind in configured if stored is not None and kind not in stored]
+        stored = stored_event_types(state)
+        added = [kind for kind in configured if kind not in stored]
         if bookmark is not None and added:
-            catch_up = resumable(state, event_types=added) or PassProgress(
-                number=next_pass_number(state), since_id=None, ceiling_id=bookmark,
-                event_types=added,
-            )  # fmt: skip
+            catch_up = resumable(state, event_types=added, catch_up=True) or PassProgress(
+                since_id=None, ceiling_id=bookmark, event_types=added
+            )
             self.logger.info(
                 "%s: event_types now include %s; reading their events up to id %s once.",
                 label,
@@ -229,23 +229,21 @@ class DmEventStreamBase(XStream):
             )
             if not (yield from self.run_pass(context, state, catch_up, label)):
                 return
-            state["event_types"] = configured
+            store_event_types(state, configured)
         main = resumable(state, event_types=configured) or PassProgress(
-            number=next_pass_number(state), since_id=bookmark, event_types=configured
+            since_id=bookmark, event_types=configured
         )
-        if main.pages:
+        main.routed_by = None  # on its own endpoint now, whoever fed it before
+        if main.read_a_page:
             self.logger.info(
-                "%s: continuing the pass of the last run after %d page(s) and %d event(s).",
-                label,
-                main.pages,
-                main.emitted,
+                "%s: continuing the pass of the last run after %d event(s).", label, main.emitted
             )
         elif bookmark is not None:
             self.logger.info("%s: reading events newer than id %s.", label, bookmark)
             self.warn_if_gap(state)
         with self.feeding_partitions(main) as feed:
             first_page = None
-            if not main.pages:  # sized for what the pass reads: down to the feed's floor too
+            if not main.read_a_page:  # sized for what the pass reads: down to the feed's floor too
                 floor = feed.floor_id
                 first_page = first_page_size(
                     state,
@@ -258,7 +256,7 @@ class DmEventStreamBase(XStream):
                 return
             feed.completed()
         remember_arrivals(state, main, self._now_ms())
-        state["event_types"] = configured
+        store_event_types(state, configured)
         self.logger.info(
             "%s: pass complete: %d new event(s) in %d page(s)%s; bookmark id %s.",
             label,
@@ -341,7 +339,7 @@ class DmEventStreamBase(XStream):
             return False
         finally:
             self._pass = None
-        complete(state, progress)
+        complete(state, progress, bookmark=not only_routed)
         self.pass_completed(state, progress)
         return True
 
@@ -370,14 +368,15 @@ class DmEventStreamBase(XStream):
             self._asked < self._pass_page_size() and self._page_next and not one_pass.reached_floor
         )
         one_pass.first_page = None
-        if progress.top_id is None and progress.pages == 0:  # a pass's first page only
+        first = not progress.read_a_page
+        if first:  # a pass's first page only
             progress.top_id = top_id_at(min(self._asked_at_ms, self._page_date_ms))
         progress.cursor = None if too_small else self._page_next
         progress.pages += 1
         self._pass_state[IN_FLIGHT_KEY] = progress.to_state()
         self.services.routing.save()
         self.services.checkpoint()
-        if progress.pages == 1 and progress.since_id is None and progress.ceiling_id is None:
+        if first and progress.since_id is None and progress.ceiling_id is None:
             self._forecast_first_sync(progress)
         if too_small:
             raise _ReadAgainFromTop

@@ -30,6 +30,7 @@ from tap_x_dm.lookups import (
     ObjectLookupStream,
     TweetsLookupStream,
     UsersLookupStream,
+    save_pending,
     utc_day,
 )
 from tap_x_dm.schemas import X_SCHEMAS, parameter_values
@@ -173,7 +174,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
                 pending[key] = None
                 added = True
         if added:
-            self.stream_state[PENDING_KEY] = list(pending)
+            save_pending(self.stream_state, pending)
 
     def load_pending(self, *, full_batches_only: bool = False) -> None:
         """Look up the queued keys on this stream's endpoint and write what X returns.
@@ -200,7 +201,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         self.loaded.add(keys, utc_day(self._services.clock.time()))
         for key in keys:
             del pending[key]
-        self.stream_state[PENDING_KEY] = list(pending)
+        save_pending(self.stream_state, pending)
 
     def pending_usd(self) -> float:
         """What looking up the queued keys will cost at most (for `max_cost_usd`)."""

@@ -43,6 +43,15 @@ LOADED_KEY = "loaded_by_day"
 PENDING_KEY = "pending_ids"
 
 
+def save_pending(state: MutableMapping[str, Any], pending: Iterable[str]) -> None:
+    """Keep the queue in state; an empty one is no key (a run ends with none)."""
+    queued = list(pending)
+    if queued:
+        state[PENDING_KEY] = queued
+    else:
+        state.pop(PENDING_KEY, None)
+
+
 @cache
 def max_ids_per_request(path: str) -> int:
     """How many ids X's spec allows in one `ids=` lookup on `path` (100 on both)."""

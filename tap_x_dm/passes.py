@@ -31,18 +31,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.state_upgrades import ALL_EVENT_TYPES
+from tap_x_dm.times import parse_timestamp, x_time_text
 
 REPLICATION_KEY = "created_at"
 #: State key of the bookmark proper: the highest id of the last completed pass.
 BOOKMARK_ID_KEY = "replication_key_id"
-#: State key of the pass in flight (null when none).
+#: State key of the pass in flight (absent when none).
 IN_FLIGHT_KEY = "pass"
-#: State key counting completed passes; an in-flight pass must be the next one.
-PASSES_COMPLETED_KEY = "passes_completed"
 #: State key: every event of the stream or partition with a lower id has been read (a
 #: quiet conversation's bookmark lags far behind this; see `tap_x_dm.routing`).
-COVERED_KEY = "covered_to_id"
+COVERED_KEY = "read_below_id"
+#: State key of the event types the bookmark covers (absent: all of them).
+EVENT_TYPES_KEY = "event_types"
 #: How far `created_at` may stray from the id's time: X shows up to ~1 s plus rounding
 #: to the second; 5 s leaves room for a worse clock at the cost of reading 5 s further.
 SKEW_MS = 5_000
@@ -138,9 +139,12 @@ def _int_or_none(value: object) -> int | None:
 
 @dataclass
 class PassProgress:
-    """What one pass has emitted so far; saved in state after every page."""
+    """What one pass has emitted so far; saved in state after every page.
 
-    number: int
+    `pages` and `newest_created_at` are this run's only: a pass has read a page once
+    it has a `top_id`, and a resumed pass's newest event's time comes from its id.
+    """
+
     since_id: int | None
     #: A catch-up pass (for newly configured event types) reads only up to the old bookmark.
     ceiling_id: int | None = None
@@ -162,22 +166,29 @@ class PassProgress:
     #: id was in X's list by then, so the pass, once complete, has read them all.
     top_id: int | None = None
 
+    @property
+    def read_a_page(self) -> bool:
+        """Whether the pass has read a page of its own (in this run or an earlier one)."""
+        return self.top_id is not None
+
     def to_state(self) -> dict[str, Any]:
-        """The JSON kept in state (ids as strings, like X's)."""
-        return {
-            "number": self.number,
-            "since_id": None if self.since_id is None else str(self.since_id),
-            "ceiling_id": None if self.ceiling_id is None else str(self.ceiling_id),
+        """The JSON kept in state (ids as strings, like X's); unset fields are left out."""
+        saved = {
+            "since_id": self.since_id,
+            "ceiling_id": self.ceiling_id,
             "event_types": self.event_types,
             "cursor": self.cursor,
-            "newest_id": None if self.newest_id is None else str(self.newest_id),
-            "newest_created_at": self.newest_created_at,
+            "newest_id": self.newest_id,
             "frontier_ids": [str(event_id) for event_id in sorted(self.frontier)],
             "emitted": self.emitted,
-            "pages": self.pages,
             "page_size": self.page_size,
+            "top_id": self.top_id,
             "routed_by": self.routed_by,
-            "top_id": None if self.top_id is None else str(self.top_id),
+        }
+        return {
+            key: str(value) if key.endswith("_id") else value
+            for key, value in saved.items()
+            if value not in (None, [], 0)
         }
 
     @classmethod
@@ -185,18 +196,15 @@ class PassProgress:
         """Rebuild from `to_state` output (checked by `tap_x_dm.state` beforehand)."""
         frontier = {int(i): snowflake_ms(i) for i in saved.get("frontier_ids") or []}
         return cls(
-            number=int(saved["number"]),
             since_id=_int_or_none(saved.get("since_id")),
             ceiling_id=_int_or_none(saved.get("ceiling_id")),
             event_types=saved.get("event_types"),
             cursor=saved.get("cursor"),
             newest_id=_int_or_none(saved.get("newest_id")),
-            newest_created_at=saved.get("newest_created_at"),
             frontier=frontier,
             # The oldest emitted event is always in the frontier: its time need not be saved.
             oldest_ms=min(frontier.values()) if frontier else None,
             emitted=int(saved.get("emitted") or 0),
-            pages=int(saved.get("pages") or 0),
             page_size=_int_or_none(saved.get("page_size")),
             routed_by=saved.get("routed_by"),
             top_id=_int_or_none(saved.get("top_id")),
@@ -287,12 +295,22 @@ def bookmark_id(state: Mapping[str, Any]) -> int | None:
     return None if value in (None, "") else int(str(value))
 
 
-def complete(state: MutableMapping[str, Any], progress: PassProgress) -> None:
-    """Move the bookmark up to the pass's newest event and clear the pass in flight."""
+def complete(
+    state: MutableMapping[str, Any], progress: PassProgress, *, bookmark: bool = True
+) -> None:
+    """Move the bookmark up to the pass's newest event and clear the pass in flight.
+
+    A routing pass (`bookmark=False`) keeps no bookmark: its partitions do.
+    """
+    state.pop(IN_FLIGHT_KEY, None)
+    if not bookmark:
+        return
     current = bookmark_id(state)
     if progress.newest_id is not None and (current is None or progress.newest_id > current):
         state["replication_key"] = REPLICATION_KEY
-        state["replication_key_value"] = progress.newest_created_at
+        state["replication_key_value"] = progress.newest_created_at or x_time_text(
+            snowflake_ms(progress.newest_id)
+        )
         state[BOOKMARK_ID_KEY] = str(progress.newest_id)
     if progress.ceiling_id is None:  # a catch-up pass reads only its new event types
         covered = [i for i in (progress.top_id, bookmark_id(state)) if i is not None]
@@ -300,32 +318,37 @@ def complete(state: MutableMapping[str, Any], progress: PassProgress) -> None:
             covered.append(int(str(state[COVERED_KEY])))
         if covered:
             state[COVERED_KEY] = str(max(covered))
-    state[PASSES_COMPLETED_KEY] = progress.number
-    # Written as null rather than removed: `meltano run --merge-state` keeps removed keys.
-    state[IN_FLIGHT_KEY] = None
 
 
-def resumable(state: Mapping[str, Any], *, event_types: list[str]) -> PassProgress | None:
+def resumable(
+    state: Mapping[str, Any], *, event_types: list[str], catch_up: bool = False
+) -> PassProgress | None:
     """The pass in flight, if it continues from this bookmark with these event types.
 
-    A pass is tied to the bookmark it started from and to its number: a stale
-    one (brought back by a state merge, or left by a pass that since completed)
-    is ignored, and a new pass starts from the top.
+    A pass is tied to the bookmark it started from (`since_id`, or a catch-up
+    pass's `ceiling_id`) and to its event types: a stale one (brought back by a
+    state merge) is ignored, and a new pass starts from the top. (A stale pass
+    from the same bookmark emitted nothing, so resuming it loses nothing.)
     """
     saved = state.get(IN_FLIGHT_KEY)
     if not isinstance(saved, Mapping):
         return None
     progress = PassProgress.from_state(saved)
-    expected_number = int(state.get(PASSES_COMPLETED_KEY) or 0) + 1
-    if progress.number != expected_number:
+    if (progress.ceiling_id is not None) != catch_up:
         return None
-    bookmark = bookmark_id(state)
-    tied_to = progress.since_id if progress.ceiling_id is None else progress.ceiling_id
-    if tied_to != bookmark or progress.event_types != event_types:
+    tied_to = progress.ceiling_id if catch_up else progress.since_id
+    if tied_to != bookmark_id(state) or progress.event_types != event_types:
         return None
     return progress
 
 
-def next_pass_number(state: Mapping[str, Any]) -> int:
-    """The number the next pass of this stream or partition gets."""
-    return int(state.get(PASSES_COMPLETED_KEY) or 0) + 1
+def stored_event_types(state: Mapping[str, Any]) -> list[str]:
+    """The event types the bookmark covers (all of them when the state does not say)."""
+    return list(state.get(EVENT_TYPES_KEY) or ALL_EVENT_TYPES)
+
+
+def store_event_types(state: MutableMapping[str, Any], event_types: list[str]) -> None:
+    """Record the event types the bookmark now covers; all of them need no key."""
+    if sorted(event_types) == sorted(ALL_EVENT_TYPES) and EVENT_TYPES_KEY not in state:
+        return
+    state[EVENT_TYPES_KEY] = sorted(event_types)

@@ -19,7 +19,7 @@ Two account-wide passes can feed the partitions:
   `dm_events`' state (which would claim events were written there).
 
 A partition is reached when everything of it below an id close to that
-pass's bookmark has been read (`covered_to_id`: its last pass read X's list
+pass's bookmark has been read (`read_below_id`: its last pass read X's list
 down from then): the pass then reads down to that id, a few events more than
 its own bookmark needs, and routes what lies between to the partition.
 
@@ -56,9 +56,10 @@ from tap_x_dm.passes import (
     complete,
     covered_id,
     created_ms,
-    next_pass_number,
     remember_arrivals,
     resumable,
+    store_event_types,
+    stored_event_types,
 )
 
 #: Stream-level key of `conversation_events`' state that holds its routing pass.
@@ -97,14 +98,18 @@ class RoutedPartition:
 
 
 def feed_mark(name: str, progress: PassProgress) -> str:
-    """`routed_by`: the feeding pass (its number and first read, `top_id`) and its pages read."""
-    return f"{name}#{progress.number}:{progress.top_id}:{progress.pages}"
+    """`routed_by`: the feeding pass (its first read, `top_id`) and how far it read (its cursor).
+
+    Every page a pass reads moves its cursor, so a partition is fed again only by the
+    pass that saved it, at the page where it stopped.
+    """
+    return f"{name}:{progress.top_id}:{progress.cursor or ''}"
 
 
 def _stored_types_match(state: Mapping[str, Any], event_types: list[str]) -> bool:
     """No event type was added since the bookmark (an added one needs a catch-up pass)."""
-    stored = state.get("event_types")
-    return stored is None or all(kind in stored for kind in event_types)
+    stored = stored_event_types(state)
+    return all(kind in stored for kind in event_types)
 
 
 class ConversationRouter:
@@ -125,7 +130,7 @@ class ConversationRouter:
         self._start_ms = start_ms
         self._logger = logger
         self._routed: dict[str, RoutedPartition] = {}
-        #: `dm_events#<n>` or `via_dm_events#<n>`: the pass that feeds the routed partitions.
+        #: `dm_events` or `via_dm_events`: the pass that feeds the routed partitions.
         self.pass_id: str | None = None
         #: The routing pass `conversation_events` runs itself (dm_events not selected).
         self.routing_pass: PassProgress | None = None
@@ -170,9 +175,8 @@ class ConversationRouter:
         if floor is None or not _stored_types_match(dm_state, event_types):
             return
         resumed = resumable(dm_state, event_types=event_types)
-        number = resumed.number if resumed is not None else next_pass_number(dm_state)
-        self._feeder, self.pass_id = "dm_events", f"dm_events#{number}"
-        self._resumed = resumed if resumed is not None and resumed.pages > 0 else None
+        self._feeder = self.pass_id = "dm_events"  # noqa: S105  # a pass, not a password
+        self._resumed = resumed if resumed is not None and resumed.read_a_page else None
         reach = floor - (REACH_MS << 22)
         self._route(partitions, event_types, floor=reach, write=write)
         if self._routed:
@@ -194,9 +198,8 @@ class ConversationRouter:
     ) -> None:
         via = own_state.get(ROUTING_STATE_KEY) or {}
         saved = _saved_routing_pass(via, event_types)
-        number = saved.number if saved is not None else next_pass_number(via)
-        self._feeder, self.pass_id = ROUTING_STATE_KEY, f"{ROUTING_STATE_KEY}#{number}"
-        self._resumed = saved if saved is not None and saved.pages > 0 else None
+        self._feeder = self.pass_id = ROUTING_STATE_KEY
+        self._resumed = saved if saved is not None and saved.read_a_page else None
         floor = None if self._resumed is None else self._resumed.since_id
         self._route(partitions, event_types, floor=floor, write=None)
         if self._resumed is not None and not self._routed:
@@ -222,7 +225,7 @@ class ConversationRouter:
         own_state[ROUTING_STATE_KEY] = via  # where the routing pass keeps its place
         self.routing_pass = self._resumed
         if self.routing_pass is None:
-            self.routing_pass = PassProgress(number=number, since_id=since, event_types=event_types)
+            self.routing_pass = PassProgress(since_id=since, event_types=event_types)
         self._logger.info(
             "conversation_events: dm_events is not selected; %s the /2/dm_events pages since id "
             "%s (about %d request(s)) for %d conversation(s) instead of one request each, "
@@ -267,14 +270,13 @@ class ConversationRouter:
                 and resumed is not None
                 and progress.routed_by == feed_mark(self._feeder, resumed)
             )
-            if progress is not None and not fed_before and (progress.pages or progress.emitted):
+            under_way = progress is not None and (progress.read_a_page or progress.emitted > 0)
+            if under_way and not fed_before:
                 continue  # its own pass is under way: it continues on its own endpoint
             if resumed is not None and not fed_before:
                 continue  # the pass's pages read already held its events
             if progress is None or not fed_before:
-                progress = PassProgress(
-                    number=next_pass_number(state), since_id=bookmark, event_types=event_types
-                )
+                progress = PassProgress(since_id=bookmark, event_types=event_types)
             one_pass = NewestFirstPass(progress, start_ms=self._start_ms)
             self._routed[conversation_id] = RoutedPartition(state, one_pass, write, covered)
 
@@ -338,7 +340,8 @@ class ConversationRouter:
             progress.top_id = top
             complete(partition.state, progress)
             remember_arrivals(partition.state, progress, now)
-            partition.state["event_types"] = progress.event_types
+            if progress.event_types is not None:
+                store_event_types(partition.state, progress.event_types)
             events += progress.emitted
         self._logger.info(
             "conversation_events: %d conversation(s) updated from the %s pass: %d new event(s)%s.",
@@ -358,16 +361,14 @@ class ConversationRouter:
 
 
 def _saved_routing_pass(via: Mapping[str, Any], event_types: list[str]) -> PassProgress | None:
-    """The routing pass in flight, if it is the next one and reads these event types.
+    """The routing pass in flight, if it reads these event types.
 
     Its floor (`since_id`) is the lowest bookmark of the partitions it fed,
     which do not move until it completes; a partition it did not feed is not
-    routed while it resumes.
+    routed while it resumes (and with none left to feed, a new pass starts).
     """
     saved = via.get(IN_FLIGHT_KEY)
     if not isinstance(saved, Mapping):
         return None
     progress = PassProgress.from_state(saved)
-    if progress.number != next_pass_number(via) or progress.event_types != event_types:
-        return None
-    return progress
+    return progress if progress.event_types == event_types else None

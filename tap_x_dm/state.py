@@ -1,30 +1,20 @@
-"""The tap's state: one versioned shape, upgraded from every earlier one, checked on load.
+"""The tap's state: one versioned shape, described by `schemas/state.schema.json`.
 
-Version history (the README documents the current shape):
+A state of any earlier version is upgraded, then checked against the schema
+before the first request; a bad value is one line naming its key and the fix,
+never a traceback. Only what a schema cannot say is checked here: a bookmark in
+the future, and ranges whose start must come before their end.
+
+Version history (the schema and the README document the current shape):
 
 * 1 (tap-x-dm 0.1): no `version`; a bookmark is `replication_key_value`
-  (`created_at`) with `replication_key_id` as tie-break; no pass in flight.
-* 2 (0.2): `version`; the bookmark proper is `replication_key_id` (the highest
-  event id of the last completed pass); `pass` holds the pass in flight and
-  `passes_completed` ties it to its bookmark.
-* 3 (0.3): `bookmarks.dm_events.covered_from_id` (the lowest id of the first
-  full pass: how far back the API read) and `bookmarks.dm_events.archive_imports`
-  (`ranges`: per event type, merged `[from, to]` times imported from X archives;
-  `checksums`: archives fully imported; `fingerprints`: their files' identities, so a
-  known archive is not read again), see `tap_x_dm.archive_import`;
-  `bookmarks.dm_events.api_gaps` (`[[from_id, to_id], ...]`, exclusive: events
-  `/2/dm_events` no longer served when a pass from an old bookmark ran, for the
-  archive to fill; absent means none, see `tap_x_dm.archive_gaps`);
-  `covered_to_id` (everything below it has been read; a quiet conversation's
-  bookmark lags behind it); `bookmarks.conversation_events.via_dm_events` holds the
-  routing pass (`tap_x_dm.routing`); a pass in flight has `top_id` and may be
-  `routed_by` an account-wide pass. Nothing to convert: without `covered_to_id` the
-  bookmark is what is known to be read; a version-2 bookmark has no
-  `covered_from_id`, which the archive import treats as unknown (it asks for
-  `api_covered_from`) rather than guess.
-
-Every value the tap reads is checked before the first request; a bad one is
-one line naming its key and how to fix it, never a traceback.
+  (`created_at`) with `replication_key_id` as tie-break.
+* 2 (0.2): `version`; `replication_key_id` is the bookmark proper; `pass` (the
+  pass in flight) and `passes_completed`.
+* 3 (0.3): `covered_to_id`, `covered_from_id`, `api_gaps`, `archive_imports`,
+  `via_dm_events`, `not_found_event_ids`, lookups' `pending_ids`; a pass has `top_id`
+  and `routed_by`. (Version 3 only added keys to version 2.)
+* 4 (after 0.3): the same facts in fewer keys (`state_upgrades._upgrade_3_to_4`).
 """
 
 from __future__ import annotations
@@ -32,31 +22,21 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
 from typing import IO, Any
 
-from tap_x_dm.archive_gaps import GAPS_KEY
-from tap_x_dm.archive_import import COVERED_FROM_KEY, IMPORTS_KEY
+import jsonschema
+
 from tap_x_dm.errors import TapXDMError
-from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
-from tap_x_dm.passes import (
-    ARRIVALS_KEY,
-    BOOKMARK_ID_KEY,
-    COVERED_KEY,
-    IN_FLIGHT_KEY,
-    PASSES_COMPLETED_KEY,
-)
-from tap_x_dm.routing import ROUTING_STATE_KEY
+from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.state_upgrades import pass_states, upgrade
 from tap_x_dm.times import parse_timestamp
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 #: A bookmark further ahead than this (clocks disagree a little) is an error, not a silent no-op.
 FUTURE_TOLERANCE_MS = 86_400_000
-_DIGITS = re.compile(r"^[0-9]{1,19}$")
-_CHECKSUM = re.compile(r"^sha256:[0-9a-f]{64}$")
-_FINGERPRINT = re.compile(r"^files:[0-9a-f]{64}$")
-_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FIX = "fix or clear the state (`meltano state clear <state id>`), then run again"
 
 
@@ -68,167 +48,108 @@ def _fail(key: str, problem: str) -> StateError:
     return StateError(f"State key {key} {problem}: {_FIX}.")
 
 
-def _max_id_at(created_at: str) -> str:
-    """The highest snowflake X could have minted in the millisecond of `created_at`."""
-    ms = int(parse_timestamp(created_at).timestamp() * 1000)
-    return str(((ms - TWEPOCH_MS) << 22) | ((1 << 22) - 1))
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the current state version (shipped in the package)."""
+    text = resources.files("tap_x_dm.schemas").joinpath("state.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
-def bookmark_states(state: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every stream and partition bookmark, with the key that names it in messages."""
-    bookmarks = state.get("bookmarks")
-    if bookmarks is None:
-        return
-    if not isinstance(bookmarks, dict):
-        raise _fail("bookmarks", "must be an object of stream names")
-    for stream, stream_state in bookmarks.items():
-        if not isinstance(stream_state, dict):
-            raise _fail(f"bookmarks.{stream}", "must be an object")
-        yield f"bookmarks.{stream}", stream_state
-        routing = stream_state.get(ROUTING_STATE_KEY)
-        if routing is not None:
-            if not isinstance(routing, dict):
-                raise _fail(f"bookmarks.{stream}.{ROUTING_STATE_KEY}", "must be an object")
-            yield f"bookmarks.{stream}.{ROUTING_STATE_KEY}", routing
-        partitions = stream_state.get("partitions")
-        if partitions is None:
-            continue
-        if not isinstance(partitions, list):
-            raise _fail(f"bookmarks.{stream}.partitions", "must be a list")
-        for index, partition in enumerate(partitions):
-            key = f"bookmarks.{stream}.partitions[{index}]"
-            if not isinstance(partition, dict) or not isinstance(partition.get("context"), dict):
-                raise _fail(key, 'must be an object with a "context" object')
-            yield key, partition
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(schema())
 
 
-def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
-    value = bookmark.get("replication_key_value")
-    if value is not None:
+def _key_path(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+#: Schema keywords followed by a property name or an index: a step into the state.
+_NAMED_STEPS = ("properties", "patternProperties", "prefixItems")
+
+
+def _explain(error: jsonschema.ValidationError) -> tuple[int, str | None]:
+    """How many steps into the state the error's line names, and its `x-error` text.
+
+    The deepest schema node with `x-error` explains the error, unless one above it
+    says `x-whole` (maps and pairs are named whole, with how they must look).
+    """
+    node: Any = schema()
+    depth, found, whole = 0, None, False
+    previous: Any = None
+    for segment in [*error.absolute_schema_path, None]:
+        while True:  # `$ref` is not in the error's schema path: follow it where it leads
+            if isinstance(node, dict) and "x-error" in node and not whole:
+                found, whole = (depth, node["x-error"]), bool(node.get("x-whole"))
+            if not (isinstance(node, dict) and "$ref" in node and segment not in node):
+                break
+            node = _resolve(node["$ref"])
+        if segment is None or not isinstance(node, (dict, list)):
+            break
+        if previous in _NAMED_STEPS or segment in ("items", "additionalProperties"):
+            depth += 1  # a step into the state, not only into the schema
+        node = node[segment] if isinstance(node, dict) else node[int(segment)]
+        previous = segment
+    return found if found is not None else (len(error.absolute_path), None)
+
+
+def _resolve(ref: str) -> Any:
+    node: Any = schema()
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _schema_problem(state: Mapping[str, Any]) -> StateError | None:
+    """The first violation of the schema (in key order), as one line naming its key."""
+    errors = sorted(_validator().iter_errors(state), key=lambda e: [str(p) for p in e.path])
+    if not errors:
+        return None
+    error = errors[0]
+    depth, problem = _explain(error)
+    path = list(error.absolute_path)[:depth]
+    key = _key_path(path) or "(the whole state)"
+    if problem is None:
+        problem = "is not valid: " + error.message[:120]
+    elif depth == len(error.absolute_path):
+        instance = error.instance
+        if not isinstance(instance, (dict, list)) and len(repr(instance)) <= 80:
+            problem += f" ({instance!r})"
+    return _fail(key, problem)
+
+
+def _check_ranges(state: Mapping[str, Any]) -> None:
+    """Ranges the schema lets through with their ends the wrong way round."""
+    dm_events = state.get("bookmarks", {}).get("dm_events") or {}
+    archive = dm_events.get("archive") or {}
+    key = "bookmarks.dm_events.archive"
+    for pair in archive.get("api_missing_ids") or []:
+        if int(pair[0]) >= int(pair[1]):
+            raise _fail(f"{key}.api_missing_ids", f"has a pair with from >= to ({pair!r})")
+    for span in archive.get("imported_times") or {}:
         try:
-            parse_timestamp(str(value))
+            lo, hi = (parse_timestamp(end) for end in span.split("/"))
+            backwards = lo > hi
         except ValueError:
-            raise _fail(f"{key}.replication_key_value", f"is not a timestamp ({value!r})") from None
-    for name in (BOOKMARK_ID_KEY, COVERED_KEY, COVERED_FROM_KEY):
-        if bookmark.get(name) is not None and not _DIGITS.match(str(bookmark[name])):
-            raise _fail(f"{key}.{name}", f"is not an X id ({bookmark[name]!r})")
-    for name in ("event_types",):
-        listed = bookmark.get(name)
-        if listed is not None and not (
-            isinstance(listed, list) and all(isinstance(v, str) for v in listed)
-        ):
-            raise _fail(f"{key}.{name}", "must be a list of strings")
-    for name in ("looked_up_event_ids", "not_found_event_ids", "pending_ids"):
-        listed = bookmark.get(name)
-        if listed is not None and not (
-            isinstance(listed, list) and all(_DIGITS.match(str(v)) for v in listed)
-        ):
-            raise _fail(f"{key}.{name}", "must be a list of X ids")
-    rate = bookmark.get(ARRIVALS_KEY)
-    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool) or rate < 0):
-        raise _fail(f"{key}.{ARRIVALS_KEY}", "must be a whole number")
-    loaded = bookmark.get("loaded_by_day")  # tap_x_dm.lookups.LOADED_KEY
-    if loaded is not None and not (
-        isinstance(loaded, dict)
-        and all(_DAY.match(str(day)) for day in loaded)
-        and all(
-            isinstance(v, list) and all(isinstance(i, str) and _DIGITS.match(i) for i in v)
-            for v in loaded.values()
-        )
-    ):
-        raise _fail(f"{key}.loaded_by_day", 'must map UTC days ("2026-12-01") to lists of X ids')
-    completed = bookmark.get(PASSES_COMPLETED_KEY)
-    if completed is not None and (not isinstance(completed, int) or completed < 0):
-        raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")
-    _check_in_flight(f"{key}.{IN_FLIGHT_KEY}", bookmark.get(IN_FLIGHT_KEY))
-    _check_archive_imports(f"{key}.{IMPORTS_KEY}", bookmark.get(IMPORTS_KEY))
-    _check_gaps(f"{key}.{GAPS_KEY}", bookmark.get(GAPS_KEY))
+            backwards = True
+        if backwards:
+            raise _fail(f"{key}.imported_times", f'has a bad "from/to" range ({span!r})')
 
 
-def _check_gaps(key: str, saved: object) -> None:
-    if saved is None:
-        return
-    if not isinstance(saved, list):
-        raise _fail(key, "must be a list of [from_id, to_id] pairs (X ids as strings)")
-    for pair in saved:
-        if not (
-            isinstance(pair, list)
-            and len(pair) == 2
-            and all(isinstance(v, str) and _DIGITS.match(v) for v in pair)
-            and int(pair[0]) < int(pair[1])
-        ):
-            problem = f"has a bad [from_id, to_id] pair ({pair!r}; X ids as strings, from < to)"
-            raise _fail(key, problem)
-
-
-def _check_archive_imports(key: str, saved: object) -> None:
-    if saved is None:
-        return
-    if not isinstance(saved, dict):
-        raise _fail(key, 'must be an object with "ranges" and "checksums"')
-    checksums = saved.get("checksums", [])
-    if not isinstance(checksums, list) or not all(
-        isinstance(v, str) and _CHECKSUM.match(v) for v in checksums
-    ):
-        raise _fail(f"{key}.checksums", "must be a list of sha256:<64 hex digits>")
-    fingerprints = saved.get("fingerprints", {})
-    if not isinstance(fingerprints, dict) or not all(
-        isinstance(k, str) and _FINGERPRINT.match(k) and isinstance(v, str) and _CHECKSUM.match(v)
-        for k, v in fingerprints.items()
-    ):
-        raise _fail(
-            f"{key}.fingerprints", "must map files:<64 hex digits> to sha256:<64 hex digits>"
-        )
-    ranges = saved.get("ranges", {})
-    if not isinstance(ranges, dict):
-        raise _fail(f"{key}.ranges", "must be an object of event types")
-    for kind, pairs in ranges.items():
-        if not isinstance(pairs, list):
-            raise _fail(f"{key}.ranges.{kind}", "must be a list of [from, to] timestamps")
-        for pair in pairs:
-            if not _is_time_range(pair):
-                raise _fail(f"{key}.ranges.{kind}", f"has a bad [from, to] pair ({pair!r})")
-
-
-def _is_time_range(pair: object) -> bool:
-    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
-        return False
-    try:
-        return parse_timestamp(pair[0]) <= parse_timestamp(pair[1])
-    except ValueError:
-        return False
-
-
-def _check_in_flight(key: str, saved: object) -> None:
-    if saved is None:
-        return
-    if not isinstance(saved, dict) or not isinstance(saved.get("number"), int):
-        raise _fail(key, 'must be null or an object with a "number"')
-    for name in ("since_id", "ceiling_id", "newest_id", "top_id"):
-        if saved.get(name) is not None and not _DIGITS.match(str(saved[name])):
-            raise _fail(f"{key}.{name}", f"is not an X id ({saved[name]!r})")
-    frontier = saved.get("frontier_ids") or []
-    if not isinstance(frontier, list) or not all(_DIGITS.match(str(v)) for v in frontier):
-        raise _fail(f"{key}.frontier_ids", "must be a list of X ids")
-    for name in ("cursor", "routed_by"):
-        if saved.get(name) is not None and not isinstance(saved[name], str):
-            raise _fail(f"{key}.{name}", "must be null or a string")
-    for name in ("emitted", "pages", "page_size"):
-        if saved.get(name) is not None and not isinstance(saved[name], int):
-            raise _fail(f"{key}.{name}", "must be a whole number")
-
-
-def _upgrade_1_to_2(state: dict[str, Any]) -> None:
-    """0.1 bookmarks ordered by (`created_at`, id); the id alone is the bookmark now."""
-    for _, bookmark in bookmark_states(state):
-        value = bookmark.get("replication_key_value")
-        if value and bookmark.get(BOOKMARK_ID_KEY) is None:
-            # A bookmark written by hand without its id counted the whole millisecond as seen.
-            bookmark[BOOKMARK_ID_KEY] = _max_id_at(str(value))
-
-
-def _upgrade_2_to_3(state: dict[str, Any]) -> None:
-    """3 only adds keys; a 0.2 bookmark's missing `covered_from_id` means "unknown"."""
+def _check_not_ahead(state: Mapping[str, Any], now_ms: int) -> None:
+    """A bookmark past now (plus a day) would make every run load nothing, silently."""
+    for key, bookmark in pass_states(state):
+        for name in ("replication_key_id", "read_below_id"):
+            value = bookmark.get(name)
+            if value is not None and snowflake_ms(str(value)) > now_ms + FUTURE_TOLERANCE_MS:
+                raise StateError(
+                    f"State key {key}.{name} is in the future (an id minted after now plus a "
+                    f"day): every run would load nothing; {_FIX}."
+                )
 
 
 def read_file(handle: IO[str]) -> str:
@@ -253,7 +174,7 @@ def read_file(handle: IO[str]) -> str:
 def load(
     state: Mapping[str, Any], *, now_ms: int | None = None, logger: logging.Logger | None = None
 ) -> dict[str, Any]:
-    """Upgrade `state` to the current version and check every value the tap reads.
+    """Upgrade `state` to the current version and check it against the schema.
 
     Raises:
         StateError: naming the key that is wrong and how to fix it.
@@ -275,30 +196,17 @@ def load(
             f"reads up to {STATE_VERSION}): upgrade tap-x-dm rather than let it misread the state."
         )
         raise StateError(msg)
-    account = upgraded.get("account")
-    if account is not None and not (
-        isinstance(account, dict) and _DIGITS.match(str(account.get("id", "")))
-    ):
-        raise _fail("account", 'must be an object whose "id" is an X user id')
-    for key, bookmark in bookmark_states(upgraded):
-        _check_bookmark(key, bookmark)
-    if version < 2:
-        _upgrade_1_to_2(upgraded)
-    if version < 3:
-        _upgrade_2_to_3(upgraded)
+    try:
+        upgrade(upgraded, version)  # leaves what it does not know as it is, for the schema
+    except TapXDMError as exc:
+        raise StateError(str(exc)) from None
+    upgraded["version"] = STATE_VERSION
+    problem = _schema_problem(upgraded)
+    if problem is not None:
+        if version < STATE_VERSION:
+            raise StateError(f"{problem} (The state was upgraded from version {version}.)")
+        raise problem
+    _check_ranges(upgraded)
     if now_ms is not None:
         _check_not_ahead(upgraded, now_ms)
-    upgraded["version"] = STATE_VERSION
     return upgraded
-
-
-def _check_not_ahead(state: Mapping[str, Any], now_ms: int) -> None:
-    """A bookmark past now (plus a day) would make every run load nothing, silently."""
-    for key, bookmark in bookmark_states(state):
-        for name in (BOOKMARK_ID_KEY, COVERED_KEY):
-            value = bookmark.get(name)
-            if value is not None and snowflake_ms(str(value)) > now_ms + FUTURE_TOLERANCE_MS:
-                raise StateError(
-                    f"State key {key}.{name} is in the future (an id minted after now plus a "
-                    f"day): every run would load nothing; {_FIX}."
-                )

@@ -32,9 +32,9 @@ if t.TYPE_CHECKING:
     from tap_x_dm.includes import IncludesWriter
     from tap_x_dm.services import RunServices
 
-#: State key of the `dm_event_ids` X answered 404 for (asked once; not `looked_up_event_ids`,
-#: so an archive import still emits them).
-NOT_FOUND_KEY = "not_found_event_ids"
+#: State key of `dm_event_ids` asked for: `{event id: "fetched" | "not_found"}` (X said 404;
+#: an archive import may still bring those).
+DM_EVENT_IDS_KEY = "dm_event_ids"
 #: `/2/dm_events` serves only this many days of history.
 DM_EVENTS_WINDOW_DAYS = 30
 
@@ -49,7 +49,7 @@ class DmEventsStream(DmEventStreamBase):
     def __init__(self, tap: Tap, services: RunServices, includes: IncludesWriter) -> None:
         super().__init__(tap, services, includes)
         self._lookup: str | None = None
-        #: Below this id every event was read before this run's pass (for `api_gaps`).
+        #: Below this id every event was read before this run's pass (for the API's gaps).
         self._read_to_id: int | None = None
 
     def get_url(self, context: Context | None) -> str:
@@ -91,7 +91,9 @@ class DmEventsStream(DmEventStreamBase):
             yield from api if archive is None else archive.api_events(state, api)
         if archive is not None:
             self.services.checkpoint()  # the API's progress is kept whatever the archive holds
-            yield from archive.rows(state, self.services.account.id)
+            asked = state.get(DM_EVENT_IDS_KEY) or {}
+            fetched = {event_id for event_id, found in asked.items() if found == "fetched"}
+            yield from archive.rows(state, self.services.account.id, fetched)
 
     def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
         """Tell the archive import where the API's range starts, and what the API lost."""
@@ -108,29 +110,25 @@ class DmEventsStream(DmEventStreamBase):
         self, context: Context | None, state: dict[str, Any]
     ) -> Iterable[dict[str, Any]]:
         """One incremental pass, then the events asked for by id in `dm_event_ids`."""
-        done = set(state.get("looked_up_event_ids") or [])
-        missing = set(state.get(NOT_FOUND_KEY) or [])  # X said 404: the archive may have them
+        # Each asked once, ever: "fetched", or "not_found" (X said 404; the archive may have it).
+        asked: dict[str, str] = dict(state.get(DM_EVENT_IDS_KEY) or {})
         configured = dict.fromkeys(self.config.get("dm_event_ids") or [])  # repeats ignored
-        pending = [e for e in configured if e not in done and e not in missing]
+        pending = [e for e in configured if e not in asked]
         seen_in_pass: set[str] = set()
         for event in self.read_pass(context, self.name):
             if event["id"] in configured:
                 seen_in_pass.add(event["id"])
             yield event
         for event_id in pending:
-            if event_id not in seen_in_pass:
-                found = False
+            found = event_id in seen_in_pass
+            if not found:
                 for event in self.look_up(event_id):
                     found = True
                     yield event
                 if self.services.stop.stopped:
                     return
-                if not found:
-                    missing.add(event_id)
-                    state[NOT_FOUND_KEY] = sorted(missing, key=int)
-                    continue
-            done.add(event_id)
-            state["looked_up_event_ids"] = sorted(done, key=int)
+            asked[event_id] = "fetched" if found else "not_found"
+            state[DM_EVENT_IDS_KEY] = dict(sorted(asked.items(), key=lambda kv: int(kv[0])))
 
     def look_up(self, event_id: str) -> Iterable[dict[str, Any]]:
         """Fetch one event by id (`GET /2/dm_events/{id}`); the bookmark does not move."""
@@ -154,7 +152,7 @@ class DmEventsStream(DmEventStreamBase):
         """The main pass feeds the conversation partitions routed to it (`tap_x_dm.routing`)."""
         routing = self.services.routing
         try:
-            yield routing.begin(f"{self.name}#{progress.number}", progress)
+            yield routing.begin(self.name, progress)
         finally:
             routing.end()
 
@@ -177,7 +175,7 @@ class DmEventsStream(DmEventStreamBase):
             self.logger.warning(
                 "dm_events: the last run read up to %s, older than the %d days /2/dm_events "
                 "serves, so the events from %s to %s are lost from the API: once this pass "
-                "completes, the state records the gap (api_gaps); " + then + ".",
+                "completes, the state records the gap (archive.api_missing_ids); " + then + ".",
                 minted.isoformat(),
                 DM_EVENTS_WINDOW_DAYS,
                 minted.date().isoformat(),

@@ -18,6 +18,12 @@ def parse_timestamp(value: str) -> dt.datetime:
     return parsed.astimezone(dt.timezone.utc)
 
 
+def x_time_text(ms: int) -> str:
+    """Epoch ms as X writes `created_at`: `2026-11-23T17:48:34.885Z`."""
+    moment = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
 def utc_text(epoch: float) -> str:
     """Epoch seconds as `2026-11-23 18:05:01 UTC`, for lines that say until when."""
     return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

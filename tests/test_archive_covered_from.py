@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.archive_import import FIRST_RUN_SQL, IMPORTS_KEY, min_id_at, time_ms
+from tap_x_dm.archive_import import FILES_KEY, FIRST_RUN_SQL, min_id_at, time_ms
 from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm_sandbox import ManualClock
@@ -113,7 +113,7 @@ def test_an_import_that_api_covered_from_left_empty_is_not_recorded_so_a_fix_sti
     empty = run_tap(world, clock=clock, state=old, archive_path=path, api_covered_from=oldest)
 
     assert [r for r in empty.records("dm_events") if r["source"] == "archive"] == []
-    assert IMPORTS_KEY not in empty.final_state["bookmarks"]["dm_events"]
+    assert "archive" not in empty.final_state["bookmarks"]["dm_events"]
     assert (
         f"archive_path: api_covered_from ({oldest}) leaves every archive event to the API: the "
         "import is not recorded, so a corrected api_covered_from still imports them."
@@ -138,4 +138,4 @@ def test_an_import_that_api_covered_from_left_empty_is_not_recorded_so_a_fix_sti
     ]
     archived = [r for r in fixed.records("dm_events") if r["source"] == "archive"]
     assert expected and sorted(map(event_key, archived)) == sorted(map(event_key, expected))
-    assert fixed.final_state["bookmarks"]["dm_events"][IMPORTS_KEY]["checksums"]
+    assert fixed.final_state["bookmarks"]["dm_events"]["archive"][FILES_KEY]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tap_x_dm.archive import XArchive
-from tap_x_dm.archive_import import IMPORTS_KEY
+from tap_x_dm.archive_import import FILES_KEY, TIMES_KEY
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_builder import ACCOUNT_ID
 from tests.archive_support import EXPECTED, standard
@@ -35,19 +35,19 @@ def test_a_known_archive_is_skipped_without_reading_its_dm_files(
     settings = {"archive_path": str(path), "archive_only": True}
     first = run_tap(sandbox, clock=clock, state=STORED, **settings)
     assert first.records("dm_events") == EXPECTED
-    imports = first.final_state["bookmarks"]["dm_events"][IMPORTS_KEY]
-    assert list(imports["fingerprints"].values()) == imports["checksums"]
+    imports = first.final_state["bookmarks"]["dm_events"]["archive"]
+    assert len(imports[FILES_KEY]) == 1 and set(imports) == {TIMES_KEY, FILES_KEY}
 
     with monkeypatch.context() as patched:
         patched.setattr(XArchive, "checksum", _no_reading)
         again = run_tap(sandbox, clock=clock, state=first.final_state, **settings)
     assert again.records("dm_events") == []
-    assert again.final_state["bookmarks"]["dm_events"][IMPORTS_KEY] == imports
+    assert again.final_state["bookmarks"]["dm_events"]["archive"] == imports
 
     if kind == "folder":  # touched files are read again, and known by their content
         for dm_file in (path / "data").glob("direct-messages*.js"):
             os.utime(dm_file, ns=(1, 1))
         touched = run_tap(sandbox, clock=clock, state=first.final_state, **settings)
         assert touched.records("dm_events") == []
-        known = touched.final_state["bookmarks"]["dm_events"][IMPORTS_KEY]["fingerprints"]
-        assert len(known) == 2 and set(known.values()) == set(imports["checksums"])
+        known = touched.final_state["bookmarks"]["dm_events"]["archive"][FILES_KEY]
+        assert len(known) == 2 and set(known.values()) == set(imports[FILES_KEY].values())

@@ -1,4 +1,4 @@
-"""Gaps /2/dm_events lost (runs stopped for 40 days), filled from the X archive (api_gaps).
+"""Gaps /2/dm_events lost (runs stopped for 40 days), filled from the X archive (api_missing_ids).
 
 The world is one generated history; the first run sees it only up to a join
 `J1` (a sandbox of that part, as if the later events had not happened yet),
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from tap_x_dm import state as tap_state
-from tap_x_dm.archive_gaps import GAPS_KEY, MAX_GAPS, Gap, merged, min_id_at, record_gap
-from tap_x_dm.archive_import import IMPORTS_KEY, ArchiveImport, ImportedRanges, record_api_gap
+from tap_x_dm.archive_gaps import MAX_GAPS, Gap, load_gaps, merged, min_id_at, record_gap
+from tap_x_dm.archive_import import FILES_KEY, ArchiveImport, ImportedRanges, record_api_gap
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import PassProgress
 from tap_x_dm_sandbox import ManualClock
@@ -27,6 +27,7 @@ from tests.archive_sandbox import archive_from_sandbox, assert_one_row_per_event
 from tests.conftest import run_tap
 
 DAY_MS = 86_400_000
+MISSING = "api_missing_ids"
 WORLD = {"seed": 3, "events": 900, "days": 100, "conversations": 30, "users": 16}
 REALISTIC = {"created_at_precision": "s", "created_at_skew_seconds": 1.0, "rate_limit": 10_000}
 
@@ -91,6 +92,11 @@ def dm_state(run: Any) -> dict[str, Any]:
     return dict(run.final_state["bookmarks"]["dm_events"])
 
 
+def gaps_of(state: dict[str, Any]) -> list[list[str]]:
+    """The gaps recorded in `archive.api_missing_ids` (all but the range below the API's floor)."""
+    return [gap.to_state() for gap in load_gaps(state)]
+
+
 def test_a_40_day_pause_is_recorded_then_filled_from_the_archive_exactly(
     world: GapWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -104,15 +110,15 @@ def test_a_40_day_pause_is_recorded_then_filled_from_the_archive_exactly(
     paused = run_tap(world.after, clock=world.clock, state=first.final_state)
 
     assert paused.ids() == [e["id"] for e in world.after_gap]  # the API's 30 days, nothing else
-    assert dm_state(paused)[GAPS_KEY] == [[world.j1["id"], world.j2["id"]]]
-    assert dm_state(paused)[IMPORTS_KEY]["checksums"] == []  # the next import reads again
+    assert gaps_of(dm_state(paused)) == [[world.j1["id"], world.j2["id"]]]
+    assert dm_state(paused)["archive"][FILES_KEY] == {}  # the next import reads again
     warning = next(r.getMessage() for r in caplog.records if "lost from the API" in r.getMessage())
     assert "set archive_path to the account's X archive" in warning and "\n" not in warning
 
     idle = run_tap(world.after, clock=world.clock, state=paused.final_state)
 
     assert idle.records("dm_events") == []  # a gap but no archive_path: nothing changes
-    assert dm_state(idle)[GAPS_KEY] == dm_state(paused)[GAPS_KEY]
+    assert dm_state(idle)["archive"] == dm_state(paused)["archive"]
 
     path = world.archive_now(tmp_path)
     filled = run_tap(world.after, clock=world.clock, state=idle.final_state, archive_path=path)
@@ -120,7 +126,7 @@ def test_a_40_day_pause_is_recorded_then_filled_from_the_archive_exactly(
     assert sorted(map(event_key, filled.records("dm_events"))) == sorted(map(event_key, world.gap))
     assert {r["source"] for r in filled.records("dm_events")} == {"archive"}
     assert_one_row_per_event(table(first, paused, filled), world.everything)  # J1, J2: once
-    assert dm_state(filled)[GAPS_KEY] == []  # an archive made after the gap: filled
+    assert gaps_of(dm_state(filled)) == []  # an archive made after the gap: filled
     assert "the gap of /2/dm_events between ids" in caplog.text
 
     again = run_tap(world.after, clock=world.clock, state=filled.final_state, archive_path=path)
@@ -146,7 +152,7 @@ def test_the_run_that_meets_the_gap_fills_it_when_archive_path_is_set(
     archive_rows = [r for r in run.records("dm_events") if r["source"] == "archive"]
     assert sorted(map(event_key, archive_rows)) == sorted(map(event_key, world.gap))
     assert_one_row_per_event(table(first, run), world.everything)
-    assert dm_state(run)[GAPS_KEY] == []
+    assert gaps_of(dm_state(run)) == []
     assert "archive_path fills it at the end of this run" in caplog.text
 
 
@@ -166,7 +172,7 @@ def test_an_archive_made_inside_the_gap_fills_what_it_holds_and_a_newer_one_the_
 
     held = [e for e in world.gap if _ms(e) <= middle]
     assert sorted(map(event_key, partial.records("dm_events"))) == sorted(map(event_key, held))
-    assert dm_state(partial)[GAPS_KEY] == [[world.j1["id"], world.j2["id"]]]  # kept: not all
+    assert gaps_of(dm_state(partial)) == [[world.j1["id"], world.j2["id"]]]  # kept: not all
 
     rest = run_tap(
         world.after,
@@ -177,7 +183,7 @@ def test_an_archive_made_inside_the_gap_fills_what_it_holds_and_a_newer_one_the_
 
     assert_one_row_per_event(table(first, paused, partial, rest), world.everything)
     assert len(rest.records("dm_events")) == len(world.gap) - len(held)
-    assert dm_state(rest)[GAPS_KEY] == []
+    assert gaps_of(dm_state(rest)) == []
 
 
 # -- the rules, one function at a time ---------------------------------------------------
@@ -235,50 +241,66 @@ def test_only_a_completed_pass_from_before_the_window_records_a_gap(
     lowest = min_id_at(window_ms + 1_000)
 
     def gaps(progress: PassProgress, read_to: int | None = None) -> Any:
-        state: dict[str, Any] = {IMPORTS_KEY: {"ranges": {}, "checksums": ["sha256:" + "a" * 64]}}
+        known = {"files:" + "b" * 64: "sha256:" + "a" * 64}
+        state: dict[str, Any] = {"archive": {FILES_KEY: dict(known)}}
         record_api_gap(
             state, progress, read_to_id=read_to, window_ms=window_ms,
             window_start_ms=window_ms, logger=logger,
         )  # fmt: skip
-        return state.get(GAPS_KEY), state[IMPORTS_KEY]["checksums"]
+        return state["archive"].get("api_missing_ids"), state["archive"][FILES_KEY] == known
 
     emitted = {lowest: 0, lowest + 9: 0}
-    assert gaps(PassProgress(1, since_id=old, frontier=emitted)) == ([[str(old), str(lowest)]], [])
-    assert gaps(PassProgress(1, since_id=old)) == ([[str(old), str(min_id_at(window_ms))]], [])
-    checksum = ["sha256:" + "a" * 64]
-    assert gaps(PassProgress(1, since_id=None, frontier=emitted)) == (None, checksum)  # a first
-    assert gaps(PassProgress(1, since_id=recent, frontier=emitted)) == (None, checksum)
-    assert gaps(PassProgress(1, since_id=old, frontier=emitted), read_to=recent) == (None, checksum)
-    catch_up = PassProgress(1, since_id=old, ceiling_id=recent, frontier=emitted)
-    assert gaps(catch_up) == (None, checksum)
+    gap = [[str(old), str(lowest)]]
+    assert gaps(PassProgress(since_id=old, frontier=emitted)) == (gap, False)  # forgotten
+    window = [[str(old), str(min_id_at(window_ms))]]
+    assert gaps(PassProgress(since_id=old)) == (window, False)
+    assert gaps(PassProgress(since_id=None, frontier=emitted)) == (None, True)  # a first
+    assert gaps(PassProgress(since_id=recent, frontier=emitted)) == (None, True)
+    assert gaps(PassProgress(since_id=old, frontier=emitted), read_to=recent) == (None, True)
+    catch_up = PassProgress(since_id=old, ceiling_id=recent, frontier=emitted)
+    assert gaps(catch_up) == (None, True)
 
 
 def test_past_max_gaps_the_oldest_is_forgotten_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    state: dict[str, Any] = {GAPS_KEY: [[str(10 * i), str(10 * i + 5)] for i in range(MAX_GAPS)]}
-    progress = PassProgress(1, since_id=10_000, frontier={20_000: 0})
+    floor = ["0", "5"]  # below the API's floor: not a gap, never forgotten
+    saved = [[str(10 * i), str(10 * i + 5)] for i in range(1, MAX_GAPS + 1)]
+    state: dict[str, Any] = {"archive": {"api_missing_ids": [floor, *saved]}}
+    progress = PassProgress(since_id=10_000, frontier={20_000: 0})
     with caplog.at_level("WARNING"):
         record_gap(
             state, progress, read_to_id=None, window_ms=1_800_000_000_000,
             window_start_ms=1_800_000_000_000, logger=logging.getLogger("test"),
         )  # fmt: skip
-    assert len(state[GAPS_KEY]) == MAX_GAPS
-    assert state[GAPS_KEY][0] == ["10", "15"] and state[GAPS_KEY][-1] == ["10000", "20000"]
-    assert "the oldest (ids 0 to 5) is forgotten" in caplog.text
+    kept = state["archive"]["api_missing_ids"]
+    assert len(kept) == MAX_GAPS + 1 and kept[0] == floor
+    assert kept[1] == ["20", "25"] and kept[-1] == ["10000", "20000"]
+    assert "the oldest (ids 10 to 15) is forgotten" in caplog.text
 
 
 @pytest.mark.parametrize(
     "value",
     [{"a": 1}, [["2", "1"]], [[1, 2]], [["1"]], [["1", "x"]], "1-2", [["1.5", "2"]]],
 )
-def test_a_bad_api_gaps_value_is_one_line_naming_the_key(value: Any) -> None:
+@pytest.mark.parametrize("version", [3, 4])
+def test_a_bad_api_missing_ids_value_is_one_line_naming_the_key(value: Any, version: int) -> None:
+    if version == 3:  # 0.3's api_gaps, upgraded into archive.api_missing_ids
+        state = {"version": 3, "bookmarks": {"dm_events": {"api_gaps": value}}}
+    else:
+        state = {"version": 4, "bookmarks": {"dm_events": {"archive": {MISSING: value}}}}
     with pytest.raises(tap_state.StateError) as raised:
-        tap_state.load({"version": 3, "bookmarks": {"dm_events": {GAPS_KEY: value}}})
-    assert str(raised.value).startswith("State key bookmarks.dm_events.api_gaps ")
+        tap_state.load(state)
+    assert str(raised.value).startswith(f"State key bookmarks.dm_events.archive.{MISSING} ")
     assert "\n" not in str(raised.value)
 
 
-def test_a_good_api_gaps_value_loads_unchanged() -> None:
-    state = {"version": 3, "bookmarks": {"dm_events": {GAPS_KEY: [["1", "5"], ["7", "9"]]}}}
+def test_a_good_api_missing_ids_value_loads_unchanged() -> None:
+    missing = [["0", "3"], ["4", "5"], ["7", "9"]]
+    state = {"version": 4, "bookmarks": {"dm_events": {"archive": {MISSING: missing}}}}
     assert tap_state.load(state) == state
+    old = {
+        "version": 3,
+        "bookmarks": {"dm_events": {"covered_from_id": "3", "api_gaps": [["4", "5"], ["7", "9"]]}},
+    }
+    assert tap_state.load(old) == state

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tap_x_dm.archive import is_derived_id
-from tap_x_dm.archive_import import COVERED_FROM_KEY, IMPORTS_KEY
+from tap_x_dm.archive_gaps import api_floor_id
+from tap_x_dm.archive_import import FILES_KEY, TIMES_KEY
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_sandbox import (
     OWN_JOIN_AT,
@@ -98,17 +99,18 @@ def test_api_first_then_archive_one_row_per_event_across_30_days(
     own = [e for e in dm_requests(world, "/2/") if e["path"] not in ("/2/users", "/2/tweets")]
     assert len(own) == len(list_requests(world)) + 1
     bookmark = run.final_state["bookmarks"]["dm_events"]
-    assert bookmark[COVERED_FROM_KEY] == min((e["id"] for e in window), key=int)
+    assert api_floor_id(bookmark) == int(min((e["id"] for e in window), key=int))
     assert bookmark["replication_key_id"] == window[0]["id"]  # the archive moved no bookmark
-    imports = bookmark[IMPORTS_KEY]
-    assert len(imports["checksums"]) == 1
-    assert set(imports["ranges"]) == {"MessageCreate", "ParticipantsJoin", "ParticipantsLeave"}
-    assert imports["ranges"]["MessageCreate"][0][0] == OWN_JOIN_AT
+    imports = bookmark["archive"]
+    assert len(imports[FILES_KEY]) == 1
+    ((span, kinds),) = imports[TIMES_KEY].items()  # one range, for every event type
+    assert kinds == ["MessageCreate", "ParticipantsJoin", "ParticipantsLeave"]
+    assert span.startswith(OWN_JOIN_AT + "/")
 
     again = run_tap(world, clock=clock, state=run.final_state, archive_path=path)
 
     assert again.records("dm_events") == []  # a scheduled run: nothing new, nothing re-emitted
-    assert again.final_state["bookmarks"]["dm_events"][IMPORTS_KEY] == imports
+    assert again.final_state["bookmarks"]["dm_events"]["archive"] == imports
 
 
 def test_archive_first_then_api_one_row_per_event(
@@ -125,7 +127,7 @@ def test_archive_first_then_api_one_row_per_event(
     assert list_requests(world) == []  # archive_only: no /2/dm_events request
     assert [e["path"] for e in world.request_log] == ["/2/users/me"]  # the account, once
     bookmark = first.final_state["bookmarks"]["dm_events"]
-    assert "replication_key_id" not in bookmark and COVERED_FROM_KEY not in bookmark
+    assert "replication_key_id" not in bookmark and api_floor_id(bookmark) is None
 
     second = run_tap(world, clock=clock, state=first.final_state, archive_path=path)
 
@@ -139,7 +141,7 @@ def test_archive_first_then_api_one_row_per_event(
         rows[(r["account_id"], r["id"])]["source"] == "api" for r in second.records("dm_events")
     )
     state = second.final_state["bookmarks"]["dm_events"]
-    assert state[COVERED_FROM_KEY] == min((e["id"] for e in window), key=int)
+    assert api_floor_id(state) == int(min((e["id"] for e in window), key=int))
 
     third = run_tap(world, clock=clock, state=second.final_state, archive_path=path)
     assert third.records("dm_events") == []
@@ -165,9 +167,9 @@ def test_a_newer_archive_emits_only_what_the_older_did_not_cover(
     assert sorted(map(event_key, second.records("dm_events"))) == sorted(
         map(event_key, everything[:cut])
     )
-    imports = second.final_state["bookmarks"]["dm_events"][IMPORTS_KEY]
-    assert len(imports["checksums"]) == 2
-    assert all(len(pairs) == 1 for pairs in imports["ranges"].values())  # merged
+    imports = second.final_state["bookmarks"]["dm_events"]["archive"]
+    assert len(imports[FILES_KEY]) == 2
+    assert len(imports[TIMES_KEY]) == 1  # merged
 
 
 def test_a_kill_mid_import_re_emits_the_same_rows_and_loses_none(
@@ -192,8 +194,8 @@ def test_a_kill_mid_import_re_emits_the_same_rows_and_loses_none(
     )
     assert isinstance(killed.error, Killed)
     saved = killed.final_state
-    assert IMPORTS_KEY not in saved["bookmarks"]["dm_events"]  # nothing half-recorded
-    assert COVERED_FROM_KEY in saved["bookmarks"]["dm_events"]  # the API's pass is kept
+    assert set(saved["bookmarks"]["dm_events"]["archive"]) == {"api_missing_ids"}  # the API's
+    # pass is kept, nothing of the import half-recorded
 
     resumed = run_tap(world, clock=clock, state=saved, archive_path=path)
 
@@ -216,7 +218,7 @@ def test_the_import_waits_for_the_api_first_pass(
     assert stopped.tap is not None and stopped.tap.services.stop.reason is not None
     assert archive_records(stopped) == []
     assert "archive_path: the first pass of /2/dm_events has not finished" in caplog.text
-    assert IMPORTS_KEY not in stopped.final_state["bookmarks"]["dm_events"]
+    assert "archive" not in stopped.final_state["bookmarks"]["dm_events"]
 
 
 def test_archive_rows_write_no_users_and_keep_source_archive(
@@ -244,8 +246,6 @@ def test_start_date_and_event_types_apply_to_the_archive(
     ]
     assert expected
     assert sorted(map(event_key, run.records("dm_events"))) == sorted(map(event_key, expected))
-    ranges = run.final_state["bookmarks"]["dm_events"][IMPORTS_KEY]["ranges"]
-    assert (
-        set(ranges) == {"ParticipantsJoin"}
-        and ranges["ParticipantsJoin"][0][0] == "2026-11-01T00:00:00.000Z"
-    )
+    ranges = run.final_state["bookmarks"]["dm_events"]["archive"][TIMES_KEY]
+    ((span, kinds),) = ranges.items()
+    assert kinds == ["ParticipantsJoin"] and span.startswith("2026-11-01T00:00:00.000Z/")

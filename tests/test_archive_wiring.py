@@ -11,10 +11,10 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_x_dm import state as tap_state
 from tap_x_dm.archive import ArchiveAccountError, ArchiveError, ArchiveFormatError, open_archive
+from tap_x_dm.archive_gaps import api_floor_id
 from tap_x_dm.archive_import import (
-    COVERED_FROM_KEY,
+    FILES_KEY,
     FIRST_RUN_SQL,
-    IMPORTS_KEY,
     ArchiveImport,
     ImportedRanges,
     min_id_at,
@@ -56,9 +56,8 @@ def test_every_item_kind_reaches_dm_events_as_the_reader_maps_it(
     assert caplog.text.count(summary_line) == 1  # reactions and name updates: counted, one line
     assert "5 reactions, 1 conversation name updates" in summary_line
     assert f"archive_path: {len(EXPECTED)} event(s) written to dm_events" in caplog.text
-    assert run.final_state["bookmarks"]["dm_events"][IMPORTS_KEY]["checksums"] == [
-        summary_line.rsplit("; ", 1)[1]
-    ]
+    known = run.final_state["bookmarks"]["dm_events"]["archive"][FILES_KEY]
+    assert list(known.values()) == [summary_line.rsplit("; ", 1)[1]]
 
 
 def test_another_accounts_archive_fails_before_any_request(
@@ -106,7 +105,9 @@ def test_a_malformed_item_fails_in_one_line_and_records_nothing(
     )
     assert isinstance(run.error, ArchiveFormatError)
     assert "createdAt 'yesterday' is not a time" in str(run.error)
-    assert all(IMPORTS_KEY not in s.get("bookmarks", {}).get("dm_events", {}) for s in run.states)
+    assert all(
+        "archive" not in s.get("bookmarks", {}).get("dm_events", {}) for s in run.states
+    )  # nothing imported, and no API pass
 
 
 @pytest.mark.parametrize(
@@ -164,7 +165,7 @@ def test_a_0_2_bookmark_without_a_floor_is_refused_until_api_covered_from_is_giv
         or (e["event_type"] != "MessageCreate" and time_ms(e["created_at"]) + 5_000 < floor_ms)
     ]  # fmt: skip
     assert sorted(map(event_key, run.records("dm_events"))) == sorted(map(event_key, expected))
-    assert run.final_state["version"] == 3
+    assert run.final_state["version"] == 4
 
 
 def importer(**config: Any) -> ArchiveImport:
@@ -194,44 +195,57 @@ def test_the_edge_of_the_api_range_messages_by_id_joins_by_time_with_5_s_to_spar
 
 def test_coverage_is_the_first_full_pass_lowest_id_or_the_window_start() -> None:
     state: dict[str, Any] = {}
-    record_coverage(state, PassProgress(number=1, since_id=None), window_start_ms=1_700_000_000_000)
-    assert state[COVERED_FROM_KEY] == str(min_id_at(1_700_000_000_000))
-    full = PassProgress(number=2, since_id=None, frontier={9 << 22: 0, 7 << 22: 0})
+    record_coverage(state, PassProgress(since_id=None), window_start_ms=1_700_000_000_000)
+    assert api_floor_id(state) == min_id_at(1_700_000_000_000)
+    full = PassProgress(since_id=None, frontier={9 << 22: 0, 7 << 22: 0})
     record_coverage(state, full, window_start_ms=0)
-    assert state[COVERED_FROM_KEY] == str(7 << 22)
-    record_coverage(state, PassProgress(number=3, since_id=5, frontier={1: 0}), window_start_ms=0)
-    assert state[COVERED_FROM_KEY] == str(7 << 22)  # an incremental pass does not move it
+    assert state["archive"]["api_missing_ids"] == [["0", str(7 << 22)]]
+    record_coverage(state, PassProgress(since_id=5, frontier={1: 0}), window_start_ms=0)
+    assert api_floor_id(state) == 7 << 22  # an incremental pass does not move it
+
+
+ARCHIVE = "bookmarks.dm_events.archive"
+HEX = "a" * 64
 
 
 @pytest.mark.parametrize(
-    ("bookmark", "key"),
+    ("version", "bookmark", "key"),
     [
-        ({COVERED_FROM_KEY: "12a"}, "bookmarks.dm_events.covered_from_id"),
-        ({IMPORTS_KEY: []}, "bookmarks.dm_events.archive_imports"),
-        ({IMPORTS_KEY: {"checksums": ["md5:1"]}}, "bookmarks.dm_events.archive_imports.checksums"),
+        (4, {"archive": []}, ARCHIVE),
+        (4, {"archive": {"api_missing_ids": [["0", "12a"]]}}, f"{ARCHIVE}.api_missing_ids"),
+        (4, {"archive": {FILES_KEY: {"files:1": "sha256:1"}}}, f"{ARCHIVE}.{FILES_KEY}"),
+        (4, {"archive": {FILES_KEY: {f"files:{HEX}": "md5:1"}}}, f"{ARCHIVE}.{FILES_KEY}"),
+        (4, {"archive": {"imported_times": []}}, f"{ARCHIVE}.imported_times"),
         (
-            {IMPORTS_KEY: {"fingerprints": {"files:1": "sha256:1"}}},
-            "bookmarks.dm_events.archive_imports.fingerprints",
+            4,
+            {"archive": {"imported_times": {"2026-02-01T00:00:00Z/2026-01-01T00:00:00Z": []}}},
+            f"{ARCHIVE}.imported_times",
         ),
-        ({IMPORTS_KEY: {"ranges": []}}, "bookmarks.dm_events.archive_imports.ranges"),
         (
+            4,
+            {"archive": {"imported_times": {"2026-01-01T00:00:00Z/2026-02-01T00:00:00Z": ["X"]}}},
+            f"{ARCHIVE}.imported_times",
+        ),
+        # Version 3's keys, named where the upgrade put them.
+        (3, {"covered_from_id": "12a"}, f"{ARCHIVE}.api_missing_ids"),
+        (3, {"archive_imports": []}, f"{ARCHIVE}.imported_times"),
+        (3, {"archive_imports": {"checksums": ["md5:1"]}}, f"{ARCHIVE}.{FILES_KEY}"),
+        (3, {"archive_imports": {"ranges": []}}, f"{ARCHIVE}.imported_times"),
+        (
+            3,
             {
-                IMPORTS_KEY: {
+                "archive_imports": {
                     "ranges": {"MessageCreate": [["2026-02-01T00:00:00Z", "2026-01-01T00:00:00Z"]]}
                 }
             },
-            "bookmarks.dm_events.archive_imports.ranges.MessageCreate",
+            f"{ARCHIVE}.imported_times",
         ),
     ],
 )
-def test_bad_archive_state_is_one_line_naming_the_key(bookmark: dict[str, Any], key: str) -> None:
+def test_bad_archive_state_is_one_line_naming_the_key(
+    version: int, bookmark: dict[str, Any], key: str
+) -> None:
     with pytest.raises(tap_state.StateError) as raised:
-        tap_state.load({"version": 3, "bookmarks": {"dm_events": bookmark}})
+        tap_state.load({"version": version, "bookmarks": {"dm_events": bookmark}})
     assert str(raised.value).startswith(f"State key {key} ")
     assert "\n" not in str(raised.value)
-
-
-def test_version_2_is_upgraded_to_3_unchanged() -> None:
-    old = {"version": 2, "bookmarks": {"dm_events": {"replication_key_id": "1"}}}
-    assert tap_state.load(old) == {**old, "version": 3}
-    assert tap_state.STATE_VERSION == 3

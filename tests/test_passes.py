@@ -36,7 +36,7 @@ def event(event_id: int, created_ms: int | None = None) -> dict[str, Any]:
 
 
 def new_pass(since: int | None = None, start_ms: int | None = None, **kw: Any) -> NewestFirstPass:
-    return NewestFirstPass(PassProgress(number=1, since_id=since, **kw), start_ms=start_ms)
+    return NewestFirstPass(PassProgress(since_id=since, **kw), start_ms=start_ms)
 
 
 def admitted(one_pass: NewestFirstPass, events: list[dict[str, Any]]) -> list[int]:
@@ -133,19 +133,24 @@ def test_progress_round_trips_and_the_bookmark_moves_only_on_complete() -> None:
     complete(state, one_pass.progress)
     assert state["replication_key_id"] == str(newest)
     assert state["replication_key_value"] == iso(BASE_MS)
-    assert state["pass"] is None  # null, not removed: a merged state cannot bring it back
-    assert state["passes_completed"] == 1
+    assert "pass" not in state  # a stale pass brought back by a merge is not tied to it
+    resumed = one_pass.progress
+    resumed.newest_created_at = None  # a pass resumed in a later run: its newest id's time
+    later: dict[str, Any] = {}
+    complete(later, resumed)
+    assert later["replication_key_value"] == iso(BASE_MS)
 
 
-def test_an_in_flight_pass_resumes_only_from_its_own_bookmark_and_number() -> None:
-    progress = PassProgress(number=3, since_id=100, event_types=["MessageCreate"], cursor="c")
-    state: dict[str, Any] = {
-        "replication_key_id": "100",
-        "passes_completed": 2,
-        "pass": progress.to_state(),
-    }
+def test_an_in_flight_pass_resumes_only_from_its_own_bookmark_and_types() -> None:
+    progress = PassProgress(since_id=100, event_types=["MessageCreate"], cursor="c")
+    state: dict[str, Any] = {"replication_key_id": "100", "pass": progress.to_state()}
+    assert state["pass"] == {"since_id": "100", "event_types": ["MessageCreate"], "cursor": "c"}
     resumed = resumable(state, event_types=["MessageCreate"])
     assert resumed is not None and resumed.cursor == "c"
     assert resumable(state, event_types=["MessageCreate", "ParticipantsJoin"]) is None
     assert resumable({**state, "replication_key_id": "200"}, event_types=["MessageCreate"]) is None
-    assert resumable({**state, "passes_completed": 3}, event_types=["MessageCreate"]) is None
+    assert resumable(state, event_types=["MessageCreate"], catch_up=True) is None
+    catch_up = PassProgress(since_id=None, ceiling_id=100, event_types=["MessageCreate"])
+    caught: dict[str, Any] = {"replication_key_id": "100", "pass": catch_up.to_state()}
+    assert resumable(caught, event_types=["MessageCreate"]) is None  # not a main pass
+    assert resumable(caught, event_types=["MessageCreate"], catch_up=True) is not None

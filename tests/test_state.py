@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
+from tap_x_dm import state as tap_state
 from tap_x_dm.state import STATE_VERSION, StateError, load
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, run_tap
@@ -93,7 +98,27 @@ def test_a_state_of_a_newer_tap_is_refused_not_misread() -> None:
             "bookmarks.conversation_events.partitions[0]",
         ),
         ({"bookmarks": {"dm_events": {"pass": "yes"}}}, "bookmarks.dm_events.pass"),
-        ({"account": {"id": "me"}}, "account"),
+        ({"account": {"id": "me"}}, "account.id"),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"dm_event_ids": {"1": "maybe"}}}},
+            "bookmarks.dm_events.dm_event_ids",
+        ),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"read_below_id": 12}}},
+            "bookmarks.dm_events.read_below_id",
+        ),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"pass": {"page_size": 0}}}},
+            "bookmarks.dm_events.pass.page_size",
+        ),
+        (
+            {"version": 4, "bookmarks": {"conversation_events": {"via_dm_events": {"pass": 1}}}},
+            "bookmarks.conversation_events.via_dm_events.pass",
+        ),
+        (
+            {"version": 4, "bookmarks": {"dm_events": {"event_types": ["Typing"]}}},
+            "bookmarks.dm_events.event_types",
+        ),
         ({"version": "2"}, "version"),
     ],
 )
@@ -127,3 +152,49 @@ def test_state_holds_no_float_for_targets_to_choke_on(
         return []
 
     assert floats(first.states + second.states) == []
+
+
+# -- the schema, and the README's account of it ------------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+#: Keys of the SDK's envelope: shown in the README's example rather than explained one by one.
+ENVELOPE = {
+    *("version", "account", "id", "username", "bookmarks", "replication_key"),
+    *("dm_events", "conversation_events", "users", "tweets", "replication_key_value"),
+    *("partitions", "context", "dm_conversation_id"),
+}
+
+
+def schema_keys(node: Any) -> set[str]:
+    """Every property name the state schema declares."""
+    if isinstance(node, dict):
+        found = set(node.get("properties", {}))
+        return found | {k for value in node.values() for k in schema_keys(value)}
+    if isinstance(node, list):
+        return {k for value in node for k in schema_keys(value)}
+    return set()
+
+
+def readme_state_section() -> tuple[str, dict[str, Any]]:
+    text = README.read_text()
+    section = text[text.index("## State and incremental runs") :]
+    section = section[: section.index("\n## ", 3)]
+    example = section[section.index("```json") + len("```json") : section.index("```\n\n- ")]
+    return section, json.loads(example)
+
+
+def test_the_state_schema_is_a_valid_json_schema_with_a_line_for_each_check() -> None:
+    jsonschema.Draft202012Validator.check_schema(tap_state.schema())
+    assert tap_state.schema()["properties"]["version"]["const"] == STATE_VERSION
+
+
+def test_the_readme_shows_and_explains_every_key_of_the_schema() -> None:
+    section, example = readme_state_section()
+    assert load(example) == example  # a whole state of the current version, as the tap reads it
+    shown = set(re.findall(r'"([a-z_]+)":', json.dumps(example)))
+    explained = set(re.findall(r"`([a-z_]+)`", section))
+    declared = schema_keys(tap_state.schema())
+    assert declared >= ENVELOPE
+    assert declared - ENVELOPE - explained == set()  # each of the tap's own keys, in words
+    assert ENVELOPE - shown == set()
+    assert shown - declared == {"media"}  # a stream with nothing to keep
