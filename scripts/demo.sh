@@ -154,7 +154,9 @@ fi
 
 rm -rf output && mkdir -p output
 "$MELTANO" install tap-x-dm target-jsonl
-"$MELTANO" run tap-x-dm target-jsonl
+# Its own state id (dev:tap-x-dm-to-target-jsonl:sandbox-demo): the sandbox is another X
+# account, and a real run's state (dev:tap-x-dm-to-target-jsonl) must never hold its bookmark.
+"$MELTANO" run --state-id-suffix sandbox-demo tap-x-dm target-jsonl
 
 echo
 shopt -s nullglob
@@ -169,4 +171,5 @@ else
 fi
 requests=$(grep -c '"path"' .sandbox/requests.jsonl || true)
 echo "Requests made to the sandbox: $requests (log: .sandbox/requests.jsonl)"
-echo "Run it again: Meltano keeps the bookmark, so the next run reads only new events."
+echo "Run it again: Meltano keeps the bookmark (state id dev:tap-x-dm-to-target-jsonl:sandbox-demo),"
+echo "so the next run reads only new events; a real account's runs use their own state."
