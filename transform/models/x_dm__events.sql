@@ -44,6 +44,9 @@ ranked as (
     select
         *,
         coalesce(source, 'api') as source_kind,
+        -- A stream map may remove the text from one stream and not the other: any copy's.
+        max(text) over (partition by account_id, id) as any_text,
+        max(text_sha256) over (partition by account_id, id) as any_text_sha256,
         -- The copies of one event hold the same fields; keep the API's (archive exports
         -- lack some), then dm_events', then the latest extracted.
         row_number() over (
@@ -68,8 +71,8 @@ select
     end as direction,
     sender_id,
     created_at at time zone 'UTC' as created_at,
-    text,
-    text_sha256,
+    any_text as text,
+    any_text_sha256 as text_sha256,
     participant_ids,
     nullif(attachments, 'null'::jsonb) as attachments,
     case
