@@ -128,7 +128,7 @@ PY
   for relation in x_dm.dm_events x_dm.conversation_events x_dm.users x_dm.tweets x_dm.media \
     x_dm_analytics.x_dm__events x_dm_analytics.x_dm__conversations \
     x_dm_analytics.x_dm__response_times x_dm_analytics.x_dm__response_times_by_kind; do
-    printf '  %-40s %6d rows\n' "$relation" "$("${psql[@]}" -At -c "select count(*) from $relation")"
+    printf '  %-44s %6d rows\n' "$relation" "$("${psql[@]}" -At -c "select count(*) from $relation")"
   done
   echo
   echo "First-response times, the latest answered turns (x_dm_analytics.x_dm__response_times):"
