@@ -194,6 +194,20 @@ def test_freshness_warns_after_two_days_and_fails_after_twenty(private: Private)
     assert failed.returncode == 1 and "ERROR STALE freshness of x_dm.dm_events" in failed.stdout
 
 
+def test_the_recency_test_can_warn(private: Private) -> None:
+    # The newest event is from today: 0 days old, a warning when the threshold is 0 days.
+    result = private.dbt_run(
+        "test",
+        "--select",
+        "test_name:x_dm_recency",
+        "--vars",
+        "{x_dm_recency_warn_after_days: 0, x_dm_recency_error_after_days: 1}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Got 0 results, configured to warn if >= 0" in result.stdout
+    assert re.search(r"Done\. PASS=0 WARN=1 ERROR=0", result.stdout)
+
+
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     assert browser
