@@ -147,3 +147,13 @@ def record_gap(
         GAPS_KEY,
     )
     return gap
+
+
+def gaps_left(gaps: list[Gap]) -> str:
+    """`; N gap(s) ... left` for the known-archive line, or nothing."""
+    if not gaps:
+        return ""
+    return (
+        f"; {len(gaps)} gap(s) of /2/dm_events are left (the oldest from id {gaps[0].from_id}): "
+        "set archive_path to an archive requested after it"
+    )

@@ -42,7 +42,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from tap_x_dm.archive_gaps import Gap, load_gaps, min_id_at, record_gap, save_gaps
+from tap_x_dm.archive_gaps import Gap, gaps_left, load_gaps, min_id_at, record_gap, save_gaps
 from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
@@ -57,6 +57,8 @@ IMPORTS_KEY = "archive_imports"
 MAX_CHECKSUMS = 20
 PARTICIPANT_TYPES = ("ParticipantsJoin", "ParticipantsLeave")
 FIRST_RUN_SQL = "select min(created_at) from dm_events where coalesce(source, 'api') = 'api'"
+#: Why an archive event is left to the API (words of the import's result line).
+IN_API, NEAR = "in the API's range", "joins/leaves within the API's range or 5 s of its edges"
 
 
 def time_ms(value: str) -> int:
@@ -155,16 +157,6 @@ def _loaded_spans(
     return [(start, end) for start, end in spans if start <= end]
 
 
-def _gaps_left(gaps: list[Gap]) -> str:
-    """`; N gap(s) ... left` for the known-archive line, or nothing."""
-    if not gaps:
-        return ""
-    return (
-        f"; {len(gaps)} gap(s) of /2/dm_events are left (the oldest from id {gaps[0].from_id}): "
-        "set archive_path to an archive requested after it"
-    )
-
-
 def _remember(known: dict[str, str], fingerprint: str, checksum: str) -> dict[str, str]:
     """`known` with `fingerprint` as its newest entry, at most `MAX_CHECKSUMS` of them."""
     known = {k: v for k, v in known.items() if k != fingerprint}
@@ -211,6 +203,7 @@ class ArchiveImport:
         if covered:
             return int(str(covered))
         if self.api_covered_from:
+            self._check_covered_from(state)
             return min_id_at(time_ms(self.api_covered_from) - SKEW_MS)
         if bookmark_id(state) is not None:
             msg = (
@@ -231,8 +224,23 @@ class ArchiveImport:
         from tap_x_dm.archive import open_archive  # the reader only when an archive is set
 
         self.api_floor(state)
-        with open_archive(self.path, expected_account_id=account_id):
-            pass
+        with open_archive(self.path, expected_account_id=account_id) as archive:
+            imports = state.get(IMPORTS_KEY) or {}
+            known = (imports.get("fingerprints") or {}).get(archive.fingerprint())
+            if self._floor_from_setting(state) and known not in (imports.get("checksums") or []):
+                self._check_covered_from(state, (archive.label, archive.scan().oldest))
+
+    def _floor_from_setting(self, state: Mapping[str, Any]) -> bool:
+        return bool(self.api_covered_from) and not state.get(COVERED_FROM_KEY)
+
+    def _check_covered_from(
+        self, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
+    ) -> None:
+        """`api_covered_from` against the state (and the archive), in one line."""
+        from tap_x_dm.config_checks import api_covered_from_problem
+
+        if problem := api_covered_from_problem(str(self.api_covered_from), state, archive):
+            raise ConfigError(problem)
 
     def drops_api_event(self, state: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
         """An API join or leave that an archive import already loaded (under a derived id)."""
@@ -286,7 +294,7 @@ class ArchiveImport:
                     "X archive %s (%s) was imported already; nothing to emit%s.",
                     archive.label,
                     checksum,
-                    _gaps_left(gaps),
+                    gaps_left(gaps),
                 )
                 if known.get(fingerprint) != checksum:  # the same content, touched: know it
                     state[IMPORTS_KEY] = {
@@ -309,6 +317,13 @@ class ArchiveImport:
         assert summary is not None  # set once records() has read every file
         self.logger.info("%s", summary.line())
         self._log_result(emitted, skipped, floor, gaps)
+        if not emitted and self._floor_from_setting(state) and (skipped[IN_API] or skipped[NEAR]):
+            self.logger.warning(
+                "archive_path: api_covered_from (%s) leaves every archive event to the API: the "
+                "import is not recorded, so a corrected api_covered_from still imports them.",
+                self.api_covered_from,
+            )
+            return
         if summary.oldest is not None and summary.newest is not None:
             lo = max(time_ms(summary.oldest), self.start_ms or 0)
             hi = time_ms(summary.newest)
@@ -349,9 +364,9 @@ class ArchiveImport:
         )
         if floor is not None and not in_gap:
             if derived and ms + SKEW_MS >= snowflake_ms(floor):
-                return "joins/leaves within the API's range or 5 s of its edges"
+                return NEAR
             if not derived and int(str(row["id"])) >= floor:
-                return "in the API's range"
+                return IN_API
         if not derived and row["id"] in looked_up:
             return "fetched by dm_event_ids"
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,11 +91,18 @@ class XAuthenticator(AuthBase):
     """
 
     def __init__(
-        self, signer: Signer, budget: RateBudget, logger: logging.Logger | None = None
+        self,
+        signer: Signer,
+        budget: RateBudget,
+        logger: logging.Logger | None = None,
+        *,
+        on_answer: Callable[[str], None] | None = None,
     ) -> None:
         self._signer = signer
         self.budget = budget
         self._logger = logger or logging.getLogger("tap-x-dm")
+        #: Told the endpoint of every answer X sends (the run summary counts requests).
+        self._on_answer = on_answer or (lambda endpoint: None)
 
     @property
     def identity(self) -> str:
@@ -123,6 +130,7 @@ class XAuthenticator(AuthBase):
     def _on_response(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
         request = response.request
         endpoint = self._endpoint(request)
+        self._on_answer(endpoint)
         self.budget.observe(endpoint, response.headers, status=response.status_code)
         if response.status_code != requests.codes.unauthorized:
             return response
@@ -139,6 +147,7 @@ class XAuthenticator(AuthBase):
         second: requests.Response = response.connection.send(retry, **send_kwargs)
         second.history.append(response)
         second.request = retry
+        self._on_answer(endpoint)
         self.budget.observe(endpoint, second.headers, status=second.status_code)
         return second
 

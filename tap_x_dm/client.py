@@ -183,7 +183,8 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         message = f"{line}. {hint}" if hint else line
         if status == HTTPStatus.NOT_FOUND:
             return XNotFoundError(message, status=status)
-        return XAPIError(message, status=status, parameters=rejected_parameters(response))
+        parameters = rejected_parameters(response)
+        return XAPIError(message, status=status, parameters=parameters, problem=kind)
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Yield the answer's records (a list, or the one object of a lookup)."""
@@ -239,6 +240,10 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         self.drop_unknown_fields(row)
         row["account_id"] = self.services.account.id
         return row
+
+    def count_record(self) -> None:
+        """One more record of this stream in the run summary."""
+        self.services.tally.records[self.name] += 1
 
     def drop_unknown_fields(self, row: dict[str, Any]) -> None:
         """Drop fields X added after our schema, at any depth, warning once per field per run."""

@@ -7,6 +7,7 @@ a config file that is missing or not JSON, a typo in a setting's name.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import re
@@ -14,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.passes import SKEW_MS, bookmark_id
 from tap_x_dm.settings import OAUTH1_SETTINGS, SECRET_SETTINGS
 from tap_x_dm.times import parse_timestamp
 from tap_x_dm.urls import transport_problem
@@ -130,6 +133,45 @@ def archive_problems(config: Mapping[str, Any]) -> list[str]:
                 f"(got {given!r})."
             )
     return problems
+
+
+def api_covered_from_problem(
+    given: str, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
+) -> str | None:
+    """Why `api_covered_from` cannot be the `created_at` of the oldest API row, or None.
+
+    Checked against what the state and the archive prove, `SKEW_MS` allowed either
+    side (`created_at` and ids come from two clocks): no API row is newer than the
+    dm_events bookmark (the newest event the API loaded; without one, there is no API
+    row to date), nor older than the archive's oldest event (`archive`: its label and
+    oldest `created_at`; the archive holds the whole history). Too early, the import
+    would skip the archive's events for good; too late, archive rows would replace
+    the API's and double its joins and leaves.
+    """
+    from tap_x_dm.archive_import import FIRST_RUN_SQL, time_ms
+
+    fix = f"set it to the created_at of the oldest API row in dm_events ({FIRST_RUN_SQL})"
+    given_ms = time_ms(given)
+    bookmark = bookmark_id(state)
+    if bookmark is None:
+        return (
+            f"api_covered_from ({given}) is only for a state of tap-x-dm 0.2 with a dm_events "
+            "bookmark, and this state has none, so no API row to date: remove it (the API's "
+            "first full pass records how far back it read)."
+        )
+    newest_ms = snowflake_ms(bookmark)
+    if given_ms > newest_ms + SKEW_MS:
+        newest = dt.datetime.fromtimestamp(newest_ms / 1000, tz=dt.timezone.utc)
+        return (
+            f"api_covered_from ({given}) is after the newest event the API loaded (the "
+            f"dm_events bookmark, id {bookmark} of {newest:%Y-%m-%dT%H:%M:%SZ}): {fix}."
+        )
+    if archive is not None and archive[1] and given_ms + SKEW_MS < time_ms(archive[1]):
+        return (
+            f"api_covered_from ({given}) is before the oldest event of X archive {archive[0]} "
+            f"({archive[1]}), and no API row can be older: {fix}."
+        )
+    return None
 
 
 _CONFIG_PATH = re.compile(r"config\['(?P<name>[a-z_]+)'\]")

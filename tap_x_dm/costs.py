@@ -9,7 +9,6 @@ figures are an upper estimate of the bill, never a lower one.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Mapping
@@ -111,7 +110,7 @@ class CostLedger:
                 f"could cost ${worst:.2f}). Finished work is kept in the state; the next run "
                 "goes on."
             )
-            raise StopRunError(msg)
+            raise StopRunError(msg, reason="cost_cap")
 
     def line(self, label: str, counts: Mapping[str, int]) -> str:
         """One line for the log: requests, resources by kind, dollars (an estimate)."""
@@ -121,8 +120,3 @@ class CostLedger:
             f"${self.usd(counts):.2f} at X's pay-per-use prices (an estimate; X bills a "
             "resource returned again the same UTC day once, so the bill can be lower)."
         )
-
-    def log_run(self, logger: logging.Logger) -> None:
-        """The run's total, once, at its end."""
-        if self._by_stream:
-            logger.info("%s", self.line("This run", self.totals()))

@@ -27,14 +27,23 @@ class XAPIError(TapXDMError, FatalAPIError):
     Attributes:
         status: The HTTP status, when there was an answer.
         parameters: The request parameters X named as invalid (`errors[].parameters`).
+        problem: The last segment of X's problem `type` (`usage-capped`), or what a token
+            refresh's failure meant (`refresh-rejected`): `tap_x_dm.run_summary` tells
+            from it who must act.
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, parameters: tuple[str, ...] = ()
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        parameters: tuple[str, ...] = (),
+        problem: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
         self.parameters = parameters
+        self.problem = problem
 
 
 class XNotFoundError(XAPIError):
@@ -44,10 +53,22 @@ class XNotFoundError(XAPIError):
 class StopRunError(TapXDMError):
     """The run must stop early, keeping the state of the work it finished.
 
-    Raised for waits longer than `max_rate_limit_wait_seconds`: the tap emits
-    the state of completed passes and exits cleanly so the next scheduled run
-    continues from there.
+    Raised for waits longer than `max_rate_limit_wait_seconds` and for pages past
+    `max_cost_usd`: the tap emits the state of completed passes and exits cleanly
+    so the next scheduled run continues from there.
+
+    Attributes:
+        reason: `rate_limit` or `cost_cap` (the run summary's `reason`).
+        resume_at: When the exhausted endpoint's window resets (epoch seconds, X's
+            `x-rate-limit-reset`, no margin), or when the wait would have ended.
     """
+
+    def __init__(
+        self, message: str, *, reason: str = "rate_limit", resume_at: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.resume_at = resume_at
 
 
 def problem_summary(response: requests.Response) -> str:

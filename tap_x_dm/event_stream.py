@@ -24,6 +24,7 @@ from tap_x_dm.passes import (
     bookmark_id,
     complete,
     first_page_size,
+    fit_page_size,
     next_pass_number,
     remember_arrivals,
     resumable,
@@ -130,16 +131,15 @@ class DmEventStreamBase(XStream):
         return params
 
     def _pass_page_size(self) -> int:
-        """The pass's page size: `page_size`, or what `max_cost_usd` can ever afford."""
-        if self._pass is not None and self._pass.progress.page_size:
-            return self._pass.progress.page_size
-        size = int(self.config["page_size"])
-        cap = self.config.get("max_cost_usd")
-        if cap is not None:
-            size = self.services.costs.page_size_under(
-                float(cap), self._includes.selected_kinds(), size
-            )
-        return size
+        """The pass's page size, fixed when it starts (`passes.fit_page_size`)."""
+        saved = self._pass.progress.page_size if self._pass is not None else None
+        return saved or self._affordable_page_size()
+
+    def _affordable_page_size(self) -> int:
+        """`page_size`, or the largest page `max_cost_usd` can ever afford."""
+        size, cap = int(self.config["page_size"]), self.config.get("max_cost_usd")
+        kinds = self._includes.selected_kinds()
+        return size if cap is None else self.services.costs.page_size_under(float(cap), kinds, size)
 
     def get_new_paginator(self) -> NewestFirstPaginator | None:
         """Cursor paging that stops once the current pass reaches its floor."""
@@ -300,8 +300,7 @@ class DmEventStreamBase(XStream):
             floor_id=feed.floor_id if feed is not None else None,
         )
         self._pass, self._pass_state = one_pass, state
-        if progress.page_size is None:
-            progress.page_size = self._pass_page_size()
+        fit_page_size(progress, self._affordable_page_size(), self.logger, label)
         state[IN_FLIGHT_KEY] = progress.to_state()
         try:
             while True:
@@ -360,7 +359,8 @@ class DmEventStreamBase(XStream):
         than events, and a larger next page would then skip events. The pass starts
         again from the top at its page size instead, skipping what it emitted. (For
         the same reason every other page of a pass has one size, even under
-        `max_cost_usd`, which stops a run before a page rather than cutting it.)
+        `max_cost_usd`, which stops a run before a page rather than cutting it; only a
+        lowered cap shrinks it, between runs: `passes.fit_page_size`.)
         """
         if self._pass is None:
             return

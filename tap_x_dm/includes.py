@@ -204,8 +204,13 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
 
     def pending_usd(self) -> float:
         """What looking up the queued keys will cost at most (for `max_cost_usd`)."""
-        kind = self.name
-        return len(self.pending) * self._services.costs.prices[kind] if self.looks_up else 0.0
+        if self.lookup_type is None:
+            return 0.0
+        return len(self.pending) * self._services.costs.prices[self.name]
+
+    def count_record(self) -> None:
+        """One more record of this stream in the run summary."""
+        self._services.tally.records[self.name] += 1
 
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
@@ -230,8 +235,22 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             self._written.increment()
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The lookup of what is still queued; everything else was written already."""
-        if self.looks_up:
+        """The lookup of what is still queued; everything else was written already.
+
+        Ids an earlier run queued are looked up whatever `object_lookups` says now:
+        their events were emitted (and their pages covered by a STATE) under `by_id`,
+        so no page of this run will expand them.
+        """
+        if not self.looks_up and self.lookup_type is not None and self.pending:
+            self.logger.info(
+                "%s: looking up the %d id(s) an earlier run queued under object_lookups: "
+                "by_id (object_lookups is now %s).",
+                self.name,
+                len(self.pending),
+                self.config.get("object_lookups"),
+            )
+            self.load_pending()
+        elif self.looks_up:
             self.load_pending()
         if self._lookup is not None:
             self._lookup.log_sync_costs()

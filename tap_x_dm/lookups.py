@@ -26,10 +26,13 @@ from collections.abc import Iterable, MutableMapping
 from functools import cache
 from typing import Any
 
+from singer_sdk.exceptions import RetriableAPIError
+
 from tap_x_dm.client import XStream
 from tap_x_dm.schemas import X_SCHEMAS
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk.helpers.types import Context
 
 #: The state key, in `bookmarks.users` and `bookmarks.tweets`, of the ids loaded by UTC day.
@@ -113,7 +116,8 @@ class ObjectLookupStream(XStream):
     Its requests go through the run's budget, authenticator and retries, and are
     counted in the run's cost ledger under its name; a user or post X cannot
     return (suspended, deleted) is a partial `errors` entry, logged once, never a
-    failure.
+    failure. An answer with neither `data` nor `errors` is not an answer about the
+    ids (see `validate_response`).
     """
 
     #: The setting that lists the fields to ask for, and the query parameter it goes in.
@@ -126,6 +130,20 @@ class ObjectLookupStream(XStream):
 
     def get_new_paginator(self) -> None:
         """One batch, one page."""
+
+    def validate_response(self, response: requests.Response) -> None:
+        """A 200 with neither `data` nor `errors` (`{}`) is retried like a 5xx.
+
+        X answers every id it was asked for, in `data` or in `errors`; a body with
+        neither says nothing about them. Taken as "none found", the batch would be
+        marked loaded and its objects never written. Retried, then a failure: the
+        ids stay queued in state for the next run.
+        """
+        super().validate_response(response)
+        payload = self.payload(response)
+        if not isinstance(payload, dict) or ("data" not in payload and "errors" not in payload):
+            msg = f"GET {self.path} answered 200 without `data` or `errors`"
+            raise RetriableAPIError(msg, response)
 
     def get_url_params(
         self, context: Context | None, next_page_token: str | None

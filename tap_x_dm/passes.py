@@ -24,6 +24,7 @@ and re-reads at most the page it was on.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -78,6 +79,33 @@ def first_page_size(
     expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / WEEK_MS
     size = int(2 * expected) + FIRST_PAGE_SLACK
     return size if size < page_size else None
+
+
+def fit_page_size(
+    progress: PassProgress, affordable: int, logger: logging.Logger, label: str
+) -> None:
+    """Fix the pass's page size; a saved one that `max_cost_usd` no longer affords shrinks.
+
+    Every page of a pass has one size because X's tokens may count pages of the
+    request's size: a larger page after a token could skip events. A smaller one
+    cannot: a cursor or an offset does not depend on the size, and a page number
+    times a smaller size points higher in the list than where the pass stopped, so
+    the pass reads some events again and drops them as its own repeats
+    (`NewestFirstPass`): each event is still emitted once. Without this, a cap
+    lowered below the saved page's worst case would stop every run before its first
+    page, for ever.
+    """
+    if progress.page_size is None:
+        progress.page_size = affordable
+    elif 0 < affordable < progress.page_size:
+        logger.info(
+            "%s: max_cost_usd affords pages of at most %d event(s); the pass continues at "
+            "that size instead of %d (events read again are skipped).",
+            label,
+            affordable,
+            progress.page_size,
+        )
+        progress.page_size = affordable
 
 
 def remember_arrivals(state: MutableMapping[str, Any], progress: PassProgress, now_ms: int) -> None:

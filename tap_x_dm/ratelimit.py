@@ -195,14 +195,18 @@ class RateBudget:
         """
         if seconds <= 0:
             return
-        until = self._clock.time() + seconds
+        now = self._clock.time()
+        until = now + seconds
         if seconds > self._max_wait:
             msg = (
                 f"Stopping: {endpoint} would need a wait of {seconds:.0f} s (until "
                 f"{utc_text(until)}; {reason}), longer than max_rate_limit_wait_seconds="
                 f"{self._max_wait:.0f}. Finished work is kept in the state; run again later."
             )
-            raise StopRunError(msg)
+            with self._lock:
+                window = self._windows.get(self._group(endpoint))
+            spent = window is not None and window.remaining == 0 and window.reset > now
+            raise StopRunError(msg, resume_at=window.reset if spent and window else until)
         if retry is None:
             self._logger.warning(
                 "Rate limit: waiting %.0f s for %s until %s (%s).",

@@ -206,7 +206,8 @@ class RefreshingBearer(Signer):
             self._failure = AuthError(
                 f"OAuth 2.0: {reason}, and there is no refresh token to get another: run "
                 f"`tap-x-dm-auth --token-store {self._store.path}` (it asks for offline.access, "
-                "which brings a refresh token)."
+                "which brings a refresh token).",
+                problem="no-refresh-token",
             )
             raise self._failure
         self._logger.info("OAuth 2.0: refreshing the access token (%s).", reason)
@@ -216,7 +217,8 @@ class RefreshingBearer(Signer):
         except TokenEndpointError as exc:
             if exc.outcome == "unknown":
                 self._remember_unknown_outcome(head, now)
-            self._failure = AuthError(self._explain(exc, head, from_store=from_store))
+            message = self._explain(exc, head, from_store=from_store)
+            self._failure = AuthError(message, problem=f"refresh-{exc.outcome}")
             raise self._failure from None
         expires_in = answer.get("expires_in")
         new = StoredTokens(

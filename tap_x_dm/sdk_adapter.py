@@ -17,11 +17,15 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   property selected and conformance off (the tap's streams drop unknown properties
   themselves, `tap_x_dm.conform`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
+* `cli_setting`: `Tap.invoke` gets the config as the SDK's private `_ConfigInput`;
+  `run_summary_path` must be read from it when the run fails before a Tap exists.
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
   system call per RECORD; this one flushes at every other message (STATE, SCHEMA...),
   so a STATE still reaches the target at once, after the records it covers. It
   encodes STATE and SCHEMA from their fields, without the SDK's deep copy
-  (`Message.to_dict` through `dataclasses.asdict`).
+  (`Message.to_dict` through `dataclasses.asdict`). A RECORD that UTF-8 cannot
+  encode (a lone surrogate, `tap_x_dm.surrogates`) is repaired and counted there,
+  the one place every record passes, at no cost to the others.
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -32,8 +36,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
+import os
 import sys
+import typing as t
 from collections.abc import Generator, Iterator
+from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import singerlib as singer
@@ -41,6 +49,8 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.helpers import types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams._state import StreamStateManager
+
+from tap_x_dm.surrogates import repaired
 
 
 class LeanRecordMessages(Stream):
@@ -85,8 +95,12 @@ class LeanRecordMessages(Stream):
                 )
         return messages
 
+    def count_record(self) -> None:
+        """Hook: one record of this stream is being written (the run summary counts them)."""
+
     def _write_record_message(self, record: types.Record) -> None:
         """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
+        self.count_record()
         if not self._nothing_to_conform():
             super()._write_record_message(record)
             return
@@ -130,11 +144,18 @@ class LineWriter(MsgSpecWriter):
     through `dataclasses.asdict`; the bytes are the same.
     """
 
+    #: Lone surrogates replaced by U+FFFD in this writer's records, and in how many records.
+    replaced_surrogates = 0
+    repaired_records = 0
+
     def serialize_message(self, message: singer.Message) -> bytearray:
         """The SDK's line, without the deep copy for STATE and SCHEMA."""
         kind = type(message)
         if kind is singer.RecordMessage:
-            return serialize_jsonl(message.to_dict())
+            try:
+                return serialize_jsonl(message.to_dict())
+            except UnicodeEncodeError:  # only then is the record walked
+                return serialize_jsonl(self._repaired(t.cast("singer.RecordMessage", message)))
         if kind is singer.StateMessage or kind is singer.SchemaMessage:
             # `asdict(message, dict_factory=exclude_null_dict)`, minus the copy: the
             # factory drops the message's own None fields only, never nested ones.
@@ -145,6 +166,24 @@ class LineWriter(MsgSpecWriter):
                 {name: value for name in fields if (value := getattr(message, name)) is not None}
             )
         return super().serialize_message(message)
+
+    def _repaired(self, message: singer.RecordMessage) -> dict[str, Any]:
+        """The message with each lone surrogate of its record replaced by U+FFFD (counted)."""
+        message.record, count = repaired(message.record)
+        if count:
+            self.replaced_surrogates += count
+            self.repaired_records += 1
+        return message.to_dict()
+
+    def log_repairs(self, logger: logging.Logger) -> None:
+        """One line for the run, if any record's text held a lone surrogate."""
+        if self.replaced_surrogates:
+            logger.info(
+                "Replaced %d lone surrogate(s) (half of an emoji, as in a message cut in the "
+                "middle of one) by U+FFFD in the text of %d record(s): UTF-8 cannot hold them.",
+                self.replaced_surrogates,
+                self.repaired_records,
+            )
 
     def write_message(self, message: singer.Message) -> None:
         """Write one line; flush unless it is a RECORD (the next STATE flushes it)."""
@@ -201,6 +240,21 @@ class RunScopedTap(Tap):
         """Run the SDK's `sync_all` inside `run_scope()`."""
         with self.run_scope():
             super().sync_all()
+
+
+def cli_setting(config_input: object, name: str, env_prefix: str) -> object:
+    """A setting as `Tap.invoke` receives the config, before any Tap exists.
+
+    The SDK hands `invoke` a private `_ConfigInput` (`config`: the merged
+    `--config` files; `parse_env`: `--config ENV`); this reads one value from it,
+    from the environment (`TAP_X_DM_<NAME>`) when the files lack it.
+    """
+    values = getattr(config_input, "config", None)
+    if isinstance(values, dict) and name in values:
+        return values[name]
+    if getattr(config_input, "parse_env", False):
+        return os.environ.get(f"{env_prefix}{name.upper()}")
+    return None
 
 
 def new_state_manager(stream: Stream) -> PassStateManager:

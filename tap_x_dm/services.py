@@ -21,6 +21,7 @@ from tap_x_dm.errors import ConfigError, StopRunError
 from tap_x_dm.ids import is_one_to_one
 from tap_x_dm.ratelimit import RateBudget
 from tap_x_dm.routing import ConversationRouter
+from tap_x_dm.run_summary import RunTally
 from tap_x_dm.state import StateError
 from tap_x_dm.times import parse_timestamp
 
@@ -157,6 +158,8 @@ class RunServices:
         self.account = account
         self.stop = RunStop(logger)
         self.costs = CostLedger(config.get("prices_usd"))
+        #: Requests per endpoint and records per stream, for the run summary.
+        self.tally = RunTally()
         self._event_streams_selected = event_streams_selected
         self._checkpoint = checkpoint
         self._dm_events_state = dm_events_state
@@ -175,7 +178,7 @@ class RunServices:
     def authenticator(self) -> XAuthenticator:
         """The run's one authenticator (built on first use: `--discover` needs none)."""
         signer = build_signer(self._config, clock=self.clock, logger=self.logger)
-        return XAuthenticator(signer, self.budget, self.logger)
+        return XAuthenticator(signer, self.budget, self.logger, on_answer=self.tally.count_request)
 
     @cached_property
     def start_date(self) -> dt.datetime | None:

@@ -328,6 +328,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         f"({', '.join(f'{k} {v:.3f}' for k, v in PRICES_USD.items())}).",
     ),
     th.Property(
+        "run_summary_path",
+        th.StringType,
+        title="Run summary file",
+        description="A JSON file the run replaces at its end with how it ended (status, "
+        "next_request_at, requests, records, cost; see the README's 'Chaining runs'), and "
+        "removes at its start. Default: none (the exit code still says).",
+    ),
+    th.Property(
         "run_lock_dir",
         th.StringType,
         title="Run lock folder",

@@ -16,6 +16,7 @@ from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_x_dm import run_summary
 from tap_x_dm import state as tap_state
 from tap_x_dm.archive_import import ArchiveImport
 from tap_x_dm.client import AuthenticatedUserStream
@@ -30,10 +31,13 @@ from tap_x_dm.errors import StopRunError, TapXDMError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
 from tap_x_dm.runlock import account_run_lock
-from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap
+from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap, cli_setting
 from tap_x_dm.services import Account, RunServices
 from tap_x_dm.settings import CONFIG_SCHEMA
 from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
+
+#: The setting `invoke` reads before a Tap exists, and its environment variable's prefix.
+_SUMMARY = ("run_summary_path", "TAP_X_DM_")
 
 
 class TapXDM(RunScopedTap):
@@ -109,7 +113,11 @@ class TapXDM(RunScopedTap):
         """One run per account at a time, and never on another account's state."""
         lock_dir = self.config.get("run_lock_dir")
         authenticator = self.services.authenticator
-        with account_run_lock(authenticator.identity, Path(lock_dir) if lock_dir else None):
+        summary_path = self.config.get("run_summary_path")
+        with (
+            account_run_lock(authenticator.identity, Path(lock_dir) if lock_dir else None),
+            run_summary.recording(self.services, summary_path, self.logger),
+        ):
             account, stored = self.services.account, self.services.account.stored_id
             account.check_credential(authenticator.user_id)
             self._check_archive(stored)  # before the first request (the account's too, if stored)
@@ -120,8 +128,11 @@ class TapXDM(RunScopedTap):
             else:
                 if stored is None:  # users/me, which the run makes anyway, told the account
                     self._check_archive(account.id)
-            yield
-            self.services.costs.log_run(self.logger)
+            try:
+                yield
+            finally:
+                if isinstance(self.message_writer, LineWriter):
+                    self.message_writer.log_repairs(self.logger)
 
     def _check_archive(self, account_id: str | None) -> None:
         """`archive_path` opens, is the account's, and the state can tell it from the API."""
@@ -151,18 +162,38 @@ class TapXDM(RunScopedTap):
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        """Run the tap; a failure we can explain is one log line, not a traceback."""
+        """Run the tap; a failure we can explain is one log line, not a traceback.
+
+        The exit code says who must act (`run_summary.EXIT_CODES`): 0 done or budget
+        spent, 3 this account's credential, 4 the X app, 1 anything else.
+        """
+        path = None if kwargs.get("about") else cli_setting(kwargs.get("config"), *_SUMMARY)
+        summary_file = run_summary.SummaryFile(str(path) if path else None, cls.logger)
         try:
+            summary_file.remove()
             if kwargs.get("state") is not None:
                 kwargs["state"] = io.StringIO(tap_state.read_file(kwargs["state"]))
             super().invoke(*args, **kwargs)
         except ConfigValidationError as exc:
             for error in exc.errors:
                 cls.logger.error("%s", error)
+            line = str(exc.errors[0]) if exc.errors else str(exc)
+            cls._summarise_failure(exc, summary_file, line=line)
             sys.exit(1)
         except TapXDMError as exc:
             cls.logger.error("%s", exc)
-            sys.exit(1)
+            cls._summarise_failure(exc, summary_file)
+            sys.exit(run_summary.exit_code_of(exc))
+        except Exception as exc:
+            cls._summarise_failure(exc, summary_file)
+            raise
+
+    @classmethod
+    def _summarise_failure(
+        cls, exc: BaseException, summary_file: run_summary.SummaryFile, line: str | None = None
+    ) -> None:
+        """A run that failed before it could summarise itself still leaves a summary."""
+        run_summary.summarise_early_failure(exc, summary_file, SystemClock(), cls.logger, line=line)
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
@@ -175,7 +206,7 @@ class TapXDM(RunScopedTap):
             ctx.exit(1)
         except TapXDMError as exc:
             cls.logger.error("%s", exc)
-            ctx.exit(1)
+            ctx.exit(run_summary.exit_code_of(exc))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def test_rejected_token_is_one_line_naming_endpoint_status_and_detail(
 ) -> None:
     config = {"api_url": live_sandbox.base_url, "access_token": SECRET}
     result = tap(config=config, tmp_path=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 3  # stopped_account: this account's credential
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stderr + result.stdout
     lines = [line for line in result.stderr.splitlines() if "answered 401" in line]
@@ -122,7 +122,7 @@ def test_connection_test_reports_app_only_token(live_sandbox: Any, tmp_path: Pat
         "access_token": live_sandbox.auth.app_only_bearer_token,
     }
     result = tap("--test", config=config, tmp_path=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 3  # stopped_account: this account's credential
     assert "answered 403" in result.stderr
     assert "app-only bearer token" in result.stderr
     assert "Traceback" not in result.stderr
@@ -187,7 +187,7 @@ def test_connection_test_names_a_missing_scope_from_the_store(
 
     result = tap("--test", config=config, tmp_path=tmp_path)
 
-    assert result.returncode == 1
+    assert result.returncode == 3  # stopped_account: this account's credential
     assert "Traceback" not in result.stderr
     assert (
         "answered 403: Forbidden: Forbidden. The token's scope (users.read offline.access) "

@@ -15,7 +15,7 @@ LINE = re.compile(
     r"^(?P<label>[\w ]+): (?P<requests>\d+) request\(s\), returned (?P<events>\d+) DM event\(s\), "
     r"(?P<users>\d+) user\(s\), (?P<tweets>\d+) post\(s\), (?P<media>\d+) media: about "
     r"\$(?P<usd>[\d.]+) at X's pay-per-use prices \(an estimate; X bills a resource returned "
-    r"again the same UTC day once, so the bill can be lower\)\.$"
+    r"again the same UTC day once, so the bill can be lower\)\.(?P<tail> Status: .+)?$"
 )
 
 
@@ -102,6 +102,49 @@ def test_runs_under_a_cost_cap_stop_cleanly_and_in_a_row_load_every_event_once(
     assert runs == -(-len(expected) // 100)
     stops = [r.getMessage() for r in caplog.records if "max_cost_usd=4.00" in r.getMessage()]
     assert stops and all(line.startswith("Stopping: the next page could cost") for line in stops)
+
+
+@pytest.mark.parametrize("tokens", ["cursor", "page_number"])
+def test_a_cap_lowered_below_the_saved_page_loads_what_it_allows_and_runs_in_a_row_load_all(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture, tokens: str
+) -> None:
+    caplog.set_level("INFO")
+    sandbox = sandbox_factory(
+        clock=clock, rate_limit=10_000, events=3000, page_number_pagination=tokens == "page_number"
+    )
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.time() - 29 * 86400))
+    expected = [
+        e["id"]
+        for e in sandbox.visible_events(window_days=30)
+        if e["created_at"] >= start.removesuffix("Z")
+    ]
+    state: dict[str, Any] = {"account": {"id": sandbox.account.id}}
+    first = run_tap(sandbox, clock=clock, state=state, max_cost_usd=8.0, start_date=start)
+    in_flight = first.final_state["bookmarks"]["dm_events"]["pass"]
+    assert in_flight["page_size"] == 100 and in_flight["cursor"]  # stopped mid-pass
+    emitted, loaded, state = first.ids(), [], first.final_state
+    for _ in range(40):
+        clock.advance(3600)  # the next scheduled run
+        sandbox.reset_billing()
+        sandbox.clear_log()
+        run = run_tap(sandbox, clock=clock, state=state, max_cost_usd=1.5, start_date=start)
+        state = run.final_state
+        assert run.error is None
+        assert sandbox.billed_usd <= 1.5
+        assert len(dm_requests(sandbox, "/2/dm_events")) == 1  # a page of 37: $1.48 at worst
+        emitted += run.ids()
+        loaded.append(len(run.ids()))
+        if state["bookmarks"]["dm_events"]["pass"] is None:
+            break
+    assert sorted(emitted, key=int) == sorted(expected, key=int)
+    assert len(emitted) == len(set(emitted))
+    if tokens == "cursor":  # the cursor goes on: every run loads a page of new events
+        assert loaded[:-1] == [37] * (len(loaded) - 1) and 0 < loaded[-1] <= 37
+    shrunk = [m for m in caplog.messages if "max_cost_usd affords pages of at most" in m]
+    assert shrunk == [
+        "dm_events: max_cost_usd affords pages of at most 37 event(s); the pass continues at "
+        "that size instead of 100 (events read again are skipped)."
+    ]
 
 
 FIRST_SYNC = re.compile(

@@ -24,6 +24,10 @@ def referenced(events: list[dict[str, Any]], kind: str) -> set[str]:
     return {key for event in events for key in references_of(event)[kind]}
 
 
+def deleted(sandbox: Any, kind: str, key: str) -> bool:
+    return kind == "tweets" and bool(sandbox.dataset.is_deleted_tweet(key))
+
+
 def loaded(state: dict[str, Any], stream: str) -> dict[str, list[str]]:
     return state["bookmarks"][stream][LOADED_KEY]
 
@@ -195,3 +199,84 @@ def test_lookups_wait_for_full_batches_and_the_queue_is_in_every_state(
     queued = [s.get("bookmarks", {}).get("tweets", {}).get("pending_ids") for s in run.states]
     assert any(queued), "the queue goes out with the STATE of the pages"
     assert run.final_state["bookmarks"]["tweets"]["pending_ids"] == []
+
+
+def test_an_empty_lookup_answer_is_retried_like_a_5xx(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=80, conversations=4)
+    wanted = referenced(sandbox.visible_events(), "tweets")
+    tweets = {t for t in wanted if not sandbox.dataset.is_deleted_tweet(t)}
+    assert tweets
+    sandbox.faults.inject("malformed_200", count=1, path_prefix="/2/tweets", body={})
+
+    run = run_tap(sandbox, clock=clock)
+
+    asked = endpoint_requests(sandbox, "tweets_lookup")
+    assert [e["fault"] for e in asked] == ["malformed_200", None]
+    assert asked[0]["query"]["ids"] == asked[1]["query"]["ids"]
+    assert {r["id"] for r in run.records("tweets")} == tweets
+
+
+def test_empty_lookup_answers_to_the_last_retry_keep_the_ids_queued(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=80, conversations=4)
+    wanted = referenced(sandbox.visible_events(), "tweets")
+    sandbox.faults.inject("malformed_200", count=2, path_prefix="/2/tweets", body={})
+
+    failed = run_tap(sandbox, clock=clock, max_retries=1, raise_errors=False)
+
+    assert str(failed.error) == (
+        "GET /2/tweets answered 200 without `data` or `errors` (gave up after 2 tries)"
+    )
+    faults = [e["fault"] for e in endpoint_requests(sandbox, "tweets_lookup")]
+    assert faults == ["malformed_200", "malformed_200"]
+    tweets_state = failed.final_state["bookmarks"]["tweets"]
+    assert set(tweets_state["pending_ids"]) == wanted
+    assert not {i for ids in tweets_state.get(LOADED_KEY, {}).values() for i in ids} & wanted
+    assert failed.records("tweets") == []
+
+    again = run_tap(sandbox, clock=clock, state=failed.final_state)
+
+    deleted = {t for t in wanted if sandbox.dataset.is_deleted_tweet(t)}
+    assert {r["id"] for r in again.records("tweets")} == wanted - deleted
+    assert again.final_state["bookmarks"]["tweets"]["pending_ids"] == []
+
+
+def test_ids_queued_under_by_id_are_looked_up_after_a_switch_to_expansions(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=400, conversations=20)
+    events = sandbox.visible_events()
+    first_of_second_page = events[50]["id"]
+
+    def kill(message: dict[str, Any]) -> None:
+        if message["type"] == "RECORD" and message["record"].get("id") == first_of_second_page:
+            raise Killed
+
+    killed = run_tap(sandbox, clock=clock, on_message=kill, raise_errors=False, page_size=50)
+    assert isinstance(killed.error, Killed)
+    queued = {
+        kind: killed.final_state["bookmarks"][kind]["pending_ids"] for kind in ("users", "tweets")
+    }
+    assert queued["users"] and queued["tweets"]
+    sandbox.clear_log()
+
+    rerun = run_tap(
+        sandbox, clock=clock, state=killed.final_state, page_size=50, object_lookups="expansions"
+    )
+
+    for kind, endpoint in (("users", "users_lookup"), ("tweets", "tweets_lookup")):
+        asked = [e["query"]["ids"].split(",") for e in endpoint_requests(sandbox, endpoint)]
+        assert asked == [queued[kind]], kind
+        assert rerun.final_state["bookmarks"][kind]["pending_ids"] == []
+        wanted = {key for key in referenced(events, kind) if not deleted(sandbox, kind, key)}
+        written = [r["id"] for run in (killed, rerun) for r in run.records(kind)]
+        assert set(written) == wanted, kind
+    assert set(killed.ids()) | set(rerun.ids()) == {e["id"] for e in events}
+    assert (
+        f"tweets: looking up the {len(queued['tweets'])} id(s) an earlier run queued under "
+        "object_lookups: by_id (object_lookups is now expansions)."
+    ) in caplog.messages

@@ -43,6 +43,7 @@ def test_wheel_has_commands_types_spec_and_metadata(tmp_path: Path) -> None:
     assert "tap_x_dm/py.typed" in names
     assert "tap_x_dm/schemas/openapi.json" in names
     assert "tap_x_dm/schemas/openapi-dm.json" in names
+    assert "tap_x_dm/schemas/run_summary.schema.json" in names
     assert any(n.endswith("/LICENSE") or n.endswith("licenses/LICENSE") for n in names)
     for command in ("tap-x-dm =", "tap-x-dm-auth ="):
         assert command in entry_points

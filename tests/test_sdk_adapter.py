@@ -148,3 +148,19 @@ def test_line_writer_writes_the_sdks_bytes_for_every_message_kind() -> None:
     ours, sdk = sdk_adapter.LineWriter(), MsgSpecWriter()
     for message in messages:
         assert bytes(ours.format_message(message)) == bytes(sdk.format_message(message))
+
+
+def test_invoke_gets_the_config_as_the_private_input_cli_setting_reads(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from singer_sdk.plugin_base import _ConfigInput
+
+    assert "config" in inspect.signature(Tap.invoke).parameters
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"run_summary_path": "/tmp/a.json"}))
+    from_file = _ConfigInput.from_cli_args(str(config_file))
+    assert sdk_adapter.cli_setting(from_file, "run_summary_path", "TAP_X_DM_") == "/tmp/a.json"
+    monkeypatch.setenv("TAP_X_DM_RUN_SUMMARY_PATH", "/tmp/b.json")
+    from_env = _ConfigInput.from_cli_args("ENV")
+    assert sdk_adapter.cli_setting(from_env, "run_summary_path", "TAP_X_DM_") == "/tmp/b.json"
+    assert sdk_adapter.cli_setting(None, "run_summary_path", "TAP_X_DM_") is None

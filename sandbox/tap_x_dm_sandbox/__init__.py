@@ -307,3 +307,22 @@ class Sandbox:
     @credits_depleted.setter
     def credits_depleted(self, value: bool) -> None:
         self.app.credits_depleted = value
+
+    @property
+    def client_not_enrolled(self) -> bool:
+        """Whether API calls answer 403 client-forbidden; settable at run time."""
+        return self.app.client_not_enrolled
+
+    @client_not_enrolled.setter
+    def client_not_enrolled(self, value: bool) -> None:
+        self.app.client_not_enrolled = value
+
+    def revoke_tokens(self, user_id: str | None = None) -> None:
+        """Revoke the user's OAuth 2.0 grant (default: the account's), as the user can on X.
+
+        Every access token of the user, the demo token included, answers 401 from now
+        on, and every refresh token 400.
+        """
+        user = user_id or self.account.id
+        self.auth.revoke_access_tokens(user)
+        self.auth.revoke_refresh_tokens(user)

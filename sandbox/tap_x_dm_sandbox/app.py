@@ -116,8 +116,15 @@ def returned_resources(body: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def encode_json(obj: Any) -> bytes:
-    """Encode compactly as UTF-8, as X does (non-ASCII text is not escaped)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    r"""Encode compactly as UTF-8, as X does (non-ASCII text is not escaped).
+
+    A lone surrogate (a text cut in the middle of an emoji) has no UTF-8 form: X
+    sends its escape (`"\ud83d"`), and so does this, escaping that body's non-ASCII.
+    """
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
 def json_response(status: int, obj: Any, content_type: str = JSON) -> Response:
@@ -159,6 +166,7 @@ class SandboxApp:
         self.data_lock = threading.RLock()
         self.usage_capped = config.usage_capped
         self.credits_depleted = config.credits_depleted
+        self.client_not_enrolled = config.client_not_enrolled
         self.lookups = LookupEndpoints(dataset, user_fields_default=config.user_fields_default)
         self.endpoints = DmEndpoints(
             config=config, dataset=dataset, clock=clock, data_lock=self.data_lock
@@ -267,6 +275,8 @@ class SandboxApp:
         # OAuth 1.0a principals carry their app permission as scope equivalents.
         if not needed <= principal.scopes:
             return problem(403, errors.FORBIDDEN, self.limiter.peek(user_id, endpoint))
+        if self.client_not_enrolled:
+            return problem(403, errors.CLIENT_FORBIDDEN, self.limiter.peek(user_id, endpoint))
         if self.credits_depleted:
             return problem(402, errors.CREDITS_DEPLETED, self.limiter.peek(user_id, endpoint))
         if self.usage_capped:

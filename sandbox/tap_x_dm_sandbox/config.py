@@ -52,6 +52,8 @@ class SandboxConfig:
         nested_entities: Send `entities` nested (spec 2.167) instead of flat (2.166).
         usage_capped: Answer every API call with 429 usage-capped.
         credits_depleted: Answer every API call with 402 credits-depleted.
+        client_not_enrolled: Answer every API call with 403 client-forbidden (the app is not
+            enrolled for the endpoint).
         events_file: Load users/conversations/events from this JSON file instead of generating.
         request_log_path: Append the request log (JSON lines) to this file.
         now_ms: Anchor of the generated history in epoch milliseconds (default: the clock).
@@ -92,6 +94,7 @@ class SandboxConfig:
     nested_entities: bool = False
     usage_capped: bool = False
     credits_depleted: bool = False
+    client_not_enrolled: bool = False
     events_file: str | None = None
     request_log_path: str | None = None
     now_ms: int | None = None

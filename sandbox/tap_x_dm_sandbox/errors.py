@@ -29,6 +29,19 @@ CREDITS_DEPLETED: Final[dict[str, Any]] = {
     "title": "Payment Required",
     "type": "https://api.x.com/2/problems/credits-depleted",
 }
+#: An app without access to the endpoint (examples/errors/403_client_forbidden.docs_example.json).
+CLIENT_FORBIDDEN: Final[dict[str, Any]] = {
+    "client_id": "101010101",
+    "required_enrollment": "Standard Basic",
+    "registration_url": "https://developer.twitter.com/en/account",
+    "title": "Client Forbidden",
+    "detail": (
+        "This request must be made using an approved developer account that is enrolled in "
+        "the requested endpoint. Learn more by visiting our documentation."
+    ),
+    "reason": "client-not-enrolled",
+    "type": "https://api.x.com/2/problems/client-forbidden",
+}
 UNAUTHORIZED: Final[dict[str, Any]] = {
     "title": "Unauthorized",
     "type": "about:blank",

@@ -281,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every API call answers 402 credits-depleted",
     )
+    api.add_argument(
+        "--client-not-enrolled",
+        action="store_true",
+        help="every API call answers 403 client-forbidden (client-not-enrolled)",
+    )
 
     faults = parser.add_argument_group("faults (every k-th API request, counted from 1; 0 = never)")
     faults.add_argument(

@@ -190,6 +190,11 @@ class SandboxAuth:
                 if user_id is None or grant.user_id == user_id:
                     self._access[token] = replace(grant, expires_at=now)
 
+    def revoke_access_tokens(self, user_id: str) -> None:
+        """Invalidate every access token of the user, the demo token included (a revoked grant)."""
+        with self._lock:
+            self._access = {t: g for t, g in self._access.items() if g.user_id != user_id}
+
     def revoke_refresh_tokens(self, user_id: str) -> None:
         """Invalidate every refresh token of the user, as a revoked app grant would."""
         with self._lock:

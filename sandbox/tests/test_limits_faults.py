@@ -192,6 +192,24 @@ def test_usage_capped_and_credits_depleted(
     assert flagged.billed_events == 0
 
 
+def test_client_not_enrolled_and_a_revoked_grant(
+    sandbox_factory: SandboxFactory, clock: ManualClock, openapi: OpenAPI
+) -> None:
+    sb = sandbox_factory(clock=clock, events=300, client_not_enrolled=True)
+    forbidden = get(sb, "/2/dm_events")
+    assert forbidden.status_code == 403
+    assert forbidden.json() == example("errors/403_client_forbidden.docs_example.json")
+    openapi.validate(forbidden.json(), "ClientForbiddenProblem")
+    assert sb.billed_events == 0
+    sb.client_not_enrolled = False
+    token = sb.access_token()
+    assert get(sb, "/2/users/me", token).status_code == 200
+    other = sb.users[1].id
+    sb.revoke_tokens()
+    assert get(sb, "/2/users/me", token).status_code == 401
+    assert get(sb, "/2/users/me", sb.access_token(other)).status_code == 200
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 

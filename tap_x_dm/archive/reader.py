@@ -9,17 +9,19 @@ caller sees a record, so a wrong archive fails before anything is written.
 
 from __future__ import annotations
 
+import typing as t
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from tap_x_dm.archive.container import Container, open_container
 from tap_x_dm.archive.errors import ArchiveAccountError, ArchiveError, ArchiveFormatError
 from tap_x_dm.archive.jsdata import AssignmentReader, Hasher, conversation_items, sha256
 from tap_x_dm.archive.manifest import ArchiveAccount, DmFile, dm_files, read_account, read_manifest
 from tap_x_dm.archive.records import ItemError, RecordMapper, Tally
+from tap_x_dm.surrogates import RepairingStream
 
 CHECKSUM_PREFIX = "sha256:"
 #: Prefix of `XArchive.fingerprint`: a hash of the DM files' names and identities.
@@ -47,6 +49,8 @@ class ArchiveSummary:
     newest: str | None
     checksum: str
     other: dict[str, int] = field(default_factory=dict)
+    #: Lone surrogate escapes (half of an emoji) replaced by U+FFFD (`tap_x_dm.surrogates`).
+    lone_surrogates: int = 0
 
     @property
     def events(self) -> int:
@@ -62,11 +66,17 @@ class ArchiveSummary:
         user = f" @{self.account.username}" if self.account.username else ""
         others = "".join(f", {count} {kind}" for kind, count in sorted(self.other.items()))
         span = f"{self.oldest} to {self.newest}" if self.oldest else "no events"
+        repaired = (
+            f"; {self.lone_surrogates} lone surrogate(s) (half of an emoji) replaced by U+FFFD"
+            if self.lone_surrogates
+            else ""
+        )
         return (
             f"X archive of account {self.account.id}{user}: {self.messages} messages, "
             f"{self.joins} joins, {self.leaves} leaves ({span}); not imported: "
             f"{self.reactions} reactions, {self.name_updates} conversation name updates"
-            f"{others}; {self.files} DM files ({self.parts} extra parts); {self.checksum}"
+            f"{others}; {self.files} DM files ({self.parts} extra parts){repaired}; "
+            f"{self.checksum}"
         )
 
 
@@ -118,11 +128,13 @@ class XArchive:
         tally = Tally()
         mapper = RecordMapper(self.account.id, tally)
         hasher = sha256()
+        lone_surrogates = 0
         for dm_file in self.files:
             where = self._where(dm_file)
             self._frame(hasher, dm_file)
             with self._container.open(dm_file.name) as raw:
-                reader = AssignmentReader(raw, where, hasher)
+                repairing = RepairingStream(raw, hasher)  # the checksum: the file's own bytes
+                reader = AssignmentReader(t.cast("IO[bytes]", repairing), where)
                 for conversation_id, item in conversation_items(reader):
                     try:
                         row = mapper.record(conversation_id, item)
@@ -131,6 +143,7 @@ class XArchive:
                         raise ArchiveFormatError(msg) from exc
                     if row is not None:
                         yield row
+                lone_surrogates += repairing.replaced
         self.summary = ArchiveSummary(
             account=self.account,
             messages=tally.messages,
@@ -144,6 +157,7 @@ class XArchive:
             newest=tally.newest,
             checksum=CHECKSUM_PREFIX + hasher.hexdigest(),
             other=dict(tally.other),
+            lone_surrogates=lone_surrogates,
         )
 
     def scan(self) -> ArchiveSummary:
