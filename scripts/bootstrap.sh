@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,lint]"
+.venv/bin/python -m pip install --quiet -e ".[test,lint,report]"
 # The sandbox (its own distribution, sandbox/) that the demo, the tests and the benchmark run against.
 .venv/bin/python -m pip install --quiet -e "./sandbox[test]"
 if [ ! -x .venv-meltano/bin/meltano ]; then

@@ -54,9 +54,13 @@ mkdir -p .sandbox
 # The sandbox derives its history from a seed and an end time; keeping the end time makes
 # a second demo run see the same account, so Meltano's bookmark means something.
 [ -s .sandbox/now_ms ] || "$PYTHON" -c 'import time; print(int(time.time() * 1000))' >.sandbox/now_ms
+now_ms=$(cat .sandbox/now_ms)
+# --postgres starts from a new database each time: its history ends now, so the models'
+# recency test (newest event at most 2 days old) holds whenever the demo runs.
+[ "$mode" = jsonl ] || now_ms=$("$PYTHON" -c 'import time; print(int(time.time() * 1000))')
 sandbox_out=.sandbox/sandbox.out
 rm -f .sandbox/requests.jsonl "$sandbox_out" # a previous run's output would be read as this one's
-.venv/bin/tap-x-dm-sandbox --host 127.0.0.1 --port 0 --quiet --now-ms "$(cat .sandbox/now_ms)" \
+.venv/bin/tap-x-dm-sandbox --host 127.0.0.1 --port 0 --quiet --now-ms "$now_ms" \
   --rate-window "${DEMO_RATE_WINDOW:-20}" --request-log .sandbox/requests.jsonl \
   >"$sandbox_out" 2>.sandbox/sandbox.err &
 sandbox_pid=$!
@@ -123,8 +127,8 @@ PY
   echo "Rows in PostgreSQL, tables loaded by target-postgres and the dbt models:"
   for relation in x_dm.dm_events x_dm.conversation_events x_dm.users x_dm.tweets x_dm.media \
     x_dm_analytics.x_dm__events x_dm_analytics.x_dm__conversations \
-    x_dm_analytics.x_dm__response_times; do
-    printf '  %-40s %6d rows\n' "$relation" "$("${psql[@]}" -At -c "select count(*) from $relation")"
+    x_dm_analytics.x_dm__response_times x_dm_analytics.x_dm__response_times_by_kind; do
+    printf '  %-44s %6d rows\n' "$relation" "$("${psql[@]}" -At -c "select count(*) from $relation")"
   done
   echo
   echo "First-response times, the latest answered turns (x_dm_analytics.x_dm__response_times):"
@@ -136,11 +140,16 @@ PY
     where reply_event_id is not null
     order by inbound_at desc
     limit 5"
-  echo "Median first response: $("${psql[@]}" -At -c "
-    select date_trunc('second', percentile_cont(0.5) within group (order by response_time))
-           || ' over ' || count(reply_event_id) || ' answered turns, '
-           || count(*) - count(reply_event_id) || ' unanswered'
-    from x_dm_analytics.x_dm__response_times")"
+  echo "First response by conversation kind (x_dm_analytics.x_dm__response_times_by_kind):"
+  "${psql[@]}" -P footer=off -c "
+    select conversation_kind as kind, turns, answered, unanswered,
+           justify_hours(date_trunc('second', median_seconds * interval '1 second')) as median,
+           justify_hours(date_trunc('second', p90_seconds * interval '1 second')) as p90
+    from x_dm_analytics.x_dm__response_times_by_kind
+    order by kind desc"
+  # The one-page HTML report of the models (the same command works on any warehouse).
+  .venv/bin/python -m scripts.report --output .sandbox/x_dm_report.html
+  echo "Open the report: file://$PWD/.sandbox/x_dm_report.html"
   requests=$(grep -c '"path"' .sandbox/requests.jsonl || true)
   echo "Requests made to the sandbox: $requests (log: .sandbox/requests.jsonl)"
   if [ "${DEMO_KEEP_POSTGRES:-0}" = 1 ]; then
@@ -154,7 +163,9 @@ fi
 
 rm -rf output && mkdir -p output
 "$MELTANO" install tap-x-dm target-jsonl
-"$MELTANO" run tap-x-dm target-jsonl
+# Its own state id (dev:tap-x-dm-to-target-jsonl:sandbox-demo): the sandbox is another X
+# account, and a real run's state (dev:tap-x-dm-to-target-jsonl) must never hold its bookmark.
+"$MELTANO" run --state-id-suffix sandbox-demo tap-x-dm target-jsonl
 
 echo
 shopt -s nullglob
@@ -169,4 +180,5 @@ else
 fi
 requests=$(grep -c '"path"' .sandbox/requests.jsonl || true)
 echo "Requests made to the sandbox: $requests (log: .sandbox/requests.jsonl)"
-echo "Run it again: Meltano keeps the bookmark, so the next run reads only new events."
+echo "Run it again: Meltano keeps the bookmark (state id dev:tap-x-dm-to-target-jsonl:sandbox-demo),"
+echo "so the next run reads only new events; a real account's runs use their own state."

@@ -1,6 +1,7 @@
 """tap-x-dm: a Singer tap for X API v2 Direct Message events."""
 
 import gc
+import sys
 
 __version__ = "0.3.1"
 
@@ -16,8 +17,10 @@ def main() -> None:
     """
     gc.disable()
     try:
+        from tap_x_dm.log_lines import quiet_sdk_lines
         from tap_x_dm.tap import TapXDM
     finally:
         gc.freeze()
         gc.enable()
+    quiet_sdk_lines(discovering="--discover" in sys.argv[1:])
     TapXDM.cli()

@@ -36,6 +36,8 @@ if t.TYPE_CHECKING:
     from tap_x_dm.services import RunServices
 
 ENTITY_KINDS = ("cashtags", "hashtags", "mentions", "urls")
+#: Ids named in the line about objects X could not return (the rest are counted).
+MISSING_IDS_SHOWN = 10
 
 
 class _OneLinePerProblem(logging.Filter):
@@ -196,23 +198,34 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         yield from data or []
 
     def log_partial_errors(self, errors: object) -> None:
-        """Log each problem of a 200 once per run (e.g. a DM quoting a deleted tweet)."""
+        """Sum up the objects an answer lacks (deleted or private posts) in one line.
+
+        Each object is named once per run; X's own words for each go to DEBUG.
+        """
         if not isinstance(errors, list):
             return
+        missing: dict[tuple[str, str], list[str]] = {}
         for problem in errors:
             if not isinstance(problem, dict):
                 continue
-            resource = problem.get("resource_id") or problem.get("value")
-            key = f"{problem.get('resource_type')}:{resource}"
+            resource = str(problem.get("resource_id") or problem.get("value") or "?")
+            kind = str(problem.get("resource_type") or "object")
+            key = f"{kind}:{resource}"
             if key in self._problems_seen:
                 continue
             self._problems_seen.add(key)
+            title = str(problem.get("title") or "error")
+            missing.setdefault((kind, title), []).append(resource)
+            self.logger.debug("X could not return %s %s: %s", kind, resource, problem.get("detail"))
+        for (kind, title), ids in missing.items():
+            shown = ", ".join(ids[:MISSING_IDS_SHOWN])
+            more = (
+                f" and {len(ids) - MISSING_IDS_SHOWN} more" if len(ids) > MISSING_IDS_SHOWN else ""
+            )
             self.logger.warning(
-                "X could not return %s %s referenced by a DM event (%s: %s); the event is kept.",
-                problem.get("resource_type", "an object"),
-                resource or "?",
-                problem.get("title", "error"),
-                problem.get("detail", ""),
+                "X could not return %d %s(s) referenced by DM events (%s: %s%s); the events are "
+                "kept.",
+                *(len(ids), kind, title, shown, more),
             )
 
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:

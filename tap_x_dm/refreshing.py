@@ -14,15 +14,19 @@ from tap_x_dm.times import utc_text
 from tap_x_dm.token_endpoint import TokenEndpoint, TokenEndpointError, scope_text
 from tap_x_dm.tokenstore import StoredTokens, TokenStore, TokenStoreError, fingerprint
 
-#: Refresh this long before the access token expires (X's tokens last 2 hours).
+#: Refresh at most this long before the access token expires (X's tokens last 2 hours)...
 REFRESH_MARGIN_SECONDS = 300.0
+#: ... and at most this share of the token's lifetime before: a token that lives a minute (the
+#: sandbox's `--token-ttl 60`) then serves most of its minute instead of one request.
+REFRESH_MARGIN_SHARE = 0.1
 
 
 class RefreshingBearer(Signer):
     """OAuth 2.0 with X's single-use rotating refresh tokens, kept in a token store.
 
-    * Refreshes before expiry (`REFRESH_MARGIN_SECONDS`) when the expiry is
-      known, and once after a 401 (the config's access token has no known expiry).
+    * Refreshes before expiry (`REFRESH_MARGIN_SECONDS`, or `REFRESH_MARGIN_SHARE` of a
+      shorter lifetime) when the expiry is known, and once after a 401 (the config's
+      access token has no known expiry).
     * Refreshes under the store's file lock, re-reading the store first: if
       another run refreshed meanwhile, its fresh token is used and nothing is POSTed.
     * Persists the new refresh token before the new access token is used.
@@ -57,6 +61,9 @@ class RefreshingBearer(Signer):
         self._clock = clock
         self._logger = logger
         self._margin = margin_seconds
+        #: The access token's lifetime: `expires_in` of this run's last refresh, else the
+        #: time the stored token had left when first read (a lower bound).
+        self._lifetime: float | None = None
         self._lock = threading.RLock()
         self._tokens: StoredTokens | None = None
         self._failure: AuthError | None = None
@@ -121,7 +128,10 @@ class RefreshingBearer(Signer):
     def _expiring(self, tokens: StoredTokens) -> bool:
         if tokens.expires_at is None:
             return False
-        return self._clock.time() >= tokens.expires_at - self._margin
+        margin = self._margin
+        if self._lifetime is not None:
+            margin = min(margin, REFRESH_MARGIN_SHARE * self._lifetime)
+        return self._clock.time() >= tokens.expires_at - margin
 
     def _current(self) -> StoredTokens:
         """The tokens in use; the store (once it exists) wins over the config's seed."""
@@ -138,6 +148,8 @@ class RefreshingBearer(Signer):
                 self._check_client(stored)
                 self._tokens = stored
                 expires = stored.expires_at
+                if expires is not None and expires > self._clock.time():
+                    self._lifetime = expires - self._clock.time()
                 until = f"valid until {utc_text(expires)}" if expires else "expiry unknown"
                 self._logger.info(
                     "OAuth 2.0: using the tokens in %s (access token %s).", self._store.path, until
@@ -228,6 +240,7 @@ class RefreshingBearer(Signer):
             self._failure = AuthError(msg)
             raise self._failure from None
         self._tokens = new
+        self._lifetime = float(expires_in) if expires_in else None
         self._logger.info(
             "OAuth 2.0: access token refreshed (valid %s); the new refresh token is saved in %s.",
             f"until {utc_text(new.expires_at)}" if new.expires_at else "for an unknown time",

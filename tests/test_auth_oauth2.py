@@ -339,3 +339,29 @@ def test_store_for_another_client_is_refused(
 
     assert "holds tokens of client_id other, not of the configured client_id" in error_line(run)
     assert sandbox.request_log == []
+
+
+@pytest.mark.parametrize("share", [0.1, None])
+def test_a_short_token_lifetime_is_refreshed_once_per_lifetime_not_per_request(
+    sandbox_factory: Any,
+    clock: ManualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    share: float | None,
+) -> None:
+    # Tokens live 60 s (the sandbox's --token-ttl 60) and the run waits three 30 s windows
+    # (five /2/dm_events requests each): about 95 s, so two tokens. A fixed 300 s margin
+    # (share None: the rule before) refreshed twice per request, 42 times for 21 requests.
+    if share is None:
+        monkeypatch.setattr("tap_x_dm.refreshing.REFRESH_MARGIN_SHARE", 1e9)
+    sandbox = sandbox_factory(clock=clock, rate_limit=5, rate_window=30.0, token_ttl=60)
+    config = refresh_config(sandbox, tmp_path / "tokens.json", with_access_token=False)
+
+    run = run_tap(sandbox, clock=clock, **config)
+
+    assert run.ids() == [e["id"] for e in sandbox.visible_events(window_days=30)]
+    api = [e for e in sandbox.request_log if not e["path"].startswith("/2/oauth2/")]
+    assert [e["status"] for e in api] == [200] * 21
+    assert len([s for s in clock.sleeps if s > 0]) == 3
+    refreshes = [e["status"] for e in token_requests(sandbox)]
+    assert refreshes == [200] * (2 if share else 42)

@@ -247,6 +247,7 @@ def test_config_set_keeps_secrets_out_of_meltano_yml_and_both_jobs_run(
         [RAW, "conversation_events"], [RAW, "dm_events"], [RAW, "media"], [RAW, "tweets"],
         [RAW, "users"],
         [MODELS, "x_dm__conversations"], [MODELS, "x_dm__events"], [MODELS, "x_dm__response_times"],
+        [MODELS, "x_dm__response_times_by_kind"],
     ]  # fmt: skip
     assert "dev:tap-x-dm-to-target-postgres:warehouse" in warehouse.outputs["state list"]
     # The models job went on from the plain job's state: one /2/dm_events page.
@@ -318,15 +319,18 @@ def test_conversations_count_the_messages_served(warehouse: Warehouse) -> None:
     built = warehouse.built
     rows = warehouse.query(
         f"select dm_conversation_id, kind, array_to_string(participant_ids, ','), "
-        f"coalesce(counterpart_id, ''), first_event_id, last_event_id "
+        f"coalesce(counterpart_id, ''), first_event_id, last_event_id, "
+        f"coalesce(counterpart_username, ''), awaiting_reply::text, "
+        f"awaiting_reply_since is not distinct from (select inbound_at from "
+        f"{MODELS}.x_dm__response_times where inbound_event_id = '{built.ids['o7']}') "
         f"from {MODELS}.x_dm__conversations where dm_conversation_id in "
         f"('{built.one_to_one}', '{GROUP}') order by kind"
     )
     assert rows == [
         [GROUP, "group", ",".join(sorted([account, C2, C3, C4, C5], key=int)), "",
-         built.ids["g_join"], ARCHIVE_JOIN_ID],
+         built.ids["g_join"], ARCHIVE_JOIN_ID, "", "false", "f"],
         [built.one_to_one, "one_to_one", built.one_to_one.replace("-", ","), C1,
-         built.ids["o_old_in"], built.ids["o7"]],
+         built.ids["o_old_in"], built.ids["o7"], f"customer_{C1}", "true", "t"],
     ]  # fmt: skip
 
 

@@ -16,16 +16,32 @@
     case when {{ column }} ~ '^[0-9]+-[0-9]+$' then 'one_to_one' else 'group' end
 {%- endmacro %}
 
-{#- The source tables that exist: a stream left out of `select` has no table, and the models
-    still build from the others. At parse time every table counts as present. -#}
+{#- The relation of a source table, or none when it does not exist: a stream left out of
+    `select` has no table, and the models still build from the others. At parse time every
+    table counts as present. -#}
+{% macro x_dm_existing_source(name) -%}
+    {%- set relation = source('x_dm', name) -%}
+    {%- if not execute -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier
+    )) }}
+{%- endmacro %}
+
+{#- The event tables that exist, each with the names of its columns. -#}
 {% macro x_dm_event_tables() -%}
     {%- set present = [] -%}
     {%- for name in ['dm_events', 'conversation_events'] -%}
-        {%- set relation = source('x_dm', name) -%}
-        {%- if not execute or adapter.get_relation(
-                database=relation.database, schema=relation.schema, identifier=relation.identifier
-            ) is not none -%}
-            {%- do present.append(name) -%}
+        {%- set relation = x_dm_existing_source(name) -%}
+        {%- if relation is not none -%}
+            {%- set columns = [] -%}
+            {%- if execute -%}
+                {%- for column in adapter.get_columns_in_relation(relation) -%}
+                    {%- do columns.append(column.name | lower) -%}
+                {%- endfor -%}
+            {%- endif -%}
+            {%- do present.append({'name': name, 'columns': columns}) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if execute and not present -%}
@@ -37,4 +53,15 @@
         ) }}
     {%- endif -%}
     {{ return(present) }}
+{%- endmacro %}
+
+{#- `name` from a table that has it, else a typed NULL: a stream map can remove any column
+    but the keys (the README's privacy recipe removes `text`, and may add `text_sha256`). At
+    parse time (no column list) every column is selected. -#}
+{% macro x_dm_column_or_null(columns, name, type) -%}
+    {%- if not execute or name in columns -%}
+        {{ name }}
+    {%- else -%}
+        cast(null as {{ type }}) as {{ name }}
+    {%- endif -%}
 {%- endmacro %}

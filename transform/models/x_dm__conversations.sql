@@ -1,5 +1,14 @@
--- One row per (account_id, dm_conversation_id): who is in it, when it started and last moved,
--- and how many messages went in and out.
+-- One row per (account_id, dm_conversation_id): who is in it (the counterpart by id and
+-- username), when it started and last moved, how many messages went in and out, and since
+-- when it waits for the account's reply.
+{%- set users = x_dm_existing_source('users') %}
+{%- set user_columns = [] %}
+{%- if users is not none and execute %}
+    {%- for column in adapter.get_columns_in_relation(users) %}
+        {%- do user_columns.append(column.name | lower) %}
+    {%- endfor %}
+{%- endif %}
+
 with events as (
     select * from {{ ref('x_dm__events') }}
     where dm_conversation_id is not null
@@ -42,34 +51,91 @@ summary as (
         max(created_at) filter (where direction = 'outbound') as last_outbound_at
     from events
     group by account_id, dm_conversation_id
+),
+
+-- Only a conversation's last turn can be unanswered: every earlier one has a reply after it.
+waiting as (
+    select account_id, dm_conversation_id, min(inbound_at) as awaiting_reply_since
+    from {{ ref('x_dm__response_times') }}
+    where reply_event_id is null
+    group by account_id, dm_conversation_id
+),
+
+users as (
+    {%- if users is none %}
+    select
+        cast(null as text) as account_id,
+        cast(null as text) as id,
+        cast(null as text) as username,
+        cast(null as text) as name
+    where false
+    {%- else %}
+    select
+        account_id,
+        id,
+        {{ x_dm_column_or_null(user_columns, 'username', 'text') }},
+        {{ x_dm_column_or_null(user_columns, 'name', 'text') }}
+    from {{ users }}
+    {%- endif %}
+),
+
+conversations as (
+    select
+        summary.account_id,
+        summary.dm_conversation_id,
+        {{ x_dm_conversation_kind('summary.dm_conversation_id') }} as kind,
+        case
+            when {{ x_dm_conversation_kind('summary.dm_conversation_id') }} = 'one_to_one'
+                then string_to_array(summary.dm_conversation_id, '-')
+            else group_members.participant_ids
+        end as participant_ids,
+        case
+            when {{ x_dm_conversation_kind('summary.dm_conversation_id') }} = 'one_to_one'
+                then (
+                    array_remove(string_to_array(summary.dm_conversation_id, '-'), summary.account_id)
+                )[1]
+        end as counterpart_id,
+        summary.events,
+        summary.messages,
+        summary.messages_in,
+        summary.messages_out,
+        summary.first_event_id,
+        summary.first_event_at,
+        summary.last_event_id,
+        summary.last_event_at,
+        summary.last_inbound_at,
+        summary.last_outbound_at,
+        waiting.awaiting_reply_since
+    from summary
+    left join group_members
+        on group_members.account_id = summary.account_id
+        and group_members.dm_conversation_id = summary.dm_conversation_id
+    left join waiting
+        on waiting.account_id = summary.account_id
+        and waiting.dm_conversation_id = summary.dm_conversation_id
 )
 
 select
-    summary.account_id,
-    summary.dm_conversation_id,
-    {{ x_dm_conversation_kind('summary.dm_conversation_id') }} as kind,
-    case
-        when {{ x_dm_conversation_kind('summary.dm_conversation_id') }} = 'one_to_one'
-            then string_to_array(summary.dm_conversation_id, '-')
-        else group_members.participant_ids
-    end as participant_ids,
-    case
-        when {{ x_dm_conversation_kind('summary.dm_conversation_id') }} = 'one_to_one'
-            then (
-                array_remove(string_to_array(summary.dm_conversation_id, '-'), summary.account_id)
-            )[1]
-    end as counterpart_id,
-    summary.events,
-    summary.messages,
-    summary.messages_in,
-    summary.messages_out,
-    summary.first_event_id,
-    summary.first_event_at,
-    summary.last_event_id,
-    summary.last_event_at,
-    summary.last_inbound_at,
-    summary.last_outbound_at
-from summary
-left join group_members
-    on group_members.account_id = summary.account_id
-    and group_members.dm_conversation_id = summary.dm_conversation_id
+    conversations.account_id,
+    conversations.dm_conversation_id,
+    conversations.kind,
+    conversations.participant_ids,
+    conversations.counterpart_id,
+    users.username as counterpart_username,
+    users.name as counterpart_name,
+    conversations.events,
+    conversations.messages,
+    conversations.messages_in,
+    conversations.messages_out,
+    conversations.first_event_id,
+    conversations.first_event_at,
+    conversations.last_event_id,
+    conversations.last_event_at,
+    conversations.last_inbound_at,
+    conversations.last_outbound_at,
+    conversations.awaiting_reply_since is not null as awaiting_reply,
+    conversations.awaiting_reply_since
+from conversations
+left join users
+    on users.account_id = conversations.account_id
+    and users.id = conversations.counterpart_id
