@@ -332,6 +332,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType,
         title="Run lock folder",
         description="Folder of the per-account run locks that stop two overlapping runs of one "
-        "account (default: the system's temp folder).",
+        "account, keyed on its X user id (default: $XDG_STATE_HOME/tap-x-dm/locks, else "
+        "~/.local/state/tap-x-dm/locks).",
     ),
 ).to_dict()
