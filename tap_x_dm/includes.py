@@ -24,6 +24,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 
 from tap_x_dm.conform import KnownProperties, WarnOnce
+from tap_x_dm.errors import StopRunError
 from tap_x_dm.lookups import (
     PENDING_KEY,
     LoadedIds,
@@ -230,9 +231,16 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             self._written.increment()
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The lookup of what is still queued; everything else was written already."""
+        """The lookup of what is still queued; everything else was written already.
+
+        A too-long rate-limit wait on the lookup endpoint stops the run as on the
+        DM endpoints: one line, exit 0, the queue kept in state for the next run.
+        """
         if self.looks_up:
-            self.load_pending()
+            try:
+                self.load_pending()
+            except StopRunError as exc:
+                self._services.stop.stop(exc)
         if self._lookup is not None:
             self._lookup.log_sync_costs()
         if self.selected and not self.emitted and not self._services.event_streams_selected:
