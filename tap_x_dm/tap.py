@@ -34,6 +34,7 @@ from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap
 from tap_x_dm.services import Account, RunServices
 from tap_x_dm.settings import CONFIG_SCHEMA
 from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
+from tap_x_dm.target import TargetGoneError, check_target, silence_stdout
 
 
 class TapXDM(RunScopedTap):
@@ -111,6 +112,7 @@ class TapXDM(RunScopedTap):
         The lock is keyed on the account's id: from state, else `GET /2/users/me`
         (which every run without one makes anyway), before any DM request.
         """
+        check_target()  # stdout closed (`>&-`): one line, before any request
         lock_dir = self.config.get("run_lock_dir")
         lock_folder = prepare_lock_dir(Path(lock_dir).expanduser() if lock_dir else None)
         account, stored = self.services.account, self.services.account.stored_id
@@ -167,6 +169,8 @@ class TapXDM(RunScopedTap):
             sys.exit(1)
         except TapXDMError as exc:
             cls.logger.error("%s", exc)
+            if isinstance(exc, TargetGoneError):
+                silence_stdout()  # what stdout still buffers would fail again at exit
             sys.exit(1)
 
     @classmethod
