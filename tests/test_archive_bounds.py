@@ -144,8 +144,8 @@ def test_a_message_item_of_many_small_values_is_refused_past_the_limit(
 def test_a_conversation_whose_id_comes_after_the_limit_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its items wait in memory for the id: 16 MB of file in the tap, 1 MB here."""
-    assert jsdata.MAX_WAITING_BYTES == 16 * MIB
+    """Its items wait in memory for the id: 8 MB of file in the tap, 1 MB here."""
+    assert jsdata.MAX_WAITING_BYTES == 8 * MIB
     monkeypatch.setattr(jsdata, "MAX_WAITING_BYTES", MIB)
     builder = ArchiveBuilder(
         one_to_one=[Conversation(CONVERSATION, many_messages(3_000), id_last=True)]

@@ -41,7 +41,7 @@ MAX_VALUE_BYTES = 1 * _MB
 #: The longest message item: its text and every entity and reaction are far smaller.
 MAX_ITEM_BYTES = 4 * _MB
 #: How much of a conversation may be read before its id (X writes the id first).
-MAX_WAITING_BYTES = 16 * _MB
+MAX_WAITING_BYTES = 8 * _MB
 #: How many bytes of `;` and whitespace may be held back before they must be the trailer.
 MAX_HELD_BYTES = MAX_VALUE_BYTES
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
