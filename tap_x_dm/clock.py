@@ -9,7 +9,11 @@ microseconds and every wait is still observable.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
+
+#: The longest a wait sleeps before it calls its `check` again.
+CHECK_EVERY_SECONDS = 1.0
 
 
 class Clock(Protocol):
@@ -19,8 +23,12 @@ class Clock(Protocol):
         """Return the current time in epoch seconds."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        """Block for `seconds` (or pretend to)."""
+    def sleep(self, seconds: float, check: Callable[[], None] | None = None) -> None:
+        """Block for `seconds` (or pretend to), calling `check` before each second of it.
+
+        `check` raises to end the wait early (the target stopped reading): a
+        15-minute wait notices within a second instead of at its end.
+        """
         ...
 
 
@@ -31,7 +39,16 @@ class SystemClock:
         """Return `time.time()`."""
         return time.time()
 
-    def sleep(self, seconds: float) -> None:
-        """Sleep for real."""
-        if seconds > 0:
-            time.sleep(seconds)
+    def sleep(self, seconds: float, check: Callable[[], None] | None = None) -> None:
+        """Sleep for real, a second at a time when there is something to check."""
+        if check is None:
+            if seconds > 0:
+                time.sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        while True:
+            check()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(CHECK_EVERY_SECONDS, left))

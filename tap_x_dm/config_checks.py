@@ -2,7 +2,9 @@
 
 Each problem is one line that names the setting and never a secret's value: a
 credential set that is incomplete, a URL that would carry tokens in clear text,
-a config file that is missing or not JSON, a typo in a setting's name.
+a config file that is missing or not JSON, a typo in a setting's name, a number
+that is not finite (`NaN`, `Infinity`, `1e999`: JSON Schema's `minimum` lets NaN
+through, and the SDK's parser refuses the first two with a traceback).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -86,9 +89,35 @@ def credential_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+class _OddNumber(str):
+    """A number as the config file spells it, when it is not a finite one."""
+
+
+def _odd_constant(text: str) -> _OddNumber:
+    return _OddNumber(text)
+
+
+def _number(text: str) -> float | _OddNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _OddNumber(text)
+
+
+def odd_number_problems(data: Any, path: str = "") -> list[str]:
+    """A line per value that is not a finite number (NaN, Infinity, 1e999), naming its setting."""
+    if isinstance(data, Mapping):
+        items: Any = ((f"{path}.{key}" if path else str(key), value) for key, value in data.items())
+    elif isinstance(data, list):
+        items = ((f"{path}[{index}]", value) for index, value in enumerate(data))
+    else:
+        odd = isinstance(data, _OddNumber) or (isinstance(data, float) and not math.isfinite(data))
+        return [f"{path} must be a finite number (got {data})."] if odd else []
+    return [line for key, value in items for line in odd_number_problems(value, key)]
+
+
 def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
     """The rules JSON Schema cannot say; one line per problem, never a secret's value."""
-    problems = credential_problems(config)
+    problems = odd_number_problems(config)
+    problems.extend(credential_problems(config))
     api_problem = transport_problem(
         "api_url", str(config.get("api_url", "")), "https://api.x.com"
     )  # fmt: skip
@@ -213,10 +242,11 @@ def config_file_problem(path: str) -> str | None:
     except OSError as exc:
         return f"The config file {path} cannot be read: {exc.strerror or exc}."
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_odd_constant, parse_float=_number)
     except ValueError as exc:
         line, column = getattr(exc, "lineno", "?"), getattr(exc, "colno", "?")
         return f"The config file {path} is not valid JSON (line {line}, column {column})."
     if not isinstance(data, dict):
         return f"The config file {path} must hold a JSON object of settings."
-    return None
+    odd = odd_number_problems(data)
+    return odd[0] if odd else None

@@ -24,6 +24,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 
 from tap_x_dm.conform import KnownProperties, WarnOnce
+from tap_x_dm.errors import StopRunError
 from tap_x_dm.lookups import (
     PENDING_KEY,
     LoadedIds,
@@ -240,7 +241,9 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
 
         Ids an earlier run queued are looked up whatever `object_lookups` says now:
         their events were emitted (and their pages covered by a STATE) under `by_id`,
-        so no page of this run will expand them.
+        so no page of this run will expand them. A too-long rate-limit wait on the
+        lookup endpoint stops the run as on the DM endpoints: one line, exit 0, the
+        queue kept in state for the next run.
         """
         if not self.looks_up and self.lookup_type is not None and self.pending:
             self.logger.info(
@@ -250,9 +253,11 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
                 len(self.pending),
                 self.config.get("object_lookups"),
             )
-            self.load_pending()
-        elif self.looks_up:
-            self.load_pending()
+        if self.looks_up or (self.lookup_type is not None and self.pending):
+            try:
+                self.load_pending()
+            except StopRunError as exc:
+                self._services.stop.stop(exc)
         if self._lookup is not None:
             self._lookup.log_sync_costs()
         if self.selected and not self.emitted and not self._services.event_streams_selected:

@@ -13,7 +13,7 @@ import logging
 import random
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tap_x_dm.clock import Clock
@@ -100,8 +100,11 @@ class RateBudget:
         logger: logging.Logger,
         backoff_base_seconds: float = 2.0,
         backoff_cap_seconds: float = 120.0,
+        check_during_waits: Callable[[], None] | None = None,
     ) -> None:
         self._clock = clock
+        #: Raises to end a wait early (`tap_x_dm.target.check_target`), called every second.
+        self._check = check_during_waits
         self._max_wait = max_wait_seconds
         self._logger = logger
         self._backoff_base = backoff_base_seconds
@@ -224,7 +227,7 @@ class RateBudget:
                 retry,
                 reason,
             )
-        self._clock.sleep(seconds)
+        self._clock.sleep(seconds, self._check)
 
     def before_request(self, endpoint: str) -> None:
         """Wait for the reset when the last response left no request in the window."""

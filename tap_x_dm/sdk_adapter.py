@@ -25,7 +25,8 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   encodes STATE and SCHEMA from their fields, without the SDK's deep copy
   (`Message.to_dict` through `dataclasses.asdict`). A RECORD that UTF-8 cannot
   encode (a lone surrogate, `tap_x_dm.surrogates`) is repaired and counted there,
-  the one place every record passes, at no cost to the others.
+  the one place every record passes, at no cost to the others. A write that fails
+  (the target exited, stdout closed or full) is one `TargetGoneError` line.
 
 `tests/test_sdk_adapter.py` checks each assumption against the installed SDK
 and fails loudly when an upgrade changes one (the pin is `<0.55`).
@@ -51,6 +52,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams._state import StreamStateManager
 
 from tap_x_dm.surrogates import repaired
+from tap_x_dm.target import reason_of, target_gone
 
 
 class LeanRecordMessages(Stream):
@@ -186,11 +188,19 @@ class LineWriter(MsgSpecWriter):
             )
 
     def write_message(self, message: singer.Message) -> None:
-        """Write one line; flush unless it is a RECORD (the next STATE flushes it)."""
+        """Write one line; flush unless it is a RECORD (the next STATE flushes it).
+
+        Raises:
+            TargetGoneError: stdout is closed, full, or the target exited.
+        """
+        line = self.format_message(message)
         out = sys.stdout
-        out.buffer.write(self.format_message(message))
-        if not isinstance(message, singer.RecordMessage):
-            out.flush()
+        try:
+            out.buffer.write(line)
+            if not isinstance(message, singer.RecordMessage):
+                out.flush()
+        except (OSError, ValueError, AttributeError) as exc:  # AttributeError: stdout is None
+            raise target_gone(reason_of(exc)) from None
 
 
 class OutOfBandRecordsStream(LeanRecordMessages):

@@ -23,6 +23,7 @@ from tap_x_dm.ratelimit import RateBudget
 from tap_x_dm.routing import ConversationRouter
 from tap_x_dm.run_summary import RunTally
 from tap_x_dm.state import StateError
+from tap_x_dm.target import check_target
 from tap_x_dm.times import parse_timestamp
 
 
@@ -172,6 +173,7 @@ class RunServices:
             self.clock,
             max_wait_seconds=float(self._config["max_rate_limit_wait_seconds"]),
             logger=self.logger,
+            check_during_waits=check_target,  # a dead target ends a 15-minute wait at once
         )
 
     @cached_property

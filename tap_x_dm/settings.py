@@ -237,11 +237,12 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "object_lookups_refresh_days",
-        th.IntegerType(minimum=1),
+        th.IntegerType(minimum=1, maximum=36_500),  # a century: any more overflows a date
         default=7,
         title="Object lookups refresh (days)",
         description="With object_lookups by_id: a user or tweet loaded this many UTC days ago "
-        "is looked up again when an event refers to it (1: once a day, like expansions).",
+        "is looked up again when an event refers to it (1: once a day, like expansions; at most "
+        "36500).",
     ),
     th.Property(
         "object_lookups_max_ids",
@@ -340,6 +341,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType,
         title="Run lock folder",
         description="Folder of the per-account run locks that stop two overlapping runs of one "
-        "account (default: the system's temp folder).",
+        "account, keyed on its X user id (default: $XDG_STATE_HOME/tap-x-dm/locks, else "
+        "~/.local/state/tap-x-dm/locks).",
     ),
 ).to_dict()

@@ -30,11 +30,12 @@ from tap_x_dm.config_checks import (
 from tap_x_dm.errors import StopRunError, TapXDMError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
-from tap_x_dm.runlock import account_run_lock
+from tap_x_dm.runlock import account_run_lock, prepare_lock_dir
 from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap, cli_setting
 from tap_x_dm.services import Account, RunServices
 from tap_x_dm.settings import CONFIG_SCHEMA
 from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
+from tap_x_dm.target import TargetGoneError, check_target, silence_stdout
 
 #: The setting `invoke` reads before a Tap exists, and its environment variable's prefix.
 _SUMMARY = ("run_summary_path", "TAP_X_DM_")
@@ -110,24 +111,30 @@ class TapXDM(RunScopedTap):
 
     @contextlib.contextmanager
     def run_scope(self) -> Iterator[None]:
-        """One run per account at a time, and never on another account's state."""
+        """One run per account at a time, and never on another account's state.
+
+        The lock is keyed on the account's id: from state, else `GET /2/users/me`
+        (which every run without one makes anyway), before any DM request.
+        """
+        check_target()  # stdout closed (`>&-`): one line, before any request
         lock_dir = self.config.get("run_lock_dir")
-        authenticator = self.services.authenticator
         summary_path = self.config.get("run_summary_path")
         with (
-            account_run_lock(authenticator.identity, Path(lock_dir) if lock_dir else None),
             run_summary.recording(self.services, summary_path, self.logger),
+            contextlib.ExitStack() as held,
         ):
+            lock_folder = prepare_lock_dir(Path(lock_dir).expanduser() if lock_dir else None)
             account, stored = self.services.account, self.services.account.stored_id
-            account.check_credential(authenticator.user_id)
+            account.check_credential(self.services.authenticator.user_id)
             self._check_archive(stored)  # before the first request (the account's too, if stored)
             try:
-                _ = account.id  # before any stream: every record carries it
+                account_id = account.id  # before any stream: every record carries it
             except StopRunError as exc:
-                self.services.stop.stop(exc)
+                self.services.stop.stop(exc)  # no account, no request: nothing to lock
             else:
+                held.enter_context(account_run_lock(account_id, lock_folder))
                 if stored is None:  # users/me, which the run makes anyway, told the account
-                    self._check_archive(account.id)
+                    self._check_archive(account_id)
             try:
                 yield
             finally:
@@ -182,6 +189,8 @@ class TapXDM(RunScopedTap):
             sys.exit(1)
         except TapXDMError as exc:
             cls.logger.error("%s", exc)
+            if isinstance(exc, TargetGoneError):
+                silence_stdout()  # what stdout still buffers would fail again at exit
             cls._summarise_failure(exc, summary_file)
             sys.exit(run_summary.exit_code_of(exc))
         except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,8 @@ class TapRun:
 
 #: Run locks of this test session, apart from any real tap-x-dm run on the machine.
 RUN_LOCK_DIR = tempfile.mkdtemp(prefix="tap-x-dm-test-locks-")
+#: The default lock folder of every run the tests start (subprocesses too): never the real home.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="tap-x-dm-test-state-")
 
 
 def tap_config(sandbox: Sandbox, **overrides: Any) -> dict[str, Any]:

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.runlock import RunLockedError, account_run_lock, lock_name
+from tap_x_dm.runlock import RunLockedError, account_run_lock, default_lock_dir, lock_name
+from tap_x_dm_sandbox import ManualClock
+from tests.conftest import run_tap
 
 
 def hold(
@@ -88,3 +90,90 @@ def test_an_overlapping_cli_run_of_the_same_account_exits_with_one_line(
     assert "Traceback" not in second.stderr
     assert second.stdout == ""
     assert first.returncode == 0, first_err[-2000:]
+
+
+def test_the_default_lock_folder_is_the_users_state_folder_never_tmpdir(tmp_path: Path) -> None:
+    state_home = str(tmp_path / "state")
+    env = {"XDG_STATE_HOME": state_home, "TMPDIR": str(tmp_path / "tmp")}
+    assert default_lock_dir(env) == tmp_path / "state" / "tap-x-dm" / "locks"
+    assert default_lock_dir({**env, "TMPDIR": "/elsewhere"}) == default_lock_dir(env)
+    home = Path.home() / ".local" / "state" / "tap-x-dm" / "locks"
+    assert default_lock_dir({"TMPDIR": str(tmp_path)}) == home
+    assert default_lock_dir({"XDG_STATE_HOME": "relative/state"}) == home  # as XDG asks
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_second_credential_of_a_locked_account_is_refused_before_any_dm_request(
+    sandbox_factory: Any, tmp_path: Path, stored: bool
+) -> None:
+    """The lock is the account's, not the token's: another token of it waits its turn."""
+    sandbox = sandbox_factory(rate_limit=10_000, events=40, conversations=8)
+    account_id = sandbox.account.id
+    state = {"account": {"id": account_id}} if stored else {}
+    with account_run_lock(account_id, tmp_path):  # a run with another token of the account
+        locks = str(tmp_path)
+        run = run_tap(
+            sandbox, clock=ManualClock(), state=state, raise_errors=False, run_lock_dir=locks
+        )
+    assert isinstance(run.error, RunLockedError)
+    assert f"in progress (lock {tmp_path / f'account-{account_id}.lock'})" in str(run.error)
+    assert [entry["path"] for entry in sandbox.request_log] == ([] if stored else ["/2/users/me"])
+    assert run.records("dm_events") == []
+
+
+def test_without_run_lock_dir_the_lock_is_in_xdg_state_home(
+    sandbox_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = sandbox_factory(rate_limit=10_000, events=5, conversations=2)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    lock = tmp_path / "state" / "tap-x-dm" / "locks" / f"account-{sandbox.account.id}.lock"
+    with account_run_lock(sandbox.account.id, lock.parent):
+        run = run_tap(sandbox, clock=ManualClock(), raise_errors=False, run_lock_dir=None)
+    assert isinstance(run.error, RunLockedError)
+    assert f"(lock {lock})" in str(run.error)
+    assert not (tmp_path / "tmp").exists()
+
+
+def _lock_dir_cases(tmp_path: Path, account_id: str) -> dict[str, tuple[Path, str]]:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    folder_lock = tmp_path / "locks"
+    (folder_lock / f"account-{account_id}.lock").mkdir(parents=True)
+    return {
+        "a file": (a_file, f"run_lock_dir {a_file}: is a file, not a folder;"),
+        "under a file": (a_file / "locks", f"run_lock_dir {a_file / 'locks'}: lies under a file"),
+        "lock is a folder": (
+            folder_lock,
+            f"run_lock_dir {folder_lock}: its lock account-{account_id}.lock is a folder",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["a file", "under a file", "lock is a folder"])
+def test_a_run_lock_dir_that_cannot_hold_the_lock_is_one_line_before_any_request(
+    sandbox_factory: Any, tmp_path: Path, case: str
+) -> None:
+    sandbox = sandbox_factory(rate_limit=10_000, events=5, conversations=2)
+    lock_dir, expected = _lock_dir_cases(tmp_path, sandbox.account.id)[case]
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "api_url": sandbox.base_url,
+                "access_token": sandbox.access_token(),
+                "run_lock_dir": str(lock_dir),
+            }
+        )
+    )
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"account": {"id": sandbox.account.id}}))
+    command = [sys.executable, "-m", "tap_x_dm", "--config", str(config), "--state", str(state)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "error" in line]
+    assert len(errors) == 1, done.stderr
+    assert expected in errors[0]
+    assert done.stdout == ""
+    assert sandbox.request_log == []

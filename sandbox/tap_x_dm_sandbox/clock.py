@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 __all__ = ["Clock", "ManualClock", "SystemClock"]
@@ -21,8 +22,8 @@ class Clock(Protocol):
         """Return the current time in epoch seconds."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        """Block for `seconds` (or pretend to)."""
+    def sleep(self, seconds: float, check: Callable[[], None] | None = None) -> None:
+        """Block for `seconds` (or pretend to), calling `check` before each second of it."""
         ...
 
 
@@ -33,10 +34,16 @@ class SystemClock:
         """Return `time.time()`."""
         return time.time()
 
-    def sleep(self, seconds: float) -> None:
-        """Sleep for real."""
-        if seconds > 0:
-            time.sleep(seconds)
+    def sleep(self, seconds: float, check: Callable[[], None] | None = None) -> None:
+        """Sleep for real, a second at a time when there is something to check."""
+        end = time.monotonic() + seconds
+        while True:
+            if check is not None:
+                check()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(left if check is None else min(1.0, left))
 
 
 class ManualClock:
@@ -56,11 +63,24 @@ class ManualClock:
         with self._lock:
             return self._now
 
-    def sleep(self, seconds: float) -> None:
-        """Advance the clock by `seconds` and remember the wait."""
+    def sleep(self, seconds: float, check: Callable[[], None] | None = None) -> None:
+        """Advance the clock by `seconds` and remember the wait (one entry per wait).
+
+        With `check`, the clock moves a second at a time and calls it before each
+        step, as a real wait would: a test sees when the wait noticed.
+        """
         with self._lock:
             self.sleeps.append(seconds)
-            self._now += max(0.0, seconds)
+        left = max(0.0, seconds)
+        while True:
+            if check is not None:
+                check()
+            if left <= 0:
+                return
+            step = left if check is None else min(1.0, left)
+            with self._lock:
+                self._now += step
+            left -= step
 
     def advance(self, seconds: float) -> None:
         """Move time forward without recording a sleep."""

@@ -2,7 +2,10 @@
 
 Both expose the same names (`data/direct-messages.js`, ...) so the rest of the
 package never cares which it got. A zip member is read straight from the zip,
-decompressed as it is read: nothing is unpacked to disk or memory.
+decompressed as it is read: nothing is unpacked to disk or memory. A member that
+inflates past its declared size, or past `MAX_RATIO` times its compressed size
+(X's JSON compresses about 5 to 10 times; a crafted file of one repeated byte,
+1000 times), is refused in one line, counted as it inflates.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, cast
 
-from tap_x_dm.archive.errors import ArchiveError, one_line
+from tap_x_dm.archive.errors import ArchiveError, ArchiveFormatError, one_line
 
 DATA = "data/"
+#: No real archive's file inflates more than this many times its compressed size.
+MAX_RATIO = 100
+#: Up to this many bytes, any ratio goes (a small file of whitespace is harmless).
+RATIO_FLOOR_BYTES = 1024 * 1024
 
 
 class Container(ABC):
@@ -115,18 +122,67 @@ class ZipContainer(Container):
         return f"{info.file_size}:{info.CRC:08x}"
 
     def open(self, name: str) -> IO[bytes]:
-        """The member, decompressed while it is read."""
+        """The member, decompressed while it is read, its inflation counted."""
+        info = self._infos[name]
+        where = f"X archive {self.label}: {name}"
+        limit = max(RATIO_FLOOR_BYTES, MAX_RATIO * info.compress_size)
+        if info.file_size > limit:
+            raise _inflation_error(where, info.compress_size)
         try:
-            return self._zip.open(self._infos[name])
+            member = self._zip.open(info)
         except (RuntimeError, NotImplementedError, zipfile.BadZipFile) as exc:
             # RuntimeError: a password-protected member; NotImplementedError: a compression
             # method Python lacks.
-            msg = f"X archive {self.label}: {name} cannot be read: {one_line(str(exc))}"
+            msg = f"{where} cannot be read: {one_line(str(exc))}"
             raise ArchiveError(msg) from exc
+        return cast("IO[bytes]", CountedMember(member, where, info.file_size, info.compress_size))
 
     def close(self) -> None:
         """Close the zip file."""
         self._zip.close()
+
+
+def _inflation_error(where: str, compressed: int) -> ArchiveFormatError:
+    return ArchiveFormatError(
+        f"{where} inflates to more than {MAX_RATIO} times its {compressed} compressed bytes: "
+        "no X archive compresses so far; refused as a crafted file (a zip bomb)"
+    )
+
+
+class CountedMember:
+    """A zip member that refuses to inflate past its declared size or `MAX_RATIO`."""
+
+    def __init__(self, raw: IO[bytes], where: str, declared: int, compressed: int) -> None:
+        self._raw = raw
+        self._where = where
+        self._declared = declared
+        self._compressed = compressed
+        self._limit = max(RATIO_FLOOR_BYTES, MAX_RATIO * compressed)
+        self.inflated = 0
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` more bytes, counted."""
+        data = self._raw.read(size)
+        self.inflated += len(data)
+        if self.inflated > self._declared:
+            msg = (
+                f"{self._where} inflates past the {self._declared} bytes the zip declares "
+                "for it: the zip is damaged or crafted"
+            )
+            raise ArchiveFormatError(msg)
+        if self.inflated > self._limit:
+            raise _inflation_error(self._where, self._compressed)
+        return data
+
+    def close(self) -> None:
+        """Close the member."""
+        self._raw.close()
+
+    def __enter__(self) -> CountedMember:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def open_container(path: str | Path) -> Container:

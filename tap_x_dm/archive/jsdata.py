@@ -7,6 +7,13 @@ hashes every byte it reads (the archive checksum comes for free) and keeps the
 position, so a parse error names line and column. `conversation_items` then
 yields one DM item at a time: memory stays at one message, however large the
 file or the conversation.
+
+Every byte is handed on once, so time grows with the file, never its square:
+held-back whitespace (which might precede the trailing `;`) is handed on as
+soon as it cannot, and a run of `;` and whitespace is never joined again per
+chunk. No X DM is megabytes long, so a string, a number or a message item past
+`MAX_VALUE_BYTES` is refused in one line before the parser buffers it
+(`ValueGuard`): memory stays bounded whatever the file holds.
 """
 
 from __future__ import annotations
@@ -27,6 +34,60 @@ from tap_x_dm.archive.errors import ArchiveFormatError, one_line
 MAX_PREFIX = 4096
 _TRAILING = b" \t\r\n;"
 _SNIPPET = re.compile(r"^(\s*)(.*)$")
+_MB = 1024 * 1024
+#: The longest string or number read: a DM's text is at most 10,000 characters (60 KB
+#: escaped), an id 20 digits. Past it, not an X file (and yajl's buffer would grow with it).
+MAX_VALUE_BYTES = 1 * _MB
+#: The longest message item: its text and every entity and reaction are far smaller.
+MAX_ITEM_BYTES = 4 * _MB
+#: How much of a conversation may be read before its id (X writes the id first).
+MAX_WAITING_BYTES = 8 * _MB
+#: How many bytes of `;` and whitespace may be held back before they must be the trailer.
+MAX_HELD_BYTES = MAX_VALUE_BYTES
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+#: Bytes that end a number or literal token (JSON's punctuation, whitespace) become b"|",
+#: every other byte b".", so one `rfind` finds where the last bare token began.
+_TOKEN_ENDS = bytes(b"|"[0] if b in b'{}[],:" \t\r\n' else b"."[0] for b in range(256))
+
+
+class ValueGuard:
+    """Follows strings and bare tokens across chunks, at C speed per chunk.
+
+    ijson's parser buffers a whole string or number before it reports it; one
+    1 GB message would take a gigabyte (and, in yajl, time that grows with its
+    square). Escapes are removed before counting quotes: an escaped quote ends nothing.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._in_string = False
+        self._escaped = False  # the chunk ended in a backslash inside a string
+        self._string_run = 0
+        self._token_run = 0
+
+    def check(self, data: bytes, offset: int) -> None:
+        """Account for `data` (starting at file byte `offset`); raise past the limit."""
+        text = data[1:] if self._escaped else data
+        self._escaped = False
+        if b"\\" in text:
+            text = _ESCAPE.sub(b"", text)
+            if text.endswith(b"\\"):
+                self._escaped, text = True, text[:-1]
+        quotes = text.count(b'"')
+        if quotes:
+            self._in_string ^= bool(quotes & 1)
+            tail = len(text) - text.rfind(b'"') - 1
+            self._string_run = tail if self._in_string else 0
+        elif self._in_string:
+            self._string_run += len(data)  # escapes count too: the parser keeps them
+        ends = data.translate(_TOKEN_ENDS).rfind(b"|")
+        self._token_run = self._token_run + len(data) if ends < 0 else len(data) - ends - 1
+        if max(self._string_run, self._token_run) > MAX_VALUE_BYTES:
+            msg = (
+                f"{self._name}: a JSON value longer than {MAX_VALUE_BYTES // _MB} MB before "
+                f"byte {offset + len(data)}: no X DM is that long; not an X data file"
+            )
+            raise ArchiveFormatError(msg)
 
 
 class Hasher(Protocol):
@@ -53,7 +114,15 @@ class AssignmentReader:
         self._raw = raw
         self._hasher = hasher
         self._pending = b""
-        self._held = b""
+        #: `;` and whitespace held back from the end of what was read (maybe the trailer).
+        self._held = bytearray()
+        #: More than `MAX_HELD_BYTES` were held: only more `;` and whitespace may follow.
+        self._spilled = False
+        self._guard = ValueGuard(name)
+        #: File offset where the message item being built began (set by `_items`).
+        self.item_start: int | None = None
+        #: File offset of the first item waiting for its conversation's id (`_items`).
+        self.waiting_start = 0
         self._eof = False
         self._started = False
         self.offset = 0  # file offset of the next byte handed out
@@ -119,17 +188,50 @@ class AssignmentReader:
                 self._eof = not data
             if not data:
                 # The end: only whitespace and `;` can be held back, and they are dropped.
-                self._account(self._held)
-                self._held = b""
+                self._account(bytes(self._held))
+                self._held.clear()
                 return b""
-            data = self._held + data
+            if not self._held and not self._spilled and b";" not in data:
+                return self._hand_out(data)  # nothing to hold back but whitespace: hand it on
             body = data.rstrip(_TRAILING)
-            self._held = data[len(body) :]
             if body:
-                self.last_chunk = body
-                self.last_start = (self.offset, self.lines, self.column)
-                self._account(body)
-                return body
+                if self._spilled:
+                    at = self.offset + len(self._held) + len(data) - len(data.lstrip(_TRAILING))
+                    msg = (
+                        f"{self.name}: more than {MAX_HELD_BYTES // _MB} MB of ';' and "
+                        f"whitespace, then more data at byte {at}: not an X data file"
+                    )
+                    raise ArchiveFormatError(msg)
+                out = bytes(self._held) + body if self._held else body
+                self._held = bytearray(data[len(body) :])
+                return self._hand_out(out)
+            self._held += data
+            # Whitespace before the first held `;` cannot be the trailer's: hand it on now
+            # rather than join it again with every chunk.
+            cut = self._held.find(b";")
+            cut = len(self._held) if cut < 0 else cut
+            if cut:
+                out = bytes(self._held[:cut])
+                del self._held[:cut]
+                return self._hand_out(out)
+            if len(self._held) > MAX_HELD_BYTES:
+                self._account(bytes(self._held))
+                self._held.clear()
+                self._spilled = True
+
+    def _hand_out(self, data: bytes) -> bytes:
+        """Check, place and count `data` before ijson gets it."""
+        self._guard.check(data, self.offset)
+        self.last_chunk = data
+        self.last_start = (self.offset, self.lines, self.column)
+        self._account(data)
+        if self.item_start is not None and self.offset - self.item_start > MAX_ITEM_BYTES:
+            msg = (
+                f"{self.name}: a message item longer than {MAX_ITEM_BYTES / _MB:g} MB from "
+                f"byte {self.item_start}: no X DM is that long; not an X data file"
+            )
+            raise ArchiveFormatError(msg)
+        return data
 
     def drain(self) -> None:
         """Read (and hash) whatever ijson left unread."""
@@ -233,8 +335,9 @@ def _items(reader: AssignmentReader) -> Iterator[tuple[str, dict[str, Any]]]:
         if builder is not None:
             builder.event(event, value)
             if prefix == MESSAGES and event == "end_map":
+                reader.item_start = None
                 if conversation is None:
-                    waiting.append(builder.value)
+                    _wait_for_id(reader, waiting, builder.value, number)
                 else:
                     yield conversation, builder.value
                 builder = None
@@ -244,6 +347,7 @@ def _items(reader: AssignmentReader) -> Iterator[tuple[str, dict[str, Any]]]:
                 raise ArchiveFormatError(msg)
             builder = ijson.ObjectBuilder()
             builder.event(event, value)
+            reader.item_start = reader.offset
         elif prefix == CONVERSATION_ID:
             if event not in ("string", "number"):
                 msg = f"{reader.name}: conversation {number}: conversationId is a {event}"
@@ -259,6 +363,21 @@ def _items(reader: AssignmentReader) -> Iterator[tuple[str, dict[str, Any]]]:
                 msg = f"{reader.name}: conversation {number} has messages but no conversationId"
                 raise ArchiveFormatError(msg)
             conversation = None
+
+
+def _wait_for_id(
+    reader: AssignmentReader, waiting: list[dict[str, Any]], item: dict[str, Any], number: int
+) -> None:
+    """Keep an item until its conversation's id comes, within `MAX_WAITING_BYTES` of file."""
+    if not waiting:
+        reader.waiting_start = reader.offset
+    elif reader.offset - reader.waiting_start > MAX_WAITING_BYTES:
+        msg = (
+            f"{reader.name}: conversation {number} has more than {MAX_WAITING_BYTES / _MB:g} MB "
+            "of messages before its conversationId: not an X data file"
+        )
+        raise ArchiveFormatError(msg)
+    waiting.append(item)
 
 
 def sha256() -> Hasher:

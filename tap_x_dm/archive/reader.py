@@ -235,7 +235,10 @@ def _check_start(container: Container, dm_file: DmFile) -> None:
     """The file must open as `... = [`: a wrong file fails before any record."""
     where = f"X archive {container.label}: {dm_file.name}"
     with container.open(dm_file.name) as raw:
-        head = AssignmentReader(raw, where).read(64).lstrip()
+        reader = AssignmentReader(raw, where)
+        head = reader.read(64).lstrip()
+        while not head and (chunk := reader.read(65536)):  # whitespace is handed on as read
+            head = chunk.lstrip()
     if not head.startswith(b"["):
         found = repr(head[:1].decode("utf-8", "replace")) if head else "nothing"
         msg = f"{where}: expected a JSON array after '=', found {found}"
