@@ -27,10 +27,14 @@ def meltano(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     if binary is None:
         pytest.fail("meltano not found: run `bash scripts/bootstrap.sh`")
     return subprocess.run(
-        [str(binary), *args], cwd=project,
+        [str(binary), *args],
+        cwd=project,
         env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:

@@ -54,9 +54,14 @@ class Project:
 
     def meltano(self, *args: str, env: dict[str, str] | None = None) -> str:
         result = subprocess.run(
-            [str(self.binary), *args], cwd=self.root, env={**self.env, **(env or {})},
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+            [str(self.binary), *args],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert result.returncode == 0, (args, result.stderr[-4000:])
         return result.stdout
 
@@ -74,17 +79,26 @@ def test_meltano_add_from_ref_installs_the_wheel_and_runs(
     binary = _meltano_bin()
     assert binary is not None
     init = subprocess.run(
-        [str(binary), "init", "analytics", "--no_usage_stats"], cwd=base,
+        [str(binary), "init", "analytics", "--no_usage_stats"],
+        cwd=base,
         env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert init.returncode == 0, init.stderr[-3000:]
     project = Project(base / "analytics")
 
     project.meltano(
-        "add", "--plugin-type", "extractor", "tap-x-dm", "--from-ref", str(PLUGIN_FILE),
+        "add",
+        "--plugin-type",
+        "extractor",
+        "tap-x-dm",
+        "--from-ref",
+        str(PLUGIN_FILE),
         "--no-install",
-    )  # fmt: skip
+    )
     meltano_yml = project.root / "meltano.yml"
     text = meltano_yml.read_text()
     assert text.count(f"pip_url: {PIP_URL}\n") == 1
@@ -92,9 +106,14 @@ def test_meltano_add_from_ref_installs_the_wheel_and_runs(
     loader_ref = base / "target-jsonl.yml"
     loader_ref.write_text(yaml.safe_dump(TARGET_JSONL, sort_keys=False))
     project.meltano(
-        "add", "--plugin-type", "loader", "target-jsonl", "--from-ref", str(loader_ref),
+        "add",
+        "--plugin-type",
+        "loader",
+        "target-jsonl",
+        "--from-ref",
+        str(loader_ref),
         "--no-install",
-    )  # fmt: skip
+    )
     definition = yaml.safe_load(meltano_yml.read_text())
     (extractor,) = definition["plugins"]["extractors"]
     declared = yaml.safe_load(PLUGIN_FILE.read_text())
