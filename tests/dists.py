@@ -11,12 +11,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 def build_distributions(outdir: Path) -> tuple[Path, Path]:
     """`python -m build` (isolated: hatchling from the package registry); (sdist, wheel)."""
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(outdir), str(REPO)],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=600,
+        check=False,
     )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     (sdist,) = outdir.glob("tap_x_dm-*.tar.gz")
     (wheel,) = outdir.glob("tap_x_dm-*.whl")
     return sdist, wheel

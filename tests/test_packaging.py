@@ -42,7 +42,8 @@ def test_sdist_carries_the_plugin_definition_and_no_local_files(dists: tuple[Pat
     for path in ("pyproject.toml", "LICENSE", "README.md", "plugin/extractors/tap-x-dm.yml"):
         assert path in names, path
     for local in (".env", ".meltano", ".venv", ".sandbox", "output"):
-        assert not [n for n in names if n == local or n.startswith(local + "/")], local
+        assert not [n for n in names if n.startswith(local)], local
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
 def test_wheel_has_commands_types_spec_and_metadata(dists: tuple[Path, Path]) -> None:
