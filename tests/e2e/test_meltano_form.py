@@ -17,15 +17,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import REPO, _meltano_bin
+from tests.e2e.conftest import REPO, _meltano_bin, _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def meltano(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     binary = _meltano_bin()
-    if binary is None:
-        pytest.fail("meltano not found: run `bash scripts/bootstrap.sh`")
+    if binary is None:  # skipped outside CI, as the other end-to-end tests
+        _unavailable("meltano not found: run `bash scripts/bootstrap.sh`")
+    assert binary is not None
     return subprocess.run(
         [str(binary), *args],
         cwd=project,
