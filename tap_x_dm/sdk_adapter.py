@@ -17,6 +17,7 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   property selected and conformance off (the tap's streams drop unknown properties
   themselves, `tap_x_dm.conform`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
+  Every record it writes has every top-level property of the schema (null when absent).
 * `cli_setting`: `Tap.invoke` gets the config as the SDK's private `_ConfigInput`;
   `run_summary_path` must be read from it when the run fails before a Tap exists.
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
@@ -56,9 +57,23 @@ from tap_x_dm.target import reason_of, target_gone
 
 
 class LeanRecordMessages(Stream):
-    """The SDK's RECORD messages, without the walks that cannot change the record."""
+    """The SDK's RECORD messages, without the walks that cannot change the record.
+
+    Every RECORD carries every top-level property of the stream's schema, null when X
+    left it out: targets that take their columns from the first record (singer-io
+    target-csv) or from each batch (target-parquet) see the same columns every time.
+    """
 
     _all_selected: tuple[object, bool] | None = None
+    #: The stream's schema and its properties, each None, in the schema's order.
+    _template: tuple[object, dict[str, None]] | None = None
+
+    def _with_every_property(self, record: types.Record) -> types.Record:
+        """A copy of `record` with each property it lacks set to None (one C-level merge)."""
+        schema = self.schema
+        if self._template is None or self._template[0] is not schema:
+            self._template = (schema, dict.fromkeys(schema.get("properties") or ()))
+        return {**self._template[1], **record}
 
     def _nothing_to_conform(self) -> bool:
         if self.TYPE_CONFORMANCE_LEVEL is not TypeConformanceLevel.NONE:
@@ -103,6 +118,7 @@ class LeanRecordMessages(Stream):
     def _write_record_message(self, record: types.Record) -> None:
         """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
         self.count_record()
+        record = self._with_every_property(record)
         if not self._nothing_to_conform():
             super()._write_record_message(record)
             return

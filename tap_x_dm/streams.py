@@ -205,6 +205,31 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         #: Whether the request in flight is the routing pass's (`/2/dm_events`).
         self._via_dm_events = False
         self._via_dm_events_done = False
+        self._said_unconfigured = False
+
+    @property
+    def selected(self) -> bool:
+        """Selected and given a conversation to read: otherwise no SCHEMA and no empty table.
+
+        Meltano selects every stream by default; a target would create an empty table for
+        a stream that cannot have a record until `dm_conversation_ids` or
+        `participant_ids` is set.
+        """
+        if not super().selected:
+            return False
+        if self.config.get("dm_conversation_ids") or self.config.get("participant_ids"):
+            return True
+        if not self._said_unconfigured:
+            self._said_unconfigured = True
+            self.logger.info(
+                "conversation_events: no dm_conversation_ids or participant_ids set; "
+                "skipped (no SCHEMA, no table)."
+            )
+        return False
+
+    @selected.setter
+    def selected(self, value: bool | None) -> None:
+        OutOfBandRecordsStream.selected.fset(self, value)  # type: ignore[attr-defined]
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:

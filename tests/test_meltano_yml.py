@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import yaml
@@ -9,7 +10,6 @@ import yaml
 from tap_x_dm.tap import TapXDM
 
 REPO = Path(__file__).resolve().parents[1]
-SDK_BUILT_INS = {"stream_maps", "stream_map_config", "faker_config"}
 
 
 def extractor() -> dict:
@@ -18,14 +18,14 @@ def extractor() -> dict:
 
 
 def test_settings_match_the_tap() -> None:
-    properties = TapXDM.config_jsonschema["properties"]
+    """Every setting, the SDK's built-in ones (maps, flattening, faker) included."""
+    schema = copy.deepcopy(TapXDM.config_jsonschema)
+    TapXDM.append_builtin_config(schema)
+    properties = schema["properties"]
     declared = {s["name"]: s for s in extractor()["settings"]}
-    ours = {
-        name
-        for name in properties
-        if name not in SDK_BUILT_INS and not name.startswith("flattening_")
-    }
-    assert set(declared) == ours
+    assert set(declared) == set(properties)
+    for name in ("stream_maps", "stream_map_config", "faker_config"):
+        assert declared[name]["kind"] == "object", name
     for name, prop in properties.items():
         if name in declared:
             assert declared[name].get("sensitive", False) == bool(prop.get("secret")), name

@@ -1,39 +1,53 @@
 """`pip install .` gives the tap's two commands, typed, with the spec inside and one version.
 
 The wheel carries the tap only: the sandbox is its own distribution (`sandbox/`), and no
-test code ships.
+test code ships. Both the sdist and the wheel (built from the sdist) pass `twine check`.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
+import pytest
+
 import tap_x_dm
+from tests.dists import build_distributions
 
-REPO = Path(__file__).resolve().parents[1]
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return build_distributions(tmp_path_factory.mktemp("dist"))
 
 
-def test_wheel_has_commands_types_spec_and_metadata(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
-        check=True,
+def test_sdist_and_wheel_pass_twine_check(dists: tuple[Path, Path]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, dists)],
         capture_output=True,
-        timeout=300,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    (wheel,) = tmp_path.glob("tap_x_dm-*.whl")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASSED") == 2, result.stdout
+
+
+def test_sdist_carries_the_plugin_definition_and_no_local_files(dists: tuple[Path, Path]) -> None:
+    sdist, _ = dists
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for path in ("pyproject.toml", "LICENSE", "README.md", "plugin/extractors/tap-x-dm.yml"):
+        assert path in names, path
+    for local in (".env", ".meltano", ".venv", ".sandbox", "output"):
+        assert not [n for n in names if n.startswith(local)], local
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_wheel_has_commands_types_spec_and_metadata(dists: tuple[Path, Path]) -> None:
+    _, wheel = dists
     assert wheel.name.startswith(f"tap_x_dm-{tap_x_dm.__version__}-")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
