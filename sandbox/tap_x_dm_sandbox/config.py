@@ -68,6 +68,14 @@ class SandboxConfig:
         html_502_every: Answer every k-th API request with a proxy's HTML 502 page.
         rate_limit_no_headers_every: Answer every k-th API request with a 429 without
             `x-rate-limit-*` headers.
+        brands: Brand accounts besides the default account, each its own inbox, grant and
+            budget (see `brands`); their credentials go to `brands_file`.
+        brand_events: Generated events per brand.
+        brands_file: Where the brands' credentials are written (JSON, mode 0600).
+        revoked_brands: The first n brands' grants are revoked once their tokens are written.
+        usage_capped_between: Answer 429 usage-capped from the first to the second number of
+            seconds after start (an app-wide cap that clears).
+        credits_depleted_between: The same with 402 credits-depleted.
     """
 
     host: str = "127.0.0.1"
@@ -108,6 +116,12 @@ class SandboxConfig:
     non_json_every: int = 0
     html_502_every: int = 0
     rate_limit_no_headers_every: int = 0
+    brands: int = 0
+    brand_events: int = 600
+    brands_file: str | None = None
+    revoked_brands: int = 0
+    usage_capped_between: tuple[float, float] | None = None
+    credits_depleted_between: tuple[float, float] | None = None
 
     def every_k(self) -> EveryK:
         """Return the periodic-fault settings."""

@@ -141,6 +141,9 @@ def test_every_config_field_has_a_flag() -> None:
             "--drop-every", "3", "--slow-every", "4", "--slow-seconds", "0.5",
             "--truncate-every", "5", "--non-json-every", "6", "--html-502-every", "7",
             "--rate-limit-no-headers-every", "8", "--request-log", "log.jsonl",
+            "--brands", "2", "--brand-events", "50", "--brands-file", "brands.json",
+            "--revoked-brands", "1", "--usage-capped-between", "1,2",
+            "--credits-depleted-between", "3,4",
         ]
     )  # fmt: skip
     config = config_from_args(args)
