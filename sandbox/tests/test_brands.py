@@ -1,4 +1,4 @@
-"""`--brands K`: brand accounts with inboxes, grants and budgets of their own; app faults that clear."""
+"""`--brands K`: brand accounts with inboxes, grants and budgets of their own; faults that clear."""
 
 from __future__ import annotations
 
