@@ -36,14 +36,16 @@ out=output/fleet
 rm -rf "$out"
 mkdir -p "$out/secrets"
 chmod 700 "$out/secrets"
+cap_flag=(--usage-capped-between "${FLEET_CAP:-15,35}")
+[ "${FLEET_CAP:-}" = off ] && cap_flag=()
 sandbox_pid=""
 cleanup() { if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
 .venv/bin/tap-x-dm-sandbox --port 0 --quiet --users 10 --conversations 20 --events 200 \
   --brands "$accounts" --brand-events "${FLEET_EVENTS:-600}" --brands-file "$out/secrets/brands.json" \
-  --revoked-brands 1 --rate-limit 2 --rate-window "${FLEET_WINDOW:-8}" --token-ttl 60 \
-  --usage-capped-between "${FLEET_CAP:-15,35}" --request-log "$out/requests.jsonl" \
+  --revoked-brands "${FLEET_REVOKED:-1}" --rate-limit 2 --rate-window "${FLEET_WINDOW:-8}" \
+  --token-ttl 60 ${cap_flag[@]+"${cap_flag[@]}"} --request-log "$out/requests.jsonl" \
   >"$out/sandbox.out" 2>"$out/sandbox.err" &
 sandbox_pid=$!
 for _ in $(seq 1 600); do
@@ -54,12 +56,13 @@ done
 [ -s "$out/secrets/brands.json" ] || { echo "the sandbox did not start" >&2; exit 1; }
 
 # accounts.yml and one credentials file per account (mode 0600); no secret in accounts.yml.
-"$FLEET_PY" - "$out" "${FLEET_CONCURRENCY:-4}" <<'PY'
+FLEET_WINDOW="${FLEET_WINDOW:-8}" "$FLEET_PY" - "$out" "${FLEET_CONCURRENCY:-4}" <<'PY'
 import json, os, sys
 from pathlib import Path
 out, concurrency = Path(sys.argv[1]), int(sys.argv[2])
 brands = json.loads((out / "secrets" / "brands.json").read_text())
 lines = [
+    f"# sandbox: window={os.environ['FLEET_WINDOW']} limit=2 (read by bench_fleet.py)",
     "version: 1",
     "fleet:",
     f"  concurrency: {concurrency}",
@@ -90,7 +93,7 @@ export TAP_X_DM_FLEET_SENSOR_SECONDS=1
 "$FLEET_PY" -m tap_x_dm_fleet check "$out/accounts.yml"
 started=$(date +%s)
 status=0
-"$FLEET_PY" -m tap_x_dm_fleet run "$out/accounts.yml" --until-done \
+"$FLEET_PY" ${FLEET_PROFILE:+-m cProfile -o "$out/profile.out"} -m tap_x_dm_fleet run "$out/accounts.yml" --until-done --measure \
   --deadline-seconds "${FLEET_DEADLINE:-600}" >"$out/fleet.log" 2>&1 || status=$?
 echo "fleet: $accounts account(s) in $(( $(date +%s) - started )) s (log: $out/fleet.log)"
 "$FLEET_PY" -m tap_x_dm_fleet report "$out/accounts.yml" --brands-file "$out/secrets/brands.json" \

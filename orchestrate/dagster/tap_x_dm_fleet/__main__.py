@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_x_dm_fleet.accounts import AccountsError, Fleet, load_fleet
+from tap_x_dm_fleet.measure import TreeSampler
 from tap_x_dm_fleet.schedule import FleetSchedule, iso
 
 FINISHED = frozenset({"complete", "stopped_account"})
@@ -34,9 +35,11 @@ def _say(line: str) -> None:
 def run(fleet: Fleet, *, until_done: bool, deadline: float | None) -> int:
     """Tick the batch sensor and execute its runs in process until done (or the deadline)."""
     os.environ.setdefault("DAGSTER_HOME", str(fleet.output_dir / "dagster"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():  # SQLite storage in DAGSTER_HOME, no telemetry
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     from dagster import DagsterInstance, RunRequest, build_sensor_context
-
     from tap_x_dm_fleet.definitions import defs, due_batch, fleet_batch
 
     instance = DagsterInstance.get()
@@ -68,11 +71,7 @@ def run(fleet: Fleet, *, until_done: bool, deadline: float | None) -> int:
 
 
 def _all_finished(fleet: Fleet, schedule: FleetSchedule) -> bool:
-    return all(
-        schedule.entry(a.name)["status"] in FINISHED
-        for a in fleet.accounts
-        if a.enabled
-    )
+    return all(schedule.entry(a.name)["status"] in FINISHED for a in fleet.accounts if a.enabled)
 
 
 def report(fleet: Fleet, brands_file: str | None) -> int:
@@ -137,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--until-done", action="store_true")
     parser.add_argument("--deadline-seconds", type=float, default=None)
     parser.add_argument("--brands-file", default=None, help="the sandbox's, for report")
+    parser.add_argument("--measure", action="store_true", help="run: write measure.json")
     args = parser.parse_args(argv)
     try:
         fleet = load_fleet(args.accounts)
@@ -149,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"{args.accounts}: {len(fleet.accounts)} account(s), OK")
         return 0
     if args.command == "run":
-        return run(fleet, until_done=args.until_done, deadline=args.deadline_seconds)
+        if not args.measure:
+            return run(fleet, until_done=args.until_done, deadline=args.deadline_seconds)
+        with TreeSampler() as sampler:
+            code = run(fleet, until_done=args.until_done, deadline=args.deadline_seconds)
+        path = fleet.output_dir / "measure.json"
+        path.write_text(json.dumps(sampler.figures(), indent=1) + "\n", encoding="utf-8")
+        return code
     return report(fleet, args.brands_file)
 
 

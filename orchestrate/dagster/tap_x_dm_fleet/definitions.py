@@ -16,7 +16,6 @@ Two jobs share the runner and the schedule (`fleet_state.json`):
 `TAP_X_DM_FLEET_ACCOUNTS` names accounts.yml (default: ./accounts.yml).
 """
 
-
 import os
 import time
 
@@ -34,7 +33,6 @@ from dagster import (
     op,
     sensor,
 )
-
 from tap_x_dm_fleet.accounts import Account, Fleet, load_fleet
 from tap_x_dm_fleet.drive import FleetDrive
 from tap_x_dm_fleet.runner import RunOutcome, run_account

@@ -48,11 +48,13 @@ class FleetDrive:
                     schedule.release([a.name for a in pending])
                     pending = []
                 over = now - started >= fleet.run_max_seconds
-                if not over and len(inflight) < fleet.concurrency:
-                    due = [a.name for a in schedule.due(now) if a not in pending]
-                    pending += [fleet.account(n) for n in schedule.claim(due)]
-                if pending and len(inflight) < fleet.concurrency:
-                    continue
+                free = fleet.concurrency - len(inflight) - len(pending)
+                if not over and free > 0:
+                    due = [a.name for a in schedule.due(now)][:free]
+                    if due:
+                        pending += [fleet.account(n) for n in schedule.claim(due)]
+                        if pending:
+                            continue
                 wake = schedule.next_wake(now)
                 if not inflight:
                     if over or wake is None or wake - now > fleet.run_idle_seconds:
@@ -62,6 +64,11 @@ class FleetDrive:
                         self.log(f"fleet run: waiting for {what} until {iso(wake)}", False)
                         waiting_logged = now
                 timeout = 1.0 if wake is None else min(1.0, max(0.05, wake - now))
+                if len(inflight) >= fleet.concurrency:
+                    timeout = 1.0  # no free slot: only a run's end changes anything
+                if not inflight:  # `wait` on nothing returns at once
+                    time.sleep(timeout)
+                    continue
                 done, _ = wait(inflight, timeout=timeout, return_when=FIRST_COMPLETED)
                 for future in done:
                     inflight.pop(future)

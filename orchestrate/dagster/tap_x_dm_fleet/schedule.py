@@ -57,7 +57,7 @@ def next_utc_midnight(epoch: float) -> float:
 
 
 class FleetSchedule:
-    """`fleet_state.json`: per account its next run, status and totals; the fleet's pause and spend."""
+    """`fleet_state.json`: per account its next run, status and totals; the fleet's pause."""
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
@@ -120,6 +120,8 @@ class FleetSchedule:
         ready.sort(key=lambda pair: pair[0])
         accounts = [account for _, account in ready]
         if self.data.get("paused_until") is not None:  # the pause ran out: one probe first
+            if any(e["running"] for e in self.data["accounts"].values()):
+                return []  # the probe (or a run from before the pause) has not ended
             prober = self.data.get("paused_by")
             accounts.sort(key=lambda a: a.name != prober)
             return accounts[:1]
@@ -135,7 +137,9 @@ class FleetSchedule:
         times = [
             self.entry(a.name)["next_run_at"]
             for a in self.fleet.accounts
-            if a.enabled and not self._stopped(a, self.entry(a.name))
+            if a.enabled
+            and not self.entry(a.name)["running"]
+            and not self._stopped(a, self.entry(a.name))
         ]
         return min(times, default=None)
 
@@ -195,6 +199,11 @@ class FleetSchedule:
                 for name, count in getattr(outcome, key).items():
                     entry[key][name] = entry[key].get(name, 0) + count
             entry["cost_usd"] = round(entry["cost_usd"] + outcome.cost_usd, 4)
+            entry["cpu_seconds"] = round(entry.get("cpu_seconds", 0.0) + outcome.cpu_seconds, 3)
+            entry["max_rss_kib"] = max(entry.get("max_rss_kib", 0), outcome.max_rss_kib)
+            entry.setdefault("first_run_at", round(now - outcome.seconds, 3))
+            if outcome.status == "complete":
+                entry.setdefault("completed_at", round(now, 3))
             day = utc_day(now)
             spent = entry.setdefault("spent_usd", {})
             spent[day] = round(spent.get(day, 0.0) + outcome.cost_usd, 4)
