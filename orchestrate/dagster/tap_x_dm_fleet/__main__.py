@@ -39,7 +39,8 @@ def run(fleet: Fleet, *, until_done: bool, deadline: float | None) -> int:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():  # SQLite storage in DAGSTER_HOME, no telemetry
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    from dagster import DagsterInstance, RunRequest, build_sensor_context
+    from dagster import DagsterInstance, RunRequest, SkipReason, build_sensor_context
+
     from tap_x_dm_fleet.definitions import defs, due_batch, fleet_batch
 
     instance = DagsterInstance.get()
@@ -60,13 +61,14 @@ def run(fleet: Fleet, *, until_done: bool, deadline: float | None) -> int:
                 run_config=result.run_config, instance=instance, tags=result.tags
             )
             continue
+        why = result.skip_message if isinstance(result, SkipReason) else ""
         now = time.time()
         wake = schedule.next_wake(now)
         if wake is None:
-            _say(f"fleet: nothing left to run ({result.skip_message})")
+            _say(f"fleet: nothing left to run ({why})")
             return 0
         if wake - now > 5:
-            _say(f"fleet: waiting until {iso(wake)}: {result.skip_message}")
+            _say(f"fleet: waiting until {iso(wake)}: {why}")
         time.sleep(min(max(wake - now, 0.2), 30.0))
 
 

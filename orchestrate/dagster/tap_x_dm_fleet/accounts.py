@@ -107,15 +107,15 @@ def _where(error: ValidationError) -> str:
 def _describe(error: ValidationError) -> str:
     """The schema's complaint, without echoing a string value."""
     if error.validator == "additionalProperties" or error.validator == "required":
-        return error.message
-    if error.validator == "propertyNames":
-        return f"{error.message.split(' ')[0]} is not an allowed key here".replace("'", "")
+        return str(error.message)
+    if "propertyNames" in error.absolute_schema_path:  # a key name: never a secret's value
+        return f"{error.instance} is not an allowed key here"
     if error.validator == "anyOf" and error.path and len(error.path) == 2:
         return "needs credentials_file, credentials_env or token_store"
     if isinstance(error.instance, str):
         rule = error.validator_value
         return f"does not fit the rule {error.validator}: {rule}"
-    return error.message
+    return str(error.message)
 
 
 def load_fleet(path: str | os.PathLike[str], *, check_secrets: bool = True) -> Fleet:

@@ -38,17 +38,21 @@ _DAY = 86_400.0
 
 def parse_utc(text: str) -> float:
     """`2026-12-06T10:15:00Z` as epoch seconds."""
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+    return (
+        dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
+    )
 
 
 def utc_day(epoch: float) -> str:
     """The UTC date of `epoch`, `2026-12-06`."""
-    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%d")
 
 
 def iso(epoch: float) -> str:
     """Epoch seconds as `2026-12-06T10:15:00Z`."""
-    return dt.datetime.fromtimestamp(round(epoch), tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(round(epoch), tz=dt.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 def next_utc_midnight(epoch: float) -> float:
@@ -72,7 +76,8 @@ class FleetSchedule:
 
     def entry(self, name: str) -> dict[str, Any]:
         """The account's record (created empty: due now)."""
-        return self.data["accounts"].setdefault(
+        accounts: dict[str, dict[str, Any]] = self.data["accounts"]
+        return accounts.setdefault(
             name,
             {
                 "status": None,
@@ -236,7 +241,7 @@ class FleetSchedule:
                 pause_reason=outcome.error,
             )
             return now + fleet.app_pause_seconds
-        retry = fleet.failed_retry_seconds * 2 ** (entry["failures"] - 1)
+        retry: float = fleet.failed_retry_seconds * 2.0 ** (int(entry["failures"]) - 1)
         return now + min(retry, _MAX_RETRY)
 
     def release_stale_claims(self) -> None:
