@@ -179,3 +179,14 @@ def test_the_daily_cost_cap_holds_every_account_until_the_next_utc_day(tmp_path:
     assert plan.next_wake(NOW + 1) == midnight
     assert [x.name for x in plan.due(midnight)] == ["b", "c", "a"]
     assert plan.cost_allowance(b, midnight, running=1) == 10.0
+
+
+def test_the_example_accounts_yml_fits_the_schema() -> None:
+    example = Path(__file__).resolve().parents[1] / "orchestrate/dagster/accounts.example.yml"
+    fleet = load_fleet(example, check_secrets=False)
+    assert [a.name for a in fleet.accounts] == ["acme", "globex", "initech"]
+    assert [a.enabled for a in fleet.accounts] == [True, True, False]
+    assert fleet.account("globex").credentials_env == {
+        "client_id": "X_CLIENT_ID",
+        "refresh_token": "GLOBEX_X_REFRESH_TOKEN",
+    }
