@@ -8,7 +8,8 @@
 #
 #   bash scripts/fleet-demo.sh --accounts 20     # exit 0: every account complete, or stopped
 #                                                # for its own reason (the revoked one)
-#   FLEET_CONCURRENCY=8 FLEET_WINDOW=8 FLEET_EVENTS=600 bash scripts/fleet-demo.sh --accounts 100
+#   FLEET_CONCURRENCY=8 FLEET_LIMIT=15 FLEET_WINDOW=120 FLEET_EVENTS=3000 FLEET_CAP=off \
+#     FLEET_REVOKED=0 bash scripts/fleet-demo.sh --accounts 100     # the benchmark (K=100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -17,7 +18,7 @@ accounts=20
 while [ $# -gt 0 ]; do
   case "$1" in
     --accounts) accounts="$2"; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0" | cut -c3-; exit 0 ;;
+    -h | --help) sed -n '2,13p' "$0" | cut -c3-; exit 0 ;;
     *) echo "usage: bash scripts/fleet-demo.sh [--accounts K]" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +45,7 @@ trap cleanup EXIT
 
 .venv/bin/tap-x-dm-sandbox --port 0 --quiet --users 10 --conversations 20 --events 200 \
   --brands "$accounts" --brand-events "${FLEET_EVENTS:-600}" --brands-file "$out/secrets/brands.json" \
-  --revoked-brands "${FLEET_REVOKED:-1}" --rate-limit 2 --rate-window "${FLEET_WINDOW:-8}" \
+  --revoked-brands "${FLEET_REVOKED:-1}" --rate-limit "${FLEET_LIMIT:-2}" --rate-window "${FLEET_WINDOW:-8}" \
   --token-ttl 60 ${cap_flag[@]+"${cap_flag[@]}"} --request-log "$out/requests.jsonl" \
   >"$out/sandbox.out" 2>"$out/sandbox.err" &
 sandbox_pid=$!
@@ -56,13 +57,13 @@ done
 [ -s "$out/secrets/brands.json" ] || { echo "the sandbox did not start" >&2; exit 1; }
 
 # accounts.yml and one credentials file per account (mode 0600); no secret in accounts.yml.
-FLEET_WINDOW="${FLEET_WINDOW:-8}" "$FLEET_PY" - "$out" "${FLEET_CONCURRENCY:-4}" <<'PY'
+FLEET_WINDOW="${FLEET_WINDOW:-8}" FLEET_LIMIT="${FLEET_LIMIT:-2}" "$FLEET_PY" - "$out" "${FLEET_CONCURRENCY:-4}" <<'PY'
 import json, os, sys
 from pathlib import Path
 out, concurrency = Path(sys.argv[1]), int(sys.argv[2])
 brands = json.loads((out / "secrets" / "brands.json").read_text())
 lines = [
-    f"# sandbox: window={os.environ['FLEET_WINDOW']} limit=2 (read by bench_fleet.py)",
+    f"# sandbox: window={os.environ['FLEET_WINDOW']} limit={os.environ['FLEET_LIMIT']} (read by bench_fleet.py)",
     "version: 1",
     "fleet:",
     f"  concurrency: {concurrency}",

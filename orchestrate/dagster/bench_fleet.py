@@ -82,12 +82,12 @@ def fleet(folder: Path) -> None:
     window = float(accounts["window"])
     limit = int(accounts["limit"])
     runs = cpu = 0.0
-    ratios, lags, windows_total, rss = [], [], 0, 0
+    ratios, lags, windows_total = [], [], 0
+    late: list[float] = []
     for brand in brands["brands"]:
         entry = state["accounts"][brand["name"]]
         runs += entry["runs"]
         cpu += entry.get("cpu_seconds", 0.0)
-        rss = max(rss, entry.get("max_rss_kib", 0))
         if entry["status"] != "complete":
             continue
         dm_requests = entry["requests"].get("/2/dm_events", 0)
@@ -95,6 +95,7 @@ def fleet(folder: Path) -> None:
         windows_total += windows
         bound = (windows - 1) * window  # each window spent at once; the last one's requests
         took = entry["completed_at"] - entry["first_run_at"]
+        late += entry.get("late_seconds", [])
         lags.append((took - bound) / windows)
         ratios.append(took / bound if bound else float("nan"))
     _show(
@@ -103,7 +104,6 @@ def fleet(folder: Path) -> None:
             "accounts": len(brands["brands"]),
             "account_runs": runs,
             "tap_run_cpu_seconds_mean": round(cpu / runs, 3) if runs else None,
-            "tap_run_peak_rss_mib_max": round(rss / 1024, 1),
             "cpu_seconds_per_account_window": round(
                 (measure["driver_cpu_seconds"] + measure["tap_runs_cpu_seconds"])
                 / max(1, windows_total),

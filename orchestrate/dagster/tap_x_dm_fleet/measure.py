@@ -32,15 +32,18 @@ def _rss_kib(pid: int) -> int:
         return 0
 
 
-def tree_rss_kib(root: int) -> tuple[int, int]:
-    """Resident KiB of `root` and all its descendants, and how many processes."""
-    total, count, stack = 0, 0, [root]
+def tree_rss_kib(root: int) -> tuple[int, int, int]:
+    """Resident KiB of `root` and all its descendants, how many, the largest child's KiB."""
+    total, count, largest, stack = 0, 0, 0, [root]
     while stack:
         pid = stack.pop()
-        total += _rss_kib(pid)
+        rss = _rss_kib(pid)
+        total += rss
         count += 1
+        if pid != root:
+            largest = max(largest, rss)
         stack += _children(pid)
-    return total, count
+    return total, count, largest
 
 
 class TreeSampler:
@@ -50,6 +53,7 @@ class TreeSampler:
         self.interval = interval
         self.peak_kib = 0
         self.peak_processes = 0
+        self.child_peak_kib = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="rss-sampler")
         self.started = time.monotonic()
@@ -65,7 +69,8 @@ class TreeSampler:
     def _loop(self) -> None:
         me = os.getpid()
         while not self._stop.wait(self.interval):
-            kib, processes = tree_rss_kib(me)
+            kib, processes, largest = tree_rss_kib(me)
+            self.child_peak_kib = max(self.child_peak_kib, largest)
             if kib > self.peak_kib:
                 self.peak_kib, self.peak_processes = kib, processes
 
@@ -77,6 +82,7 @@ class TreeSampler:
             "wall_seconds": round(time.monotonic() - self.started, 1),
             "tree_peak_rss_mib": round(self.peak_kib / 1024, 1),
             "tree_peak_processes": self.peak_processes,
+            "tap_run_peak_rss_mib": round(self.child_peak_kib / 1024, 1),
             "driver_cpu_seconds": round(own.ru_utime + own.ru_stime, 2),
             "driver_peak_rss_mib": round(own.ru_maxrss / 1024, 1),
             "tap_runs_cpu_seconds": round(kids.ru_utime + kids.ru_stime, 2),

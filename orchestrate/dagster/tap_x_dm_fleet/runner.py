@@ -43,7 +43,6 @@ class RunOutcome:
     error: str | None = None
     seconds: float = 0.0
     cpu_seconds: float = 0.0
-    max_rss_kib: int = 0
 
     def line(self) -> str:
         """One line for the log."""
@@ -104,8 +103,7 @@ def run_account(fleet: Fleet, account: Account, *, max_cost_usd: float | None) -
         process.returncode = os.waitstatus_to_exitcode(status)
     outcome = _read_summary(account.name, folder / "summary.json", process.returncode)
     outcome.seconds = time.monotonic() - started
-    outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
-    outcome.max_rss_kib = usage.ru_maxrss
+    outcome.cpu_seconds = usage.ru_utime + usage.ru_stime  # (ru_maxrss would be the fork's)
     return outcome
 
 

@@ -197,6 +197,10 @@ class FleetSchedule:
         """Fold one run's outcome into the schedule and save."""
         with self._locked():
             entry = self.entry(account.name)
+            if entry["next_request_at"] and entry["status"] == "budget_spent":
+                # How late this run started after its window opened (the benchmark's figure).
+                late = now - outcome.seconds - parse_utc(entry["next_request_at"])
+                entry["late_seconds"] = [*entry.get("late_seconds", []), round(late, 2)]
             entry.update(running=False, status=outcome.status, error=outcome.error)
             entry["next_request_at"] = outcome.next_request_at
             entry["runs"] += 1
@@ -205,7 +209,6 @@ class FleetSchedule:
                     entry[key][name] = entry[key].get(name, 0) + count
             entry["cost_usd"] = round(entry["cost_usd"] + outcome.cost_usd, 4)
             entry["cpu_seconds"] = round(entry.get("cpu_seconds", 0.0) + outcome.cpu_seconds, 3)
-            entry["max_rss_kib"] = max(entry.get("max_rss_kib", 0), outcome.max_rss_kib)
             entry.setdefault("first_run_at", round(now - outcome.seconds, 3))
             if outcome.status == "complete":
                 entry.setdefault("completed_at", round(now, 3))
