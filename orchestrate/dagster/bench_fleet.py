@@ -112,6 +112,8 @@ def fleet(folder: Path) -> None:
             "complete_accounts": len(lags),
             "lag_seconds_per_window_median": _median(lags),
             "lag_seconds_per_window_max": round(max(lags), 2) if lags else None,
+            "late_start_seconds_median": _median(late),
+            "late_start_seconds_max": max(late, default=None),
             "time_over_bound_median": round(statistics.median(ratios), 3) if ratios else None,
             "window_seconds": window,
         },
