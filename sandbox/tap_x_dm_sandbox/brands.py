@@ -33,7 +33,7 @@ from tap_x_dm_sandbox.oauth import SandboxAuth
 #: Per brand: customers, conversations and days of history (events: `brand_events`).
 BRAND_USERS = 24
 BRAND_CONVERSATIONS = 40
-BRAND_DAYS = 45
+BRAND_DAYS = 28  # inside /2/dm_events' 30 days: a full sync is every event, however long it takes
 _SEED_STRIDE = 7919  # a prime: brand k's data seed is seed + 7919 * (k + 1)
 
 
