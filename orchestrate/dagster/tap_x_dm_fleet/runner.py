@@ -72,12 +72,17 @@ def tap_config(fleet: Fleet, account: Account, *, max_cost_usd: float | None) ->
     return config
 
 
-def _environment(account: Account) -> dict[str, str]:
+def _environment(secrets: dict[str, str]) -> dict[str, str]:
     """The tap's environment: ours without any TAP_X_DM_*, plus this account's secrets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_X_DM_")}
-    for setting, value in account.secrets().items():
+    for setting, value in secrets.items():
         env[f"TAP_X_DM_{setting.upper()}"] = value
     return env
+
+
+def _refreshes(account: Account, secrets: dict[str, str]) -> bool:
+    """Whether the account rotates OAuth 2.0 tokens (a token store), or uses a fixed token."""
+    return account.token_store.exists() or bool({"refresh_token", "client_id"} & set(secrets))
 
 
 def run_account(fleet: Fleet, account: Account, *, max_cost_usd: float | None) -> RunOutcome:
@@ -85,8 +90,12 @@ def run_account(fleet: Fleet, account: Account, *, max_cost_usd: float | None) -
     folder = account.folder
     (folder / "locks").mkdir(parents=True, exist_ok=True)
     (folder / "records").mkdir(exist_ok=True)
+    secrets = account.secrets()
+    config = tap_config(fleet, account, max_cost_usd=max_cost_usd)
+    if not _refreshes(account, secrets):
+        del config["token_store_path"]  # a fixed token (OAuth 1.0a, or a token without refresh)
     config_path = folder / "config.json"
-    config_path.write_text(json.dumps(tap_config(fleet, account, max_cost_usd=max_cost_usd)))
+    config_path.write_text(json.dumps(config))
     state_path = folder / "state.json"
     command = [fleet.tap_executable, "--config", str(config_path), "--config", "ENV"]
     if state_path.exists():
@@ -95,7 +104,7 @@ def run_account(fleet: Fleet, account: Account, *, max_cost_usd: float | None) -
     target = SingerFilesTarget(folder / "records", state_path)
     with (folder / "tap.log").open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 (the command is the fleet's own tap)
-            command, stdout=subprocess.PIPE, stderr=log, env=_environment(account), cwd=folder
+            command, stdout=subprocess.PIPE, stderr=log, env=_environment(secrets), cwd=folder
         )
         assert process.stdout is not None
         target.consume(process.stdout)
