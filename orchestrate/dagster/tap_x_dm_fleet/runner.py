@@ -100,6 +100,9 @@ def run_account(fleet: Fleet, account: Account, *, max_cost_usd: float | None) -
     command = [fleet.tap_executable, "--config", str(config_path), "--config", "ENV"]
     if state_path.exists():
         command += ["--state", str(state_path)]
+    # The tap removes it too, but a tap that dies before (not installed, killed) must not
+    # leave the last run's file to be read as this one's.
+    (folder / "summary.json").unlink(missing_ok=True)
     started = time.monotonic()
     target = SingerFilesTarget(folder / "records", state_path)
     with (folder / "tap.log").open("ab") as log:
@@ -107,7 +110,8 @@ def run_account(fleet: Fleet, account: Account, *, max_cost_usd: float | None) -
             command, stdout=subprocess.PIPE, stderr=log, env=_environment(secrets), cwd=folder
         )
         assert process.stdout is not None
-        target.consume(process.stdout)
+        with process.stdout:
+            target.consume(process.stdout)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     outcome = _read_summary(account.name, folder / "summary.json", process.returncode)
