@@ -94,7 +94,7 @@ export TAP_X_DM_FLEET_SENSOR_SECONDS=1
 "$FLEET_PY" -m tap_x_dm_fleet check "$out/accounts.yml"
 started=$(date +%s)
 status=0
-"$FLEET_PY" ${FLEET_PROFILE:+-m cProfile -o "$out/profile.out"} -m tap_x_dm_fleet run "$out/accounts.yml" --until-done --measure \
+"$FLEET_PY" -m tap_x_dm_fleet run "$out/accounts.yml" --until-done --measure \
   --deadline-seconds "${FLEET_DEADLINE:-600}" >"$out/fleet.log" 2>&1 || status=$?
 echo "fleet: $accounts account(s) in $(( $(date +%s) - started )) s (log: $out/fleet.log)"
 "$FLEET_PY" -m tap_x_dm_fleet report "$out/accounts.yml" --brands-file "$out/secrets/brands.json" \

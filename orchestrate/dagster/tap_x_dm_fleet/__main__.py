@@ -107,10 +107,12 @@ def report(fleet: Fleet, brands_file: str | None) -> int:
             good = False
         ok = ok and good
         accounts[account.name] = item
-        why = f" ({entry['error']})" if entry["error"] and entry["status"] != "complete" else ""
+        error = entry["error"] or ""
+        error = error if len(error) <= 200 else error[:199] + "…"
+        why = f" ({error})" if error and entry["status"] != "complete" else ""
         want = f"/{expected[account.name]}" if account.name in expected else ""
         _say(
-            f"{account.name}: {entry['status']}{why[:160]}; {entry['runs']} run(s), "
+            f"{account.name}: {entry['status']}{why}; {entry['runs']} run(s), "
             f"{sum(entry['requests'].values())} request(s), dm_events {unique}{want}, "
             f"records {json.dumps(entry['records'], sort_keys=True)}"
             + ("" if good else "  <-- NOT OK")
