@@ -9,6 +9,8 @@ inbox exactly once, the revoked one stops alone, the fleet pauses and resumes.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -59,3 +61,17 @@ def test_twenty_accounts_sync_once_each_through_dagster() -> None:
         text = path.read_text()
         assert not any(token in text for token in tokens), path
     assert not any(token in log for token in tokens)
+    # The runs are Dagster's, recorded in its SQLite instance, and the code location loads.
+    with sqlite3.connect(out / "dagster" / "history" / "runs.db") as runs:
+        rows = runs.execute("select pipeline_name, status from runs").fetchall()
+    assert rows and set(rows) == {("fleet_batch", "SUCCESS")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "orchestrate" / "dagster"),
+        "TAP_X_DM_FLEET_ACCOUNTS": str(out / "accounts.yml"),
+        "DAGSTER_HOME": str(out / "dagster"),
+    }
+    dagster = ROOT / "orchestrate" / "dagster" / ".venv" / "bin" / "dagster"
+    validate = [str(dagster), "definitions", "validate", "-m", "tap_x_dm_fleet.definitions"]
+    checked = subprocess.run(validate, env=env, capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr[-2000:]
