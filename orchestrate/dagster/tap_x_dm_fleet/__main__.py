@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -147,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     except AccountsError as exc:
         for problem in exc.problems:
             sys.stderr.write(problem + "\n")
+        return 1
+    if args.command != "report" and shutil.which(fleet.tap_executable) is None:
+        sys.stderr.write(
+            f"{args.accounts}: fleet.tap_executable: {fleet.tap_executable} is not an "
+            "executable (install the tap: pip install tap-x-dm, or point to its venv's bin)\n"
+        )
         return 1
     os.environ["TAP_X_DM_FLEET_ACCOUNTS"] = str(Path(args.accounts).resolve())
     if args.command == "check":
