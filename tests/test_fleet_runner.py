@@ -128,3 +128,45 @@ def test_the_summary_says_how_it_ended_and_a_missing_one_is_a_failure(
     (fleet_file.parent / "fake-tap").write_text(f"#!{sys.executable}\nimport sys\nsys.exit(9)\n")
     outcome = run_account(fleet, account, max_cost_usd=None)
     assert (outcome.status, outcome.error) == ("failed", "no run summary (exit 9)")
+
+
+FAKE_TARGET = """#!{python}
+import json, os, sys
+rows = 0
+with open(os.environ["ROWS_FILE"], "a") as out:
+    for line in sys.stdin:
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            out.write(json.dumps(message["record"]) + "\\n")
+            rows += 1
+        elif message["type"] == "STATE":
+            print(json.dumps(message["value"]))
+print("", flush=True)
+sys.exit(int(os.environ.get("TARGET_EXIT", "0")))
+"""
+
+
+def test_a_target_command_gets_the_records_and_its_last_line_is_the_state(
+    fleet_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = fleet_file.parent
+    target = base / "fake-target"
+    target.write_text(FAKE_TARGET.format(python=sys.executable))
+    target.chmod(target.stat().st_mode | stat.S_IXUSR)
+    text = fleet_file.read_text().replace(
+        "  output_dir: out\n",
+        "  output_dir: out\n  target:\n    command: [./fake-target]\n"
+        "    env: {ROWS_FILE: 'rows-{account}.jsonl'}\n",
+    )
+    fleet_file.write_text(text)
+    fleet = load_fleet(fleet_file)
+    account = fleet.account("fixed")
+    outcome = run_account(fleet, account, max_cost_usd=None)
+    assert outcome.status == "budget_spent"
+    assert (base / "rows-fixed.jsonl").read_text().splitlines() == ['{"id": "0"}', '{"id": "1"}']
+    assert json.loads((account.folder / "state.json").read_text()) == {"n": 2}
+    assert not (account.folder / "records" / "dm_events.jsonl").exists()
+    monkeypatch.setenv("TARGET_EXIT", "1")
+    outcome = run_account(fleet, account, max_cost_usd=None)
+    assert outcome.status == "failed"
+    assert outcome.error == f"the target exited 1 (see {account.folder / 'target.log'})"

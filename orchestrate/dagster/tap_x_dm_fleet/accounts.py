@@ -83,6 +83,9 @@ class Fleet:
     tap_executable: str = "tap-x-dm"
     output_dir: Path = Path("output/fleet")
     tap_config: dict[str, Any] = field(default_factory=dict)
+    #: `fleet.target`: a Singer target's command (none: JSON lines in each account's folder).
+    target_command: list[str] = field(default_factory=list)
+    target_env: dict[str, str] = field(default_factory=dict)
 
     def account(self, name: str) -> Account:
         """The account called `name` (KeyError if none)."""
@@ -167,6 +170,7 @@ def load_fleet(path: str | os.PathLike[str], *, check_secrets: bool = True) -> F
         accounts.append(account)
     if problems:
         raise AccountsError(problems)
+    target = fleet_doc.get("target", {})
     tap = fleet_doc.get("tap_executable", "tap-x-dm")
     if "/" in tap:
         tap = str(base / tap)
@@ -184,6 +188,8 @@ def load_fleet(path: str | os.PathLike[str], *, check_secrets: bool = True) -> F
         tap_executable=tap,
         output_dir=output_dir,
         tap_config=dict(fleet_doc.get("tap_config", {})),
+        target_command=list(target.get("command", [])),
+        target_env=dict(target.get("env", {})),
     )
 
 

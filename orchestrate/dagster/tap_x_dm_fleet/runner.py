@@ -19,7 +19,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tap_x_dm_fleet.accounts import Account, Fleet
 from tap_x_dm_fleet.singer_files import SingerFilesTarget
@@ -104,20 +104,59 @@ def run_account(fleet: Fleet, account: Account, *, max_cost_usd: float | None) -
     # leave the last run's file to be read as this one's.
     (folder / "summary.json").unlink(missing_ok=True)
     started = time.monotonic()
-    target = SingerFilesTarget(folder / "records", state_path)
+    target_error = None
     with (folder / "tap.log").open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 (the command is the fleet's own tap)
             command, stdout=subprocess.PIPE, stderr=log, env=_environment(secrets), cwd=folder
         )
         assert process.stdout is not None
         with process.stdout:
-            target.consume(process.stdout)
+            if fleet.target_command:
+                target_error = _pipe_to_target(fleet, account, process.stdout, state_path)
+            else:
+                SingerFilesTarget(folder / "records", state_path).consume(process.stdout)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     outcome = _read_summary(account.name, folder / "summary.json", process.returncode)
+    if target_error is not None:
+        outcome.status, outcome.error = "failed", target_error
     outcome.seconds = time.monotonic() - started
     outcome.cpu_seconds = usage.ru_utime + usage.ru_stime  # (ru_maxrss would be the fork's)
     return outcome
+
+
+def _pipe_to_target(fleet: Fleet, account: Account, tap_out: IO[bytes], state: Path) -> str | None:
+    """`tap | target` (`fleet.target.command`): the target's last state line is the state.
+
+    The target reads the tap's stdout directly; what it prints is the state it has
+    committed (Singer), so the last line is kept, atomically. Returns an error line when
+    the target fails.
+    """
+    folder = account.folder
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_X_DM_")}
+    env.update({k: v.replace("{account}", account.name) for k, v in fleet.target_env.items()})
+    with (folder / "target.log").open("ab") as log:
+        target = subprocess.Popen(  # noqa: S603 (the fleet's own target)
+            fleet.target_command,
+            stdin=tap_out,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=fleet.source.parent,  # its paths read as accounts.yml's do
+        )
+        tap_out.close()  # the target holds the pipe: if it dies, the tap gets SIGPIPE
+        assert target.stdout is not None
+        last = b""
+        with target.stdout:
+            for line in target.stdout:
+                if line.strip():
+                    last = line
+        code = target.wait()
+    if last:
+        temporary = state.with_name(".state.json.tmp")
+        temporary.write_bytes(last)
+        temporary.replace(state)
+    return None if code == 0 else f"the target exited {code} (see {folder / 'target.log'})"
 
 
 def _read_summary(name: str, path: Path, exit_code: int) -> RunOutcome:
