@@ -21,11 +21,13 @@ import time
 
 from dagster import (
     Config,
+    DagsterRunStatus,
     DefaultSensorStatus,
     Definitions,
     DynamicPartitionsDefinition,
     OpExecutionContext,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -33,6 +35,7 @@ from dagster import (
     op,
     sensor,
 )
+
 from tap_x_dm_fleet.accounts import Account, Fleet, load_fleet
 from tap_x_dm_fleet.drive import FleetDrive
 from tap_x_dm_fleet.runner import RunOutcome, run_account
@@ -41,6 +44,12 @@ from tap_x_dm_fleet.schedule import FleetSchedule
 ACCOUNTS = DynamicPartitionsDefinition(name="tap_x_dm_accounts")
 POOL = "tap_x_dm"
 ACCOUNT_TAG = "tap_x_dm/account"
+_ACTIVE = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 SENSOR_SECONDS = int(os.environ.get("TAP_X_DM_FLEET_SENSOR_SECONDS", "15"))
 
 
@@ -142,6 +151,11 @@ def due_batch(context: SensorEvaluationContext) -> RunRequest | SkipReason:
     fleet = fleet_from_env()
     schedule = FleetSchedule(fleet)
     now = time.time()
+    active = context.instance.get_runs(
+        filters=RunsFilter(job_name=fleet_batch.name, statuses=_ACTIVE), limit=1
+    )
+    if active:  # it starts every account that comes due while it lasts
+        return SkipReason(f"fleet_batch run {active[0].run_id} is under way")
     due = schedule.due(now)
     if not due:
         return SkipReason(_why_idle(schedule, now))
