@@ -75,3 +75,16 @@ def test_twenty_accounts_sync_once_each_through_dagster() -> None:
     validate = [str(dagster), "definitions", "validate", "-m", "tap_x_dm_fleet.definitions"]
     checked = subprocess.run(validate, env=env, capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stderr[-2000:]
+    # The per-account sensor: a partition per account, and no run for an account that is done.
+    probe = (
+        "from dagster import DagsterInstance, build_sensor_context\n"
+        "from tap_x_dm_fleet.definitions import defs, due_accounts\n"
+        "r = due_accounts(build_sensor_context(instance=DagsterInstance.get(), definitions=defs))\n"
+        "print(len(r.run_requests), sorted(r.dynamic_partitions_requests[0].partition_keys))\n"
+    )
+    python = ROOT / "orchestrate" / "dagster" / ".venv" / "bin" / "python"
+    sensed = subprocess.run(
+        [str(python), "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert sensed.returncode == 0, sensed.stderr[-2000:]
+    assert sensed.stdout.strip() == f"0 {sorted(b['name'] for b in brands)}"
