@@ -8,12 +8,14 @@ benchmarks talk HTTP to something that behaves like X without credentials.
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
 from tap_x_dm_sandbox.app import SandboxApp
 from tap_x_dm_sandbox.billing import BillingLedger, prices
+from tap_x_dm_sandbox.brands import Brands
 from tap_x_dm_sandbox.clock import Clock, ManualClock, SystemClock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset, SandboxUser
@@ -97,9 +99,11 @@ class Sandbox:
             seed=dataset.seed,
         )
         self.dataset = dataset
+        self.brands = Brands(cfg, self.clock, threading.RLock()) if cfg.brands else None
+        brand_ids = self.brands.account_ids if self.brands else []
         self.auth = SandboxAuth(
             clock=self.clock,
-            user_ids=[user.id for user in dataset.users],
+            user_ids=[user.id for user in dataset.users] + brand_ids,
             token_ttl=cfg.token_ttl,
             seed=cfg.seed,
         )
@@ -145,6 +149,7 @@ class Sandbox:
             standing=self.standing,
             xchat=self.xchat.endpoints,
         )
+        self.app.brands = self.brands
         self._server: ServerThread | None = None
         self._address: tuple[str, int] | None = None
 
@@ -156,6 +161,13 @@ class Sandbox:
             self._server = ServerThread(self.app, self.config.host, self.config.port)
             self._address = self._server.address
             self._server.start()
+            if self.brands is not None and self.config.brands_file:
+                self.brands.write_file(
+                    self.config.brands_file,
+                    base_url=self.base_url,
+                    auth=self.auth,
+                    revoked=self.config.revoked_brands,
+                )
         return self
 
     def stop(self) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from tap_x_dm_sandbox import errors
 from tap_x_dm_sandbox.billing import KINDS, BillingLedger
+from tap_x_dm_sandbox.brands import Brands, TimedAppFaults
 from tap_x_dm_sandbox.clock import Clock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset
@@ -196,6 +197,9 @@ class SandboxApp:
         self.endpoints = DmEndpoints(
             config=config, dataset=dataset, clock=clock, data_lock=self.data_lock, standing=standing
         )
+        #: `--brands`: brand accounts served from inboxes of their own (set by `Sandbox`).
+        self.brands: Brands | None = None
+        self.timed_faults = TimedAppFaults(config, clock)
 
     # -- entry point -------------------------------------------------------------------
 
@@ -309,9 +313,9 @@ class SandboxApp:
             return problem(403, errors.FORBIDDEN, self.limiter.peek(user_id, endpoint))
         if self.client_not_enrolled:
             return problem(403, errors.CLIENT_FORBIDDEN, self.limiter.peek(user_id, endpoint))
-        if self.credits_depleted:
+        if self.credits_depleted or self.timed_faults.active("credits_depleted"):
             return problem(402, errors.CREDITS_DEPLETED, self.limiter.peek(user_id, endpoint))
-        if self.usage_capped:
+        if self.usage_capped or self.timed_faults.active("usage_capped"):
             return problem(429, errors.USAGE_CAPPED, self.limiter.peek(user_id, endpoint))
         if self.chat_access_denied and endpoint in CHAT_ENDPOINTS - {"xchat_key_backup"}:
             status = self.chat_access_denied
@@ -322,18 +326,21 @@ class SandboxApp:
         if endpoint in CHAT_ENDPOINTS:
             return self._chat(req, endpoint, match, raw_query, rate, outcome)
         path_value = unquote(match.group(1)) if match.groups() else ""
+        brand = self.brands.world_of(user_id) if self.brands is not None else None
+        endpoints = brand.endpoints if brand else self.endpoints
+        lookups = brand.lookups if brand else self.lookups
         try:
             query = parse_query(raw_query)
             if endpoint == "users_me":
-                body, event_ids = self.endpoints.users_me(user_id, query)
+                body, event_ids = endpoints.users_me(user_id, query)
             elif endpoint == "users_lookup":
-                body, event_ids = self.lookups.users(query), []
+                body, event_ids = lookups.users(query), []
             elif endpoint == "tweets_lookup":
-                body, event_ids = self.lookups.tweets(query, user_id), []
+                body, event_ids = lookups.tweets(query, user_id), []
             elif endpoint == "dm_event":
-                body, event_ids = self.endpoints.lookup(user_id, path_value, query)
+                body, event_ids = endpoints.lookup(user_id, path_value, query)
             else:
-                body, event_ids = self.endpoints.list_events(user_id, endpoint, path_value, query)
+                body, event_ids = endpoints.list_events(user_id, endpoint, path_value, query)
         except InvalidRequestError as exc:
             return problem(400, errors.invalid_request(exc.errors), rate)
         except NotFoundError as exc:

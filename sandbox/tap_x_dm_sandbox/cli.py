@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from tap_x_dm_sandbox import Sandbox, SandboxConfig
+from tap_x_dm_sandbox.brand_flags import check_brand_flags
 from tap_x_dm_sandbox.flags import STDOUT_KEYS, build_parser, config_from_args
 
 __all__ = ["STDOUT_KEYS", "build_parser", "config_from_args", "main"]
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT/SIGTERM; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    check_brand_flags(parser, args)
     config = config_from_args(args)
     stop = threading.Event()
 

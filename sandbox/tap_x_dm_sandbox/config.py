@@ -95,6 +95,14 @@ class SandboxConfig:
             DM event, $0.010). A multiple of $0.001.
         xchat_cache_dir: Folder of the cached XChat crypto fixtures (default:
             $TAP_X_DM_SANDBOX_CACHE, else ~/.cache/tap-x-dm-sandbox).
+        brands: Brand accounts besides the default account, each its own inbox, grant and
+            budget (see `brands`); their credentials go to `brands_file`.
+        brand_events: Generated events per brand.
+        brands_file: Where the brands' credentials are written (JSON, mode 0600).
+        revoked_brands: The first n brands' grants are revoked once their tokens are written.
+        usage_capped_between: Answer 429 usage-capped from the first to the second number of
+            seconds after start (an app-wide cap that clears).
+        credits_depleted_between: The same with 402 credits-depleted.
     """
 
     host: str = "127.0.0.1"
@@ -148,6 +156,12 @@ class SandboxConfig:
     chat_rate_limit: int = 15
     chat_event_price_usd: float = 0.010
     xchat_cache_dir: str | None = None
+    brands: int = 0
+    brand_events: int = 600
+    brands_file: str | None = None
+    revoked_brands: int = 0
+    usage_capped_between: tuple[float, float] | None = None
+    credits_depleted_between: tuple[float, float] | None = None
 
     def every_k(self) -> EveryK:
         """Return the periodic-fault settings."""

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from typing import NoReturn
 
+from tap_x_dm_sandbox.brand_flags import add_brand_flags
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.flags_today import add_today_flags
 from tap_x_dm_sandbox.spec import parameter_values
@@ -338,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_xchat_arguments(parser)
+    add_brand_flags(parser)
+
     out = parser.add_argument_group("output")
     out.add_argument(
         "--request-log",

@@ -147,6 +147,9 @@ def test_every_config_field_has_a_flag() -> None:
             "--chat-vocabulary", "2.166", "--chat-oldest-first", "--chat-access-denied", "404",
             "--chat-rate-limit", "3", "--chat-event-price-usd", "0.005",
             "--xchat-cache-dir", "cache",
+            "--brands", "2", "--brand-events", "50", "--brands-file", "brands.json",
+            "--revoked-brands", "1", "--usage-capped-between", "1,2",
+            "--credits-depleted-between", "3,4",
         ]
     )  # fmt: skip
     config = config_from_args(args)
