@@ -62,7 +62,9 @@ def demo_run(now_ms: int, *, postgres: bool = False, window: int = DEMO_RATE_WIN
     config = SandboxConfig(now_ms=now_ms, rate_window=window)
     sandbox = Sandbox(config, clock=clock).start()
     try:
-        settings = {"dm_conversation_ids": demo_conversations(sandbox)} if postgres else {}
+        settings: dict[str, Any] = {}
+        if postgres:
+            settings["dm_conversation_ids"] = demo_conversations(sandbox)
         before = len(sandbox.request_log)
         run = run_tap(sandbox, clock=clock, **settings)
         rows = Counter(m["stream"] for m in run.messages if m["type"] == "RECORD")
