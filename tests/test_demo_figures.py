@@ -125,7 +125,7 @@ def quoted_demo_output() -> tuple[dict[str, int], int]:
 
 def quoted_tweets_range() -> tuple[int, int]:
     text = " ".join(README.read_text().split())
-    pattern = r"`tweets`, the posts DMs link to, which runs from (\d+) to (\d+)"
+    pattern = r"`tweets` \(the posts DMs link to\), which ranges from (\d+) to (\d+)"
     (low, high) = re.findall(pattern, text)[0]
     return int(low), int(high)
 
