@@ -124,14 +124,14 @@ def plugins() -> dict[str, dict[str, Any]]:
     return {p["name"]: p for kind in project()["plugins"].values() for p in kind}
 
 
-def readme_commands() -> list[list[str]]:
-    """Every command of the README's bash blocks and inline code, as shell words.
+def readme_commands(path: Path = README) -> list[list[str]]:
+    """Every command of a page's bash blocks and inline code, as shell words.
 
     Continuation lines are joined; `&&`, `;` and `|` split commands; variable assignments in
     front of a command are dropped; a command in a comment (`# or cron: ... meltano run ...`)
     counts too.
     """
-    text = README.read_text()
+    text = path.read_text()
     lines: list[str] = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
         block = block.replace("\\\n", " ")
