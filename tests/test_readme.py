@@ -8,6 +8,7 @@ Meltano itself for the flags of each subcommand used.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -25,6 +26,20 @@ from scripts.settings_table import README, render, settings_table
 
 REPO = README.parent
 DOCS = sorted((REPO / "docs").glob("*.md"))
+#: Folders tools fill (venvs, dbt's output, Meltano's plugins): not the project's pages.
+TOOL_FOLDERS = {"target", "dbt_packages", "output", "logs", "node_modules", "__pycache__"}
+
+
+def project_pages() -> list[Path]:
+    """The repository's other Markdown pages."""
+    found = []
+    for folder, subfolders, files in os.walk(REPO):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".") and d not in TOOL_FOLDERS]
+        found += [Path(folder) / f for f in files if f.endswith(".md")]
+    return sorted(p for p in found if p != README and p.parent != REPO / "docs")
+
+
+PAGES = project_pages()
 FIRST_SCREEN = 60  # lines
 #: First words of lines the checks below leave alone: the shell's own, and other programs.
 SHELL = {"export", "read", "unset", "echo", "curl", "jq", "case", "esac", "[", "source", "cd"}
@@ -91,7 +106,7 @@ def links(path: Path) -> Iterator[str]:
     yield from re.findall(r"\]\(([^)\s]+)\)", outside_code(path.read_text()))
 
 
-@pytest.mark.parametrize("path", [README, *DOCS], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [README, *DOCS, *PAGES], ids=lambda p: str(p.relative_to(REPO)))
 def test_every_relative_link_points_to_a_file_and_heading_that_exist(path: Path) -> None:
     broken = []
     for link in links(path):
