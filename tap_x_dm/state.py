@@ -5,7 +5,7 @@ before the first request; a bad value is one line naming its key and the fix,
 never a traceback. Only what a schema cannot say is checked here: a bookmark in
 the future, and ranges whose start must come before their end.
 
-Version history (the schema and the README document the current shape):
+Version history (the schema and docs/state.md document the current shape):
 
 * 1 (tap-x-dm 0.1): no `version`; a bookmark is `replication_key_value`
   (`created_at`) with `replication_key_id` as tie-break.

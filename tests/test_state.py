@@ -154,10 +154,10 @@ def test_state_holds_no_float_for_targets_to_choke_on(
     assert floats(first.states + second.states) == []
 
 
-# -- the schema, and the README's account of it ------------------------------------------
+# -- the schema, and docs/state.md's account of it ---------------------------------------
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-#: Keys of the SDK's envelope: shown in the README's example rather than explained one by one.
+STATE_DOC = Path(__file__).resolve().parents[1] / "docs" / "state.md"
+#: Keys of the SDK's envelope: shown in docs/state.md's example, not explained one by one.
 ENVELOPE = {
     *("version", "account", "id", "username", "bookmarks", "replication_key"),
     *("dm_events", "conversation_events", "users", "tweets", "replication_key_value"),
@@ -175,10 +175,10 @@ def schema_keys(node: Any) -> set[str]:
     return set()
 
 
-def readme_state_section() -> tuple[str, dict[str, Any]]:
-    text = README.read_text()
-    section = text[text.index("## State and incremental runs") :]
-    section = section[: section.index("\n## ", 3)]
+def state_doc() -> tuple[str, dict[str, Any]]:
+    """docs/state.md (it was the README's state section) and its example state."""
+    section = STATE_DOC.read_text()
+    assert section.startswith("# State and incremental runs")
     example = section[section.index("```json") + len("```json") : section.index("```\n\n- ")]
     return section, json.loads(example)
 
@@ -188,8 +188,8 @@ def test_the_state_schema_is_a_valid_json_schema_with_a_line_for_each_check() ->
     assert tap_state.schema()["properties"]["version"]["const"] == STATE_VERSION
 
 
-def test_the_readme_shows_and_explains_every_key_of_the_schema() -> None:
-    section, example = readme_state_section()
+def test_the_state_doc_shows_and_explains_every_key_of_the_schema() -> None:
+    section, example = state_doc()
     assert load(example) == example  # a whole state of the current version, as the tap reads it
     shown = set(re.findall(r'"([a-z_]+)":', json.dumps(example)))
     explained = set(re.findall(r"`([a-z_]+)`", section))
