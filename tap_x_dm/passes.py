@@ -11,7 +11,10 @@ the next second). So the tap never orders by `created_at`:
 * a pass may stop after an event E only when nothing later in the list can be
   new, whether X orders the list by id or by `created_at` (ids unordered
   within a second): everything after E was minted no later than
-  `max(id_time(E), created_at(E) + SKEW)`;
+  `max(id_time(E), created_at(E) + SKEW)`. Nothing below `read_below_id` is
+  new (a completed pass read it all), so once a pass read X's list more than
+  about 10 s after the bookmark's event, the next stops at that event: the
+  seconds below a burst are read once, not by every idle run;
 * an event already emitted by this pass (pages shift when events arrive,
   a resumed or restarted pass meets its own events) is recognised from the
   pass's newest id, the time of its oldest emitted event and the few ids
