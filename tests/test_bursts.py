@@ -17,6 +17,7 @@ from tap_x_dm.ids import TWEPOCH_MS
 from tap_x_dm.passes import FIRST_PAGE_SLACK, WEEK_MS
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, run_tap
+from tests.test_routing import configured
 
 #: A fixed start, so X's whole-second `created_at` rounds the same way every time.
 START = 1_796_515_200.25
@@ -39,11 +40,13 @@ def first_page_foretold(state: dict[str, Any], now_s: float) -> int:
     return min(100, int(2 * expected) + FIRST_PAGE_SLACK)
 
 
-def one_run(sandbox: Any, clock: ManualClock, state: dict[str, Any]) -> tuple[Any, list[str], int]:
+def one_run(
+    sandbox: Any, clock: ManualClock, state: dict[str, Any], **settings: Any
+) -> tuple[Any, list[str], int]:
     """A run; the `max_results` of its DM requests and the DM events X billed it."""
     sandbox.reset_billing()
     sandbox.clear_log()
-    run = run_tap(sandbox, clock=clock, state=state)
+    run = run_tap(sandbox, clock=clock, state=state, **settings)
     sizes = [r["query"]["max_results"] for r in dm_requests(sandbox)]
     return run, sizes, sandbox.billed["dm_events"]
 
@@ -88,6 +91,35 @@ def test_after_a_burst_idle_runs_cost_one_request_each(
             assert billed == int(sizes[0]), hour
         state = idle.final_state
         assert state["bookmarks"]["dm_events"]["replication_key_id"] == bookmark
+
+
+@pytest.mark.parametrize("caught_at_once", [False, True], ids=["a-minute-later", "at-once"])
+def test_with_conversations_configured_idle_runs_after_a_burst_cost_one_request(
+    sandbox_factory: Any, caught_at_once: bool
+) -> None:
+    clock = ManualClock(START)
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    settings = configured(sandbox, 4)
+    state = run_tap(sandbox, clock=clock, **settings).final_state
+    clock.advance(3600)
+    burst(sandbox, clock)
+    if not caught_at_once:
+        clock.advance(59)
+    state = one_run(sandbox, clock, state, **settings)[0].final_state
+    costs = []
+    for _ in range(3):
+        clock.advance(3600)
+        idle, sizes, billed = one_run(sandbox, clock, state, **settings)
+        assert idle.ids() == [] and idle.ids("conversation_events") == []
+        costs.append((len(sizes), billed))
+        assert len(sizes) > 1 or billed == int(sizes[0])  # one page: each of its events once
+        state = idle.final_state
+    # The conversations ride on the one /2/dm_events request. Caught at once, a conversation
+    # the burst did not touch had read down to 5 s before that run (`read_below_id`), and
+    # whatever could still appear above that is read once: the burst's last 10 s, 3 pages.
+    assert costs[0][0] == (3 if caught_at_once else 1)
+    assert costs[0][1] == 300 or not caught_at_once
+    assert [n for n, _ in costs[1:]] == [1, 1]
 
 
 def test_widened_event_types_read_down_to_the_bookmark_again(sandbox_factory: Any) -> None:
