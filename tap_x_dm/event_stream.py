@@ -23,6 +23,7 @@ from tap_x_dm.passes import (
     PassProgress,
     bookmark_id,
     complete,
+    covered_id,
     first_page_size,
     fit_page_size,
     remember_arrivals,
@@ -69,8 +70,7 @@ class DmEventStreamBase(XStream):
         self._pass: NewestFirstPass | None = None
         self._pass_state: dict[str, Any] = {}
         #: `max_results` of the request in flight, and when it was prepared.
-        self._asked = 0
-        self._asked_at_ms = 0
+        self._asked, self._asked_at_ms = 0, 0
         #: X's `Date` of the page in flight (its clock, not ours: `top_id` takes the earlier).
         self._page_date_ms = 0
         self._page_left = 0
@@ -296,6 +296,7 @@ class DmEventStreamBase(XStream):
             start_ms=None if start is None else int(start.timestamp() * 1000),
             first_page=first_page,
             floor_id=feed.floor_id if feed is not None else None,
+            read_below_id=covered_id(state),
         )
         self._pass, self._pass_state = one_pass, state
         fit_page_size(progress, self._affordable_page_size(), self.logger, label)

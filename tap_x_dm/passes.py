@@ -11,7 +11,10 @@ the next second). So the tap never orders by `created_at`:
 * a pass may stop after an event E only when nothing later in the list can be
   new, whether X orders the list by id or by `created_at` (ids unordered
   within a second): everything after E was minted no later than
-  `max(id_time(E), created_at(E) + SKEW)`;
+  `max(id_time(E), created_at(E) + SKEW)`. Nothing below `read_below_id` is
+  new (a completed pass read it all), so once a pass read X's list more than
+  about 10 s after the bookmark's event, the next stops at that event: the
+  seconds below a burst are read once, not by every idle run;
 * an event already emitted by this pass (pages shift when events arrive,
   a resumed or restarted pass meets its own events) is recognised from the
   pass's newest id, the time of its oldest emitted event and the few ids
@@ -71,11 +74,15 @@ def first_page_size(
     margin is generous: twice the expectation plus `FIRST_PAGE_SLACK`, which
     also holds the bookmark's own event and the older ones that prove the pass
     reached it. Three new events expected: 16 billed, not 100. (`since_id`: where a
-    pass without a bookmark of its own stops, see `tap_x_dm.routing`.)
+    pass without a bookmark of its own stops, see `tap_x_dm.routing`.) A full page
+    while the seconds below the bookmark are still to be read (`stops_at_bookmark`):
+    the rate does not foretell how many events a burst put there.
     """
     bookmark = since_id if since_id is not None else bookmark_id(state)
     rate = state.get(ARRIVALS_KEY)
     if bookmark is None or not isinstance(rate, (int, float)):
+        return None
+    if bookmark_id(state) is not None and not stops_at_bookmark(state):
         return None
     expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / WEEK_MS
     size = int(2 * expected) + FIRST_PAGE_SLACK
@@ -221,14 +228,20 @@ class NewestFirstPass:
         start_ms: int | None,
         first_page: int | None = None,
         floor_id: int | None = None,
+        read_below_id: int | None = None,
     ) -> None:
         self.progress = progress
         self.start_ms = start_ms
         #: `max_results` of the pass's first request, when smaller than `page_size`.
         self.first_page = first_page
         self.reached_floor = False
-        #: The pass reads down to `floor_id` when lower than its bookmark (routed partitions).
+        #: Every event below `read_below_id` was read by an earlier pass (`COVERED_KEY`), so
+        #: the pass need not prove anything below it: once the 5 s below a burst's last
+        #: event were read after they had passed, no later pass reads them again.
         floor = progress.since_id
+        if floor is not None and read_below_id is not None:
+            floor = max(floor, read_below_id)
+        #: The pass reads down to `floor_id` when lower than that (routed partitions).
         if floor is not None and floor_id is not None:
             floor = min(floor, floor_id)
         self._since_ms = None if floor is None else snowflake_ms(floor)
@@ -284,6 +297,22 @@ def covered_id(state: Mapping[str, Any]) -> int | None:
     return bookmark_id(state) if value in (None, "") else int(str(value))
 
 
+def stops_at_bookmark(state: Mapping[str, Any]) -> bool:
+    """Whether a pass from this state can stop at the bookmark's own event, read nothing below.
+
+    It can once `read_below_id` lies beyond what the bookmark's event leaves open
+    (`NewestFirstPass.admit`): the last pass read X's list more than about 10 s after that
+    event. Until then the pass reads down through the seconds below the bookmark, as many
+    events as a burst put there, which the arrival rate does not foretell.
+    """
+    bookmark = bookmark_id(state)
+    covered = covered_id(state)
+    if bookmark is None or covered is None:
+        return False
+    newest = {"id": bookmark, REPLICATION_KEY: state.get("replication_key_value")}
+    return max(snowflake_ms(bookmark), created_ms(newest) + SKEW_MS) < snowflake_ms(covered)
+
+
 def top_id_at(now_ms: int) -> int:
     """The lowest id X could mint `SKEW_MS` before `now_ms` (see `PassProgress.top_id`)."""
     return (now_ms - SKEW_MS - TWEPOCH_MS) << 22
@@ -312,12 +341,16 @@ def complete(
             snowflake_ms(progress.newest_id)
         )
         state[BOOKMARK_ID_KEY] = str(progress.newest_id)
-    if progress.ceiling_id is None:  # a catch-up pass reads only its new event types
-        covered = [i for i in (progress.top_id, bookmark_id(state)) if i is not None]
-        if state.get(COVERED_KEY) is not None:
-            covered.append(int(str(state[COVERED_KEY])))
-        if covered:
-            state[COVERED_KEY] = str(max(covered))
+    if progress.ceiling_id is not None:
+        # A catch-up pass read its new types up to the bookmark only: above it, what was read
+        # holds the old types alone, so the next pass reads down to the bookmark again.
+        state.pop(COVERED_KEY, None)
+        return
+    covered = [i for i in (progress.top_id, bookmark_id(state)) if i is not None]
+    if state.get(COVERED_KEY) is not None:
+        covered.append(int(str(state[COVERED_KEY])))
+    if covered:
+        state[COVERED_KEY] = str(max(covered))
 
 
 def resumable(

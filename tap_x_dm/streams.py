@@ -158,7 +158,7 @@ class DmEventsStream(DmEventStreamBase):
 
     def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Say what to do when what was read is older than what `/2/dm_events` still serves."""
-        read_to = covered_id(state)
+        read_to = self._read_to_id  # as `pass_completed` records it (a catch-up lowers the state's)
         if read_to is None:
             return
         minted = dt.datetime.fromtimestamp(snowflake_ms(read_to) / 1000, tz=dt.timezone.utc)

@@ -130,17 +130,18 @@ def test_fifty_kills_lose_nothing_and_re_read_at_most_a_page_each(
         conversations=80,
         rate_limit=4,
         rate_window=1.0,
-        token_ttl=302.0,  # the tap refreshes 300 s before expiry: every 2 s here
+        # The tap refreshes a tenth of the token's lifetime before expiry: every ~2 s here.
+        token_ttl=2.5,
     )
     start = time.time() - 29 * 86400  # off the 30-day edge, which moves while the test runs
     start_date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
-    tokens = sandbox.auth.issue_tokens(sandbox.account.id, ttl=302.0)
+    tokens = sandbox.auth.issue_tokens(sandbox.account.id, ttl=2.5)
     store = TokenStore(tmp_path / "tokens.json")
     store.write(  # as tap-x-dm-auth leaves it: the access token's expiry is known
         StoredTokens(
             access_token=tokens["access_token"],
             refresh_token=tokens["refresh_token"],
-            expires_at=time.time() + 302.0,
+            expires_at=time.time() + 2.5,
             client_id=sandbox.auth.public_client_id,
         )
     )

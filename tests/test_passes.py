@@ -13,7 +13,9 @@ from tap_x_dm.passes import (
     PassProgress,
     bookmark_id,
     complete,
+    covered_id,
     resumable,
+    stops_at_bookmark,
 )
 
 BASE_MS = 1_790_000_000_000  # 2026-09-21T14:13:20Z
@@ -84,6 +86,48 @@ def test_a_list_ordered_by_created_at_with_ids_unordered_within_a_second() -> No
         if one_pass.reached_floor:
             break
     assert sorted(got) == sorted(e[0] for e in events if e[0] > bookmark)
+
+
+def stop_index(read_below: int, listed: list[dict[str, Any]], since: int) -> int:
+    """How many events of `listed` a pass reads before it may stop."""
+    one_pass = NewestFirstPass(
+        PassProgress(since_id=since), start_ms=None, read_below_id=read_below
+    )
+    for n, listed_event in enumerate(listed, start=1):
+        one_pass.admit(listed_event)
+        if one_pass.reached_floor:
+            return n
+    return len(listed)
+
+
+def test_below_what_was_read_nothing_is_new_so_the_pass_stops_at_the_bookmark() -> None:
+    # A burst: an event every 40 ms up to the bookmark's. The pass right after it reads its
+    # last 5 s (126 events below the bookmark); once a pass read X's list a minute later, the
+    # next stops at the bookmark's own event.
+    bookmark = snowflake(BASE_MS)
+    listed = [event(snowflake(BASE_MS - 40 * n), BASE_MS - 40 * n) for n in range(200)]
+    state: dict[str, Any] = {
+        "replication_key_id": str(bookmark),
+        "replication_key_value": iso(BASE_MS),
+    }
+    assert stop_index(bookmark, listed, bookmark) == 1 + 126
+    assert not stops_at_bookmark({**state, "read_below_id": str(snowflake(BASE_MS - 5_000))})
+    assert not stops_at_bookmark({**state, "read_below_id": str(snowflake(BASE_MS + SKEW_MS))})
+    a_minute_on = snowflake(BASE_MS + 60_000)
+    assert stop_index(a_minute_on, listed, bookmark) == 1
+    assert stops_at_bookmark({**state, "read_below_id": str(a_minute_on)})
+
+
+def test_a_completed_catch_up_pass_lets_the_next_pass_read_down_to_the_bookmark() -> None:
+    # What was read above the bookmark held the old event types only.
+    bookmark = snowflake(BASE_MS)
+    state: dict[str, Any] = {
+        "replication_key_id": str(bookmark),
+        "read_below_id": str(bookmark + 9),
+    }
+    catch_up = PassProgress(since_id=None, ceiling_id=bookmark, event_types=["ParticipantsJoin"])
+    complete(state, catch_up)
+    assert covered_id(state) == bookmark and "read_below_id" not in state
 
 
 def test_repeats_from_shifted_pages_are_dropped_in_constant_memory() -> None:

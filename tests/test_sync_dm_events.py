@@ -316,6 +316,9 @@ def test_a_small_first_page_bills_few_events_and_loses_none_when_it_falls_short(
 
     clock.advance(3600)
     few = sandbox.add_events(3)
+    # Read a minute after they came: the next pass may stop at the newest of them, so its
+    # first page is small again (see tests/test_bursts.py for a run that catches a burst).
+    clock.advance(60)
     sandbox.reset_billing()
     sandbox.clear_log()
     quiet = run_tap(sandbox, clock=clock, state=state)
