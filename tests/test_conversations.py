@@ -94,8 +94,13 @@ def test_partitions_read_full_history_then_only_new_events(
 def test_unknown_conversation_keeps_its_bookmark_and_the_others_go_on(
     sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture, answers_404: bool
 ) -> None:
+    # The pre-2026 answers (an empty page, a 404); X's errors-only 200 is the tap's part of #21.
     sandbox = sandbox_factory(
-        clock=clock, rate_limit=10_000, events=600, unknown_conversation_404=answers_404
+        clock=clock,
+        rate_limit=10_000,
+        events=600,
+        unknown_conversation_404=answers_404,
+        unknown_conversation="empty",
     )
     known = next(c for c in sandbox.dataset.conversations_of(sandbox.account.id) if "-" not in c)
     missing = "1999999999999999999"

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from tap_x_dm_sandbox.app import SandboxApp
-from tap_x_dm_sandbox.billing import BillingLedger, usd
+from tap_x_dm_sandbox.billing import BillingLedger, prices
 from tap_x_dm_sandbox.clock import Clock, ManualClock, SystemClock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset, SandboxUser
@@ -27,8 +27,11 @@ from tap_x_dm_sandbox.model import (
     created_at_order_key,
 )
 from tap_x_dm_sandbox.oauth import SandboxAuth
+from tap_x_dm_sandbox.plans import UNKNOWN_CONVERSATION_ANSWERS, plan_limits
 from tap_x_dm_sandbox.requestlog import RequestLog
 from tap_x_dm_sandbox.server import ServerThread
+from tap_x_dm_sandbox.standing import Standing
+from tap_x_dm_sandbox.vocabulary import Vocabulary
 
 __all__ = [
     "Clock",
@@ -66,6 +69,12 @@ class Sandbox:
         self.config = config or SandboxConfig()
         if self.config.order_by not in ("id", "created_at"):
             raise ValueError(f"order_by must be 'id' or 'created_at', got {self.config.order_by!r}")
+        Vocabulary(self.config.vocabulary)  # raises ValueError naming a bad mode
+        if self.config.unknown_conversation not in UNKNOWN_CONVERSATION_ANSWERS:
+            choices = ", ".join(UNKNOWN_CONVERSATION_ANSWERS)
+            bad = self.config.unknown_conversation
+            raise ValueError(f"unknown_conversation must be one of {choices}, got {bad!r}")
+        plan_endpoint_limits, plan_windows = plan_limits(self.config.plan)
         self.clock: Clock = clock or SystemClock()
         cfg = self.config
         if dataset is None:
@@ -98,10 +107,19 @@ class Sandbox:
             limit=cfg.rate_limit,
             window=cfg.rate_window,
             shared=cfg.shared_budget,
-            endpoint_limits=dict.fromkeys(("users_lookup", "tweets_lookup"), cfg.lookup_rate_limit),
+            endpoint_limits={
+                **dict.fromkeys(("users_lookup", "tweets_lookup"), cfg.lookup_rate_limit),
+                **plan_endpoint_limits,
+            },
+            endpoint_windows=plan_windows,
         )
         self.faults = FaultInjector(cfg.every_k())
-        self.ledger = BillingLedger()
+        self.ledger = BillingLedger(prices(cfg.media_price_usd))
+        #: Suspended users and protected accounts (`suspend_user`, `protect_user`).
+        self.standing = Standing(
+            suspended=[*cfg.suspended_user_ids, *(u.id for u in dataset.users if u.suspended)],
+            protected=cfg.protected_user_ids,
+        )
         self._log = RequestLog(cfg.request_log_path, echo=echo_log)
         self.app = SandboxApp(
             config=cfg,
@@ -112,6 +130,7 @@ class Sandbox:
             faults=self.faults,
             ledger=self.ledger,
             log=self._log,
+            standing=self.standing,
         )
         self._server: ServerThread | None = None
         self._address: tuple[str, int] | None = None
@@ -261,7 +280,7 @@ class Sandbox:
 
     @property
     def billed_events(self) -> int:
-        """Events billed so far (each event once per user per UTC day)."""
+        """Events billed so far (each event once per app per UTC day)."""
         return self.ledger.total
 
     @property
@@ -273,10 +292,18 @@ class Sandbox:
     def billed_usd(self) -> float:
         """What X would have charged so far, in dollars.
 
-        $0.010 per DM event or user, $0.005 per Tweet or media object; each once per
-        user per UTC day.
+        $0.010 per DM event or user, $0.005 per post, media `media_price_usd` ($0 by
+        default); each once per app per UTC day.
         """
-        return usd(self.ledger.counts)
+        return self.ledger.usd()
+
+    def suspend_user(self, user_id: str) -> None:
+        """Suspend a user: lookups and expansions answer X's `Forbidden` partial error."""
+        self.standing.suspend(user_id)
+
+    def protect_user(self, user_id: str) -> None:
+        """Protect an account: its posts answer `Authorization Error` to other users."""
+        self.standing.protect(user_id)
 
     def reset_billing(self) -> None:
         """Forget what was billed, as if no event had been read."""

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from tap_x_dm_sandbox import errors
-from tap_x_dm_sandbox.billing import KINDS, BillingLedger, usd
+from tap_x_dm_sandbox.billing import KINDS, BillingLedger
 from tap_x_dm_sandbox.clock import Clock
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.data import Dataset
@@ -31,6 +31,8 @@ from tap_x_dm_sandbox.params import (
     parse_query,
 )
 from tap_x_dm_sandbox.requestlog import RequestLog, iso_time, public_query
+from tap_x_dm_sandbox.standing import Standing
+from tap_x_dm_sandbox.vocabulary import Vocabulary, to_2167
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +66,11 @@ PROXY_FAULTS = frozenset(
         "non_json",
         "html_502",
         "malformed_200",
+        "client_forbidden",
     }
 )
+#: Endpoints that are not X API v2 calls (no `api-version` header).
+OAUTH_ENDPOINTS = frozenset({"oauth2_token", "oauth2_authorize"})
 
 
 @dataclass(frozen=True)
@@ -100,9 +105,10 @@ class _Outcome:
 def returned_resources(body: Mapping[str, Any]) -> dict[str, list[str]]:
     """Return the users, Tweets and media an answer carries (`includes`, or a user as `data`)."""
     includes = body.get("includes") or {}
+    posts = [*includes.get("tweets", []), *includes.get("posts", [])]
     found = {
         "users": [str(u["id"]) for u in includes.get("users", [])],
-        "tweets": [str(t["id"]) for t in includes.get("tweets", [])],
+        "tweets": [str(t["id"]) for t in posts],
         "media": [str(m["media_key"]) for m in includes.get("media", [])],
     }
     data = body.get("data")
@@ -110,7 +116,7 @@ def returned_resources(body: Mapping[str, Any]) -> dict[str, list[str]]:
     for obj in objects:  # the objects of /2/users/me, /2/users and /2/tweets (not DM events)
         if "username" in obj:
             found["users"].append(str(obj["id"]))
-        elif "edit_history_tweet_ids" in obj:
+        elif "edit_history_tweet_ids" in obj or "edit_history_post_ids" in obj:
             found["tweets"].append(str(obj["id"]))
     return found
 
@@ -154,6 +160,7 @@ class SandboxApp:
         faults: FaultInjector,
         ledger: BillingLedger,
         log: RequestLog,
+        standing: Standing | None = None,
     ) -> None:
         self.dataset = dataset
         self.auth = auth
@@ -167,9 +174,16 @@ class SandboxApp:
         self.usage_capped = config.usage_capped
         self.credits_depleted = config.credits_depleted
         self.client_not_enrolled = config.client_not_enrolled
-        self.lookups = LookupEndpoints(dataset, user_fields_default=config.user_fields_default)
+        self.vocabulary = Vocabulary(config.vocabulary)
+        standing = standing or Standing()
+        self.lookups = LookupEndpoints(
+            dataset,
+            user_fields_default=config.user_fields_default,
+            vocabulary=self.vocabulary,
+            standing=standing,
+        )
         self.endpoints = DmEndpoints(
-            config=config, dataset=dataset, clock=clock, data_lock=self.data_lock
+            config=config, dataset=dataset, clock=clock, data_lock=self.data_lock, standing=standing
         )
 
     # -- entry point -------------------------------------------------------------------
@@ -205,6 +219,9 @@ class SandboxApp:
                     response.body = response.body[:keep]
             elif terminal is not None and terminal.kind == "token_drop_after_processing":
                 response.drop = True
+            if outcome.endpoint is not None and outcome.endpoint not in OAUTH_ENDPOINTS:
+                query = dict(parse_qsl(raw_query, keep_blank_values=True))
+                response.headers["api-version"] = self.vocabulary.answer_version(query)
         self.log.append(
             {
                 "time": iso_time(started),
@@ -215,7 +232,7 @@ class SandboxApp:
                 "user": outcome.user,
                 "billed_events": outcome.billed["dm_events"],
                 "billed": outcome.billed,
-                "billed_usd": usd(outcome.billed),
+                "billed_usd": self.ledger.usd(outcome.billed),
                 "endpoint": outcome.endpoint,
                 "fault": ",".join(applied) or None,
             }
@@ -236,6 +253,8 @@ class SandboxApp:
             return Response(0, drop=True)
         if fault.kind == "rate_limit_no_headers":
             return problem(429, errors.RATE_LIMITED)
+        if fault.kind == "client_forbidden":
+            return problem(403, errors.CLIENT_FORBIDDEN)
         if fault.kind == "html_502":
             return Response(502, HTML_502, {"Content-Type": "text/html"})
         if fault.kind == "non_json":
@@ -292,7 +311,7 @@ class SandboxApp:
             elif endpoint == "users_lookup":
                 body, event_ids = self.lookups.users(query), []
             elif endpoint == "tweets_lookup":
-                body, event_ids = self.lookups.tweets(query), []
+                body, event_ids = self.lookups.tweets(query, user_id), []
             elif endpoint == "dm_event":
                 body, event_ids = self.endpoints.lookup(user_id, path_value, query)
             else:
@@ -303,6 +322,8 @@ class SandboxApp:
             return problem(404, exc.body, rate)
         day = int(self.clock.time() // 86_400)
         outcome.billed = self.ledger.bill(user_id, day, event_ids, returned_resources(body))
+        if self.vocabulary.answer_version(query) == "2.167":
+            body = to_2167(body)
         response = json_response(200, body)
         response.headers.update(rate.headers())
         return response

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from tap_x_dm_sandbox.faults import EveryK
 from tap_x_dm_sandbox.model import CreatedAtPrecision, OrderBy
+from tap_x_dm_sandbox.plans import Plan, UnknownConversation
+from tap_x_dm_sandbox.vocabulary import VocabularyMode
 
 
 @dataclass(frozen=True)
@@ -37,16 +39,17 @@ class SandboxConfig:
             unconfirmed; a client must be safe against it). Wins over `offset_pagination`.
         pagination_token_ttl: Seconds a pagination token stays valid (None: forever, as
             today); an expired token gets X's 400 invalid-request naming it.
-        created_at_precision: "ms" (the id's milliseconds, as today) or "s" (X's whole
-            seconds, `.000Z`) for generated and added events.
+        created_at_precision: "s" (X's whole seconds, `.000Z`, the default) or "ms" (the
+            id's milliseconds, the sandbox before issue 21) for generated and added events.
         created_at_skew_seconds: Largest skew between an event's created_at and its id's
             time; each event gets a deterministic skew in [-s, +s] before rounding, so
-            events less than a second apart can carry inverted created_at.
+            events less than a second apart can carry inverted created_at (default 0.5:
+            with the rounding, up to a second off the id's time, as X).
         order_by: "id" (newest id first, as today) or "created_at" (newest created_at
             first; events sharing a created_at in a fixed shuffled order), for cursor and
             offset tokens alike.
         unknown_conversation_404: Answer 404 resource-not-found for a conversation the
-            user is not in (default: an empty 200 page; X's behaviour is unconfirmed).
+            user is not in (the same as `unknown_conversation="404"`, which it overrides).
         conversation_history_days: History window of the two conversation endpoints
             (None = full history; /2/dm_events always serves 30 days).
         nested_entities: Send `entities` nested (spec 2.167) instead of flat (2.166).
@@ -68,6 +71,18 @@ class SandboxConfig:
         html_502_every: Answer every k-th API request with a proxy's HTML 502 page.
         rate_limit_no_headers_every: Answer every k-th API request with a 429 without
             `x-rate-limit-*` headers.
+        vocabulary: "both" (2.166 and 2.167 names accepted, answered in 2.166 names: the
+            only behaviour observed), "as-asked" (answered in the vocabulary asked),
+            "2.166" or "2.167" (only that spec's names); see `vocabulary`.
+        unknown_conversation: How an unknown or foreign conversation (or a participant
+            without one) is answered: "errors" (X's 200 with only `errors`,
+            resource-not-found), "empty" (a 200 with `result_count: 0`, the sandbox before
+            issue 21) or "404"; `unknown_conversation_404=True` means "404".
+        plan: "pay-per-use" (15 requests per 15 min per DM endpoint) or "basic" (1 request
+            per 24 h per user on each DM list endpoint, 5 on /2/dm_events/:id).
+        media_price_usd: What one media object costs (X: no price since 2026-06-18).
+        suspended_user_ids: Users X answers `Forbidden` for ("User has been suspended").
+        protected_user_ids: Accounts whose posts answer `Authorization Error` to others.
     """
 
     host: str = "127.0.0.1"
@@ -86,8 +101,8 @@ class SandboxConfig:
     offset_pagination: bool = False
     page_number_pagination: bool = False
     pagination_token_ttl: float | None = None
-    created_at_precision: CreatedAtPrecision = "ms"
-    created_at_skew_seconds: float = 0.0
+    created_at_precision: CreatedAtPrecision = "s"
+    created_at_skew_seconds: float = 0.5
     order_by: OrderBy = "id"
     unknown_conversation_404: bool = False
     conversation_history_days: int | None = None
@@ -108,6 +123,13 @@ class SandboxConfig:
     non_json_every: int = 0
     html_502_every: int = 0
     rate_limit_no_headers_every: int = 0
+    # Issue 21: X as it is in December 2026.
+    vocabulary: VocabularyMode = "both"
+    unknown_conversation: UnknownConversation = "errors"
+    plan: Plan = "pay-per-use"
+    media_price_usd: float = 0.0
+    suspended_user_ids: tuple[str, ...] = ()
+    protected_user_ids: tuple[str, ...] = ()
 
     def every_k(self) -> EveryK:
         """Return the periodic-fault settings."""

@@ -35,7 +35,9 @@ from tap_x_dm_sandbox.params import (
     parse_users_me_params,
 )
 from tap_x_dm_sandbox.render import Expander, shape_event
+from tap_x_dm_sandbox.standing import Standing
 from tap_x_dm_sandbox.tokens import Cursor, Direction, TokenCodec
+from tap_x_dm_sandbox.vocabulary import Vocabulary
 
 
 class NotFoundError(Exception):
@@ -50,7 +52,13 @@ class DmEndpoints:
     """The handlers of GET /2/users/me, /2/dm_events/:id and the three list endpoints."""
 
     def __init__(
-        self, *, config: SandboxConfig, dataset: Dataset, clock: Clock, data_lock: threading.RLock
+        self,
+        *,
+        config: SandboxConfig,
+        dataset: Dataset,
+        clock: Clock,
+        data_lock: threading.RLock,
+        standing: Standing | None = None,
     ) -> None:
         self.dataset = dataset
         self.clock = clock
@@ -66,14 +74,18 @@ class DmEndpoints:
         )
         self.pagination_token_ttl = config.pagination_token_ttl
         self.order_by = config.order_by
-        self.unknown_conversation_404 = config.unknown_conversation_404
+        self.unknown_conversation = (
+            "404" if config.unknown_conversation_404 else config.unknown_conversation
+        )
+        self.standing = standing or Standing()
         self.nested_entities = config.nested_entities
         self.conversation_history_days = config.conversation_history_days
         self.user_fields_default = config.user_fields_default
+        self.vocabulary = Vocabulary(config.vocabulary)
 
     def users_me(self, user_id: str, query: Mapping[str, str]) -> tuple[dict[str, Any], list[int]]:
         """Answer GET /2/users/me: the user object, nothing billed."""
-        fields = parse_users_me_params(query)
+        fields = parse_users_me_params(query, self.vocabulary)
         user = self.dataset.user(user_id)
         if user is None:
             missing = errors.resource_not_found(resource_type="user", parameter="id", value=user_id)
@@ -85,7 +97,9 @@ class DmEndpoints:
         self, user_id: str, raw_id: str, query: Mapping[str, str]
     ) -> tuple[dict[str, Any], list[int]]:
         """Answer GET /2/dm_events/:event_id (any age): the event or a partial error."""
-        fields = parse_lookup_params(query, check_path("event_id", raw_id, EVENT_ID))
+        fields = parse_lookup_params(
+            query, check_path("event_id", raw_id, EVENT_ID), self.vocabulary
+        )
         event_id = int(raw_id)
         with self.data_lock:
             full = None
@@ -96,11 +110,22 @@ class DmEndpoints:
                     resource_type="dm_event", parameter="event_id", value=raw_id
                 )
                 return {"errors": [missing]}, []
-            expander = Expander(self.dataset, fields, user_fields_default=self.user_fields_default)
+            expander = Expander(
+                self.dataset,
+                fields,
+                user_fields_default=self.user_fields_default,
+                standing=self.standing,
+                viewer_id=user_id,
+            )
             expander.add([full])
             includes, partial = expander.result()
         body: dict[str, Any] = {
-            "data": shape_event(full, fields.dm_event_fields, nested_entities=self.nested_entities)
+            "data": shape_event(
+                full,
+                fields.dm_event_fields,
+                nested_entities=self.nested_entities,
+                also=fields.implied_fields,
+            )
         }
         if includes:
             body["includes"] = includes
@@ -130,6 +155,28 @@ class DmEndpoints:
             return None
         return int(self.clock.time() * 1000) - days * DAY_MS
 
+    def _missing_conversation(self, endpoint: str, path_value: str) -> dict[str, Any]:
+        """Answer a conversation the user is not in, or a participant without one.
+
+        X's usual answer for a missing resource is a 200 with only `errors` (no `data`, no
+        `meta`); `unknown_conversation` can make it an empty page or a 404 instead.
+        """
+        if self.unknown_conversation == "empty":
+            return {"meta": {"result_count": 0}}
+        parameter = "id" if endpoint == "dm_conversation_events" else "participant_id"
+        resource_type = "dm_conversation"
+        if self.unknown_conversation == "404":
+            missing = errors.resource_not_found(
+                resource_type=resource_type, parameter=parameter, value=path_value
+            )
+            raise NotFoundError({**missing, "status": 404})
+        if parameter == "participant_id" and self.dataset.user(path_value) is None:
+            resource_type = "user"
+        missing = errors.resource_not_found(
+            resource_type=resource_type, parameter=parameter, value=path_value
+        )
+        return {"errors": [missing]}
+
     def list_events(
         self, user_id: str, endpoint: str, path_value: str, query: Mapping[str, str]
     ) -> tuple[dict[str, Any], list[int]]:
@@ -139,7 +186,7 @@ class DmEndpoints:
             path_errors = check_path("id", path_value, CONVERSATION_ID)
         elif endpoint == "dm_conversation_with_events":
             path_errors = check_path("participant_id", path_value, USER_ID)
-        params = parse_list_params(query, path_errors)
+        params = parse_list_params(query, path_errors, self.vocabulary)
         scope = f"{endpoint}/{path_value}/{user_id}"
         cursor: Cursor | None = None
         if params.pagination_token is not None:
@@ -168,13 +215,7 @@ class DmEndpoints:
                 else (self.dataset.conversation_members(conversation_id))
             )
             if conversation_id is not None and (members is None or user_id not in members):
-                if self.unknown_conversation_404:
-                    parameter = "id" if endpoint == "dm_conversation_events" else "participant_id"
-                    missing = errors.resource_not_found(
-                        resource_type="dm_conversation", parameter=parameter, value=path_value
-                    )
-                    raise NotFoundError({**missing, "status": 404})
-                return {"meta": {"result_count": 0}}, []
+                return self._missing_conversation(endpoint, path_value), []
             if self.order_by == "created_at":
                 chosen = select_ordered_page(
                     CreatedAtOrder(page, self.dataset),
@@ -194,12 +235,24 @@ class DmEndpoints:
             ids = chosen.ids
             fulls = [e for e in map(self.dataset.event, ids) if e is not None]
             expander = Expander(
-                self.dataset, params.fields, user_fields_default=self.user_fields_default
+                self.dataset,
+                params.fields,
+                user_fields_default=self.user_fields_default,
+                standing=self.standing,
+                viewer_id=user_id,
             )
             expander.add(fulls)
             includes, partial = expander.result()
-        fields = params.fields.dm_event_fields
-        data = [shape_event(e, fields, nested_entities=self.nested_entities) for e in fulls]
+        fields = params.fields
+        data = [
+            shape_event(
+                e,
+                fields.dm_event_fields,
+                nested_entities=self.nested_entities,
+                also=fields.implied_fields,
+            )
+            for e in fulls
+        ]
         body: dict[str, Any] = {}
         if data:
             body["data"] = data

@@ -103,3 +103,38 @@ def resource_not_found(*, resource_type: str, parameter: str, value: str) -> dic
         "resource_id": value,
         "type": PROBLEMS + "resource-not-found",
     }
+
+
+def suspended_user(*, parameter: str, value: str, section: str | None = None) -> dict[str, Any]:
+    """Return the partial error X gives for a suspended user (`title: Forbidden`)."""
+    error: dict[str, Any] = {
+        "value": value,
+        "detail": f"User has been suspended: [{value}].",
+        "title": "Forbidden",
+        "resource_type": "user",
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "resource-not-found",
+    }
+    if section is not None:
+        error["section"] = section
+    return error
+
+
+def not_authorized(
+    *, resource_type: str, parameter: str, value: str, section: str | None = None
+) -> dict[str, Any]:
+    """Return the partial error X gives for a protected account's post (`Authorization Error`)."""
+    error: dict[str, Any] = {
+        "value": value,
+        "detail": f"Sorry, you are not authorized to see the {resource_type.capitalize()} "
+        f"with {parameter}: [{value}].",
+        "title": "Authorization Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "not-authorized-for-resource",
+    }
+    if section is not None:
+        error["section"] = section
+    return error

@@ -32,6 +32,7 @@ KINDS: frozenset[str] = frozenset(
         "html_502",
         "token_drop_after_processing",
         "malformed_200",
+        "client_forbidden",
     }
 )
 
@@ -47,6 +48,8 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "token_drop_after_processing": {},
     # A 200 whose JSON has the wrong shape (what a client must refuse, not misread).
     "malformed_200": {"body": {"data": "not a list", "meta": {"result_count": 1}}},
+    # X's 403 for an app not enrolled in the endpoint (`reason: client-not-enrolled`).
+    "client_forbidden": {},
 }
 
 TOKEN_PATH = "/2/oauth2/token"  # noqa: S105 - a URL path, not a secret

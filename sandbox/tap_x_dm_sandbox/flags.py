@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from tap_x_dm_sandbox.config import SandboxConfig
+from tap_x_dm_sandbox.flags_today import add_today_flags
 from tap_x_dm_sandbox.spec import parameter_values
 
 _DEFAULTS = SandboxConfig()
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument(
         "--unknown-conversation-404",
         action="store_true",
-        help="answer 404 for a conversation the user is not in, instead of an empty page",
+        help="answer 404 for a conversation the user is not in (= --unknown-conversation 404)",
     )
     api.add_argument(
         "--offset-pagination",
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--created-at-precision",
         choices=("ms", "s"),
         default=d.created_at_precision,
-        help="created_at in milliseconds of the id, or whole seconds (.000Z) as X sends "
+        help="created_at in whole seconds (.000Z) as X sends, or the id's milliseconds "
         "(default: %(default)s)",
     )
     api.add_argument(
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="user fields sent when user.fields is absent (default: id,name,username)",
     )
+    add_today_flags(api, d)
     api.add_argument(
         "--usage-capped", action="store_true", help="every API call answers 429 usage-capped"
     )

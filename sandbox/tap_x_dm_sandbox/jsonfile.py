@@ -101,7 +101,10 @@ def to_json(dataset: Dataset) -> dict[str, Any]:
                     media[key] = found
         return {
             "seed": dataset._seed,
-            "users": [u.as_json(USER_FIELDS) for u in dataset._users],
+            "users": [
+                {**u.as_json(USER_FIELDS), **({"suspended": True} if u.suspended else {})}
+                for u in dataset._users
+            ],
             "conversations": [
                 {"id": conv_id, "participant_ids": sorted(members, key=int)}
                 for conv_id, members in zip(dataset._conv_ids, dataset._conv_members, strict=True)

@@ -55,10 +55,13 @@ class RateLimiter:
         window: float = 900.0,
         shared: bool = False,
         endpoint_limits: Mapping[str, int] | None = None,
+        endpoint_windows: Mapping[str, float] | None = None,
     ) -> None:
         self._clock = clock
         #: Endpoints with a limit of their own (the lookups); the rest use `limit`.
         self.endpoint_limits = dict(endpoint_limits or {})
+        #: Endpoints with a window of their own (a Basic plan's 24 h); the rest use `window`.
+        self.endpoint_windows = dict(endpoint_windows or {})
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], _Window] = {}
         self.limit = limit
@@ -96,7 +99,7 @@ class RateLimiter:
     def _current(self, user_id: str, endpoint: str, now: float) -> _Window | None:
         key = (user_id, self.budget_key(endpoint))
         win = self._windows.get(key)
-        if win is not None and now >= win.start + self.window:
+        if win is not None and now >= win.start + self.window_for(endpoint):
             del self._windows[key]
             return None
         return win
@@ -105,8 +108,12 @@ class RateLimiter:
         """Return the requests per window of an endpoint's budget."""
         return self.endpoint_limits.get(endpoint, self.limit)
 
-    def _reset_at(self, start: float) -> int:
-        return math.ceil(start + self.window)
+    def window_for(self, endpoint: str) -> float:
+        """Return the window length of an endpoint's budget, in seconds."""
+        return self.endpoint_windows.get(endpoint, self.window)
+
+    def _reset_at(self, start: float, endpoint: str) -> int:
+        return math.ceil(start + self.window_for(endpoint))
 
     def hit(self, user_id: str, endpoint: str) -> RateDecision:
         """Count one request; refuse it (without counting) once the window is spent."""
@@ -118,9 +125,9 @@ class RateLimiter:
                 self._windows[(user_id, self.budget_key(endpoint))] = win
             limit = self.limit_for(endpoint)
             if win.used >= limit:
-                return RateDecision(False, limit, 0, self._reset_at(win.start))
+                return RateDecision(False, limit, 0, self._reset_at(win.start, endpoint))
             win.used += 1
-            return RateDecision(True, limit, limit - win.used, self._reset_at(win.start))
+            return RateDecision(True, limit, limit - win.used, self._reset_at(win.start, endpoint))
 
     def peek(self, user_id: str, endpoint: str) -> RateDecision:
         """Report the budget without spending any (for answers that are refused anyway)."""
@@ -129,6 +136,8 @@ class RateLimiter:
             win = self._current(user_id, endpoint, now)
             limit = self.limit_for(endpoint)
             if win is None:
-                return RateDecision(True, limit, limit, self._reset_at(now))
+                return RateDecision(True, limit, limit, self._reset_at(now, endpoint))
             remaining = max(0, limit - win.used)
-            return RateDecision(remaining > 0, limit, remaining, self._reset_at(win.start))
+            return RateDecision(
+                remaining > 0, limit, remaining, self._reset_at(win.start, endpoint)
+            )

@@ -14,15 +14,17 @@ from typing import Any
 from tap_x_dm_sandbox import errors
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.params import (
-    MEDIA_FIELDS,
-    TWEET_FIELDS,
-    USER_FIELDS,
+    BOTH,
     InvalidRequestError,
+    accepted_params,
     enum_list,
+    expansions,
+    post_fields,
     unknown_params,
 )
 from tap_x_dm_sandbox.render import DEFAULT_MEDIA_FIELDS, DEFAULT_TWEET_FIELDS, pick
-from tap_x_dm_sandbox.spec import parameter_values
+from tap_x_dm_sandbox.standing import Standing
+from tap_x_dm_sandbox.vocabulary import Vocabulary
 
 MAX_IDS = 100
 _ID = re.compile(r"^[0-9]{1,19}$")
@@ -66,41 +68,55 @@ def _not_found(resource_type: str, value: str) -> dict[str, Any]:
 class LookupEndpoints:
     """GET /2/users?ids= and GET /2/tweets?ids= over the sandbox's users and Tweets."""
 
-    def __init__(self, dataset: Dataset, *, user_fields_default: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        user_fields_default: tuple[str, ...],
+        vocabulary: Vocabulary = BOTH,
+        standing: Standing | None = None,
+    ) -> None:
         self.dataset = dataset
+        self.standing = standing or Standing()
         self.user_fields_default = user_fields_default
+        self.vocabulary = vocabulary
 
     def users(self, query: Mapping[str, str]) -> dict[str, Any]:
         """Answer GET /2/users: the users asked for, by id, with `user.fields`."""
         problems: list[dict[str, Any]] = []
-        unknown_params(query, USERS_PARAMS, problems)
+        vocab = self.vocabulary
+        unknown_params(query, accepted_params(USERS_PARAMS, vocab), problems)
         ids = _ids(query, problems)
-        fields = enum_list(query, "user.fields", USER_FIELDS, problems)
-        enum_list(query, "expansions", parameter_values("UserExpansionsParameter"), problems)
-        enum_list(query, "tweet.fields", TWEET_FIELDS, problems)
+        fields = enum_list(query, "user.fields", vocab.field_values("user.fields"), problems)
+        expansions(query, problems, vocab, "user")
+        post_fields(query, problems, vocab)
         if problems:
             raise InvalidRequestError(problems)
         wanted = fields if fields is not None else self.user_fields_default
         data, missing = [], []
         for user_id in ids:
             user = self.dataset.user(user_id)
-            if user is None:
+            refused = self.standing.user_error(user_id, parameter="ids")
+            if refused is not None:
+                missing.append(refused)
+            elif user is None:
                 missing.append(_not_found("user", user_id))
             else:
                 data.append(user.as_json(wanted))
         return _body(data, {}, missing)
 
-    def tweets(self, query: Mapping[str, str]) -> dict[str, Any]:
+    def tweets(self, query: Mapping[str, str], viewer_id: str | None = None) -> dict[str, Any]:
         """Answer GET /2/tweets: the Tweets asked for, `tweet.fields`, media expansions."""
         problems: list[dict[str, Any]] = []
-        unknown_params(query, TWEETS_PARAMS, problems)
+        vocab = self.vocabulary
+        unknown_params(query, accepted_params(TWEETS_PARAMS, vocab), problems)
         ids = _ids(query, problems)
-        tweet_fields = enum_list(query, "tweet.fields", TWEET_FIELDS, problems)
-        expansions = enum_list(
-            query, "expansions", parameter_values("TweetExpansionsParameter"), problems
+        tweet_fields = post_fields(query, problems, vocab)
+        expanded = expansions(query, problems, vocab, "post")
+        media_fields = enum_list(
+            query, "media.fields", vocab.field_values("media.fields"), problems
         )
-        media_fields = enum_list(query, "media.fields", MEDIA_FIELDS, problems)
-        enum_list(query, "user.fields", USER_FIELDS, problems)
+        enum_list(query, "user.fields", vocab.field_values("user.fields"), problems)
         if problems:
             raise InvalidRequestError(problems)
         shown = DEFAULT_TWEET_FIELDS | (tweet_fields or frozenset())
@@ -112,10 +128,14 @@ class LookupEndpoints:
             if tweet is None:
                 missing.append(_not_found("tweet", tweet_id))
                 continue
+            refused = self.standing.post_error(tweet, viewer_id=viewer_id, parameter="ids")
+            if refused is not None:
+                missing.append(refused)
+                continue
             shaped = pick(tweet, shown)
             shaped.setdefault("edit_history_tweet_ids", [tweet_id])
             data.append(shaped)
-            if expansions and "attachments.media_keys" in expansions:
+            if "attachments.media_keys" in expanded:
                 for key in (tweet.get("attachments") or {}).get("media_keys") or ():
                     media_keys[str(key)] = None
         media = []

@@ -14,6 +14,7 @@ from typing import Any
 from tap_x_dm_sandbox.data import Dataset
 from tap_x_dm_sandbox.errors import resource_not_found
 from tap_x_dm_sandbox.params import FieldParams
+from tap_x_dm_sandbox.standing import Standing
 
 ALWAYS = frozenset({"id", "event_type"})
 #: Default fields per event type, in output order (the common case, so kept cheap).
@@ -30,13 +31,21 @@ DEFAULT_MEDIA_FIELDS = frozenset({"media_key", "type"})
 
 
 def shape_event(
-    full: Mapping[str, Any], fields: frozenset[str] | None, *, nested_entities: bool = False
+    full: Mapping[str, Any],
+    fields: frozenset[str] | None,
+    *,
+    nested_entities: bool = False,
+    also: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Keep the fields X would return; `fields=None` means "dm_event.fields absent"."""
+    """Keep the fields X would return; `fields=None` means "dm_event.fields absent".
+
+    `also`: fields the request's expansions bring along (`sender_id` for `expansions=sender_id`).
+    """
     if fields is None:
         keys = DEFAULT_EVENT_FIELDS.get(str(full.get("event_type")), ("id", "event_type"))
+        keys += tuple(key for key in sorted(also) if key not in keys)
         return {key: full[key] for key in keys if key in full}
-    wanted = fields | ALWAYS
+    wanted = fields | ALWAYS | also
     with_entities = "entities" in wanted
     out: dict[str, Any] = {}
     entities: dict[str, Any] = {}
@@ -71,8 +80,12 @@ class Expander:
         fields: FieldParams,
         *,
         user_fields_default: Collection[str] = DEFAULT_USER_FIELDS,
+        standing: Standing | None = None,
+        viewer_id: str | None = None,
     ) -> None:
         self._dataset = dataset
+        self._standing = standing or Standing()
+        self._viewer_id = viewer_id
         self._expansions = fields.expansions
         self._user_fields = (
             fields.user_fields if fields.user_fields is not None else user_fields_default
@@ -110,7 +123,10 @@ class Expander:
         users = []
         for uid, parameter in self._users.items():
             user = self._dataset.user(uid)
-            if user is None:
+            refused = self._standing.user_error(uid, parameter=parameter, section="includes")
+            if refused is not None:
+                errors.append(refused)
+            elif user is None:
                 errors.append(
                     resource_not_found(resource_type="user", parameter=parameter, value=uid)
                 )
@@ -119,7 +135,17 @@ class Expander:
         tweets = []
         for tid in self._tweets:
             tweet = self._dataset.tweet(tid)
-            if tweet is None:
+            refused = None
+            if tweet is not None:
+                refused = self._standing.post_error(
+                    tweet,
+                    viewer_id=self._viewer_id,
+                    parameter="referenced_tweets.id",
+                    section="includes",
+                )
+            if refused is not None:
+                errors.append(refused)
+            elif tweet is None:
                 errors.append(
                     resource_not_found(
                         resource_type="tweet", parameter="referenced_tweets.id", value=tid

@@ -31,6 +31,8 @@ class SandboxUser:
     location: str | None = None
     profile_image_url: str | None = None
     url: str | None = None
+    #: Not an X field: X answers `Forbidden` for this user (events files: `"suspended": true`).
+    suspended: bool | None = None
 
     def as_json(self, fields: Collection[str]) -> dict[str, Any]:
         """Return the X User object: id, name and username always, others if asked and known."""

@@ -95,15 +95,18 @@ def test_unknown_route_is_a_404_problem(small: Sandbox, openapi: OpenAPI) -> Non
             {"expansions": "author_id"},
             "expansions",
             "author_id",
+            # The default server takes both vocabularies: 2.166's values, then 2.167's.
             "The `expansions` query parameter value [author_id] is not one of "
-            "[attachments.media_keys,participant_ids,referenced_tweets.id,sender_id]",
+            "[attachments.media_keys,participant_ids,referenced_tweets.id,sender_id,"
+            "referenced_posts]",
         ),
         (
             {"since_id": "1"},
             "since_id",
             "1",
             "The query parameter [since_id] is not one of [max_results,pagination_token,"
-            "event_types,dm_event.fields,expansions,media.fields,user.fields,tweet.fields]",
+            "event_types,dm_event.fields,expansions,media.fields,user.fields,tweet.fields,"
+            "post.fields]",
         ),
     ],
 )
@@ -160,17 +163,30 @@ def test_path_ids_are_validated(
     assert body["errors"][0]["message"].startswith(f"The `{name}` query parameter value [{value}]")
 
 
-def test_unknown_conversation_and_stranger_are_empty(small: Sandbox, openapi: OpenAPI) -> None:
-    for path in (
-        "/2/dm_conversations/123456789012345678/dm_events",
-        "/2/dm_conversations/1-2/dm_events",
-        f"/2/dm_conversations/with/{small.empty_user_id()}/dm_events",
-        "/2/dm_conversations/with/42/dm_events",
+def test_unknown_conversation_and_stranger_are_x_not_found_errors(
+    small: Sandbox, openapi: OpenAPI
+) -> None:
+    # X's usual answer for a missing resource: 200 with only `errors` (no data, no meta).
+    empty = small.empty_user_id()
+    for path, resource_type, parameter, value in (
+        ("/2/dm_conversations/123456789012345678/dm_events", "dm_conversation", "id", None),
+        ("/2/dm_conversations/1-2/dm_events", "dm_conversation", "id", "1-2"),
+        (f"/2/dm_conversations/with/{empty}/dm_events", "dm_conversation", "participant_id", None),
+        ("/2/dm_conversations/with/42/dm_events", "user", "participant_id", "42"),
     ):
+        value = value or path.split("/")[-2]
         response = get(small, path)
         assert response.status_code == 200, path
-        assert response.json() == {"meta": {"result_count": 0}}
-        openapi.validate(response.json(), "Get2DmConversationsIdDmEventsResponse")
+        body = response.json()
+        assert list(body) == ["errors"], path
+        (error,) = body["errors"]
+        assert error["type"].endswith("/resource-not-found")
+        assert (error["resource_type"], error["parameter"], error["value"]) == (
+            resource_type,
+            parameter,
+            value,
+        )
+        openapi.validate(body, "Get2DmConversationsIdDmEventsResponse")
 
 
 # -- pagination ------------------------------------------------------------------------------

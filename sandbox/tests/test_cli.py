@@ -132,7 +132,7 @@ def test_every_config_field_has_a_flag() -> None:
             "--shared-budget", "--token-ttl", "60", "--meta-only-last-page",
             "--offset-pagination", "--page-number-pagination",
             "--pagination-token-ttl", "30", "--unknown-conversation-404",
-            "--created-at-precision", "s", "--created-at-skew-seconds", "1.5",
+            "--created-at-precision", "ms", "--created-at-skew-seconds", "1.5",
             "--order-by", "created_at",
             "--conversation-history-days", "11", "--nested-entities",
             "--user-fields-default", "id,name,username,verified", "--usage-capped",
@@ -141,6 +141,9 @@ def test_every_config_field_has_a_flag() -> None:
             "--drop-every", "3", "--slow-every", "4", "--slow-seconds", "0.5",
             "--truncate-every", "5", "--non-json-every", "6", "--html-502-every", "7",
             "--rate-limit-no-headers-every", "8", "--request-log", "log.jsonl",
+            "--vocabulary", "2.167", "--unknown-conversation", "empty", "--plan", "basic",
+            "--media-price-usd", "0.005", "--suspended-user-ids", "1,2",
+            "--protected-user-ids", "3", "--client-not-enrolled",
         ]
     )  # fmt: skip
     config = config_from_args(args)
@@ -202,6 +205,10 @@ def test_stdout_lines_are_the_documented_keys_in_order(running: Running) -> None
         (["--user-fields-default", "id,nope"], "unknown user field(s) nope"),
         (["--events", "5"], "events must be >= conversations"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--vocabulary", "2.168"], "argument --vocabulary: invalid choice: '2.168'"),
+        (["--plan", "pro"], "argument --plan: invalid choice: 'pro'"),
+        (["--media-price-usd", "2"], "argument --media-price-usd: must be 0-1 dollars, got 2"),
+        (["--suspended-user-ids", "1,x"], "not numeric user id(s): x"),
     ],
 )
 def test_a_bad_value_is_one_line_and_exit_2(

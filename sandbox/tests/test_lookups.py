@@ -96,7 +96,7 @@ def test_tweets_expand_their_media(sandbox_factory: SandboxFactory, openapi: Ope
         {"media_key": "3_1899999999999999999", "type": "photo", "url": "https://x/1.jpg"}
     ]
     assert sb.billed == {"dm_events": 0, "users": 0, "tweets": 1, "media": 1}
-    assert sb.request_log[-1]["billed_usd"] == pytest.approx(0.01)
+    assert sb.request_log[-1]["billed_usd"] == pytest.approx(0.005)  # media: no price
 
 
 @pytest.mark.parametrize(

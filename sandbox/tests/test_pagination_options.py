@@ -121,8 +121,22 @@ def _ms(created_at: str) -> int:
     return parse_iso_ms(created_at)
 
 
-def test_created_at_is_the_ids_millisecond_by_default(sandbox_factory: SandboxFactory) -> None:
+def test_created_at_is_x_whole_seconds_by_default(sandbox_factory: SandboxFactory) -> None:
     sb = sandbox_factory(clock=pinned_clock(), **SMALL)
+    events = sb.visible_events(window_days=None)
+    assert all(e["created_at"].endswith(".000Z") for e in events)
+    offsets = [_ms(e["created_at"]) - snowflake_ms(int(e["id"])) for e in events]
+    assert all(-1000 <= offset <= 1000 for offset in offsets)  # up to a second off the id
+    assert min(offsets) < -500 and max(offsets) > 500
+    again = sandbox_factory(clock=pinned_clock(), **SMALL)  # seeded: the same each time
+    assert [e["created_at"] for e in again.visible_events(window_days=None)] == [
+        e["created_at"] for e in events
+    ]
+
+
+def test_created_at_is_the_ids_millisecond_on_request(sandbox_factory: SandboxFactory) -> None:
+    options = {"created_at_precision": "ms", "created_at_skew_seconds": 0.0}
+    sb = sandbox_factory(clock=pinned_clock(), **SMALL, **options)
     events = sb.visible_events(window_days=None)
     assert all(e["created_at"] == iso_ms(snowflake_ms(int(e["id"]))) for e in events)
     assert any(not e["created_at"].endswith(".000Z") for e in events)
@@ -171,7 +185,9 @@ def test_added_events_follow_the_same_rule(sandbox_factory: SandboxFactory) -> N
 
 
 def test_skew_without_rounding_keeps_milliseconds(sandbox_factory: SandboxFactory) -> None:
-    sb = sandbox_factory(clock=pinned_clock(), created_at_skew_seconds=0.5, **SMALL)
+    sb = sandbox_factory(
+        clock=pinned_clock(), created_at_precision="ms", created_at_skew_seconds=0.5, **SMALL
+    )
     events = sb.visible_events(window_days=None)
     offsets = [_ms(e["created_at"]) - snowflake_ms(int(e["id"])) for e in events]
     assert all(-500 <= offset <= 500 for offset in offsets)
@@ -334,7 +350,7 @@ EXPANDED = {
 }
 
 
-def test_every_resource_returned_is_billed_once_per_user_and_day(
+def test_every_resource_returned_is_billed_once_per_app_and_day(
     sandbox_factory: SandboxFactory,
 ) -> None:
     clock = pinned_clock()
@@ -350,9 +366,8 @@ def test_every_resource_returned_is_billed_once_per_user_and_day(
     expected = {"dm_events": len(events), **{k: len(v) for k, v in kinds.items()}}
     assert sb.billed == expected
     assert sb.billed_events == len(events)
-    usd = (10 * expected["dm_events"] + 10 * expected["users"]) / 1000 + (
-        5 * expected["tweets"] + 5 * expected["media"]
-    ) / 1000
+    # Media are counted but have had no price since 2026-06-18.
+    usd = (10 * expected["dm_events"] + 10 * expected["users"] + 5 * expected["tweets"]) / 1000
     assert sb.billed_usd == pytest.approx(usd)
     # The log says the same, request by request.
     logged = [e for e in sb.request_log if e["path"] == "/2/dm_events"]
