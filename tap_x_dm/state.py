@@ -49,6 +49,8 @@ from tap_x_dm.passes import (
 )
 from tap_x_dm.routing import ROUTING_STATE_KEY
 from tap_x_dm.times import parse_timestamp
+from tap_x_dm.vocabulary import STATE_KEY as VOCABULARY_KEY
+from tap_x_dm.vocabulary import state_problem as vocabulary_state_problem
 
 STATE_VERSION = 3
 #: A bookmark further ahead than this (clocks disagree a little) is an error, not a silent no-op.
@@ -282,6 +284,9 @@ def load(
         raise _fail("account", 'must be an object whose "id" is an X user id')
     for key, bookmark in bookmark_states(upgraded):
         _check_bookmark(key, bookmark)
+    vocabulary = vocabulary_state_problem(upgraded.get(VOCABULARY_KEY))
+    if vocabulary:
+        raise _fail(VOCABULARY_KEY, vocabulary)
     if version < 2:
         _upgrade_1_to_2(upgraded)
     if version < 3:

@@ -35,6 +35,7 @@ from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap, cli_setting
 from tap_x_dm.services import Account, RunServices
 from tap_x_dm.settings import CONFIG_SCHEMA
 from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
+from tap_x_dm.vocabulary import STATE_KEY as VOCABULARY_KEY
 
 #: The setting `invoke` reads before a Tap exists, and its environment variable's prefix.
 _SUMMARY = ("run_summary_path", "TAP_X_DM_")
@@ -78,6 +79,7 @@ class TapXDM(RunScopedTap):
             config=self.config,
             clock=self.clock,
             logger=self.logger,
+            tap_state=t.cast("dict[str, Any]", self.state),
             account=Account(
                 t.cast("dict[str, Any]", self.state),
                 lambda: AuthenticatedUserStream(self, self.services).me(),
@@ -101,7 +103,7 @@ class TapXDM(RunScopedTap):
         services = self.services
         objects = [UsersStream(self, services), TweetsStream(self, services)]
         objects.append(MediaStream(self, services))
-        includes = IncludesWriter(objects)
+        includes = IncludesWriter(objects, vocabulary=services.vocabulary)
         return [
             DmEventsStream(self, services, includes),
             ConversationEventsStream(self, services, includes),
@@ -147,8 +149,9 @@ class TapXDM(RunScopedTap):
         super().load_state(upgraded)
         ours = t.cast("dict[str, Any]", self.state)
         ours["version"] = upgraded["version"]
-        if "account" in upgraded:
-            ours["account"] = upgraded["account"]
+        for key in ("account", VOCABULARY_KEY):
+            if key in upgraded:
+                ours[key] = upgraded[key]
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
