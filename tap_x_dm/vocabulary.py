@@ -63,6 +63,8 @@ _KEYS_2166: Final[Mapping[str, str]] = {
     "most_recent_post_id": "most_recent_tweet_id",
     "pinned_post_id": "pinned_tweet_id",
 }
+#: Parameters whose acceptance tells the vocabulary (`user.fields=id,name,username` does not).
+_TELLING: Final = ("dm_event.fields", "tweet.fields", "post.fields")
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -138,30 +140,39 @@ class AskedVocabulary:
         self._said_unasked = False
         self._said_version = False
         self._version: str | None = None
+        #: Whether X answered a request in this run's names (or the state says it did).
+        self._confirmed = False
 
     @property
     def version(self) -> str:
         """The names this run asks in (decided on first use, from the state)."""
         if self._version is None:
             saved = self._state.get(STATE_KEY)
-            self._version = V2166
-            if isinstance(saved, dict) and saved.get("asks") == V2167:
-                since = dt.date.fromisoformat(str(saved["decided_on"]))
+            asks = saved.get("asks") if isinstance(saved, dict) else None
+            self._version, self._confirmed = V2166, asks == V2166
+            if asks == V2167:
+                since = dt.date.fromisoformat(str(saved["decided_on"]))  # type: ignore[index]
                 age = (dt.date.fromisoformat(_today(self._clock)) - since).days
-                if age < RETRY_DAYS:
-                    self._version = V2167
-                else:
+                self._version, self._confirmed = (
+                    (V2167, True) if age < RETRY_DAYS else (V2166, False)
+                )
+                if age >= RETRY_DAYS:
                     self._logger.info(
-                        "X rejected 2.166 names %d day(s) ago; trying them again once (a "
-                        "rejection costs one request, then the run asks in 2.167 names).",
+                        "X rejected 2.166 names %d day(s) ago; trying them again (a rejection "
+                        "costs one request, then the run asks in 2.167 names).",
                         age,
                     )
-                    self._remember(V2166)
         return self._version
 
     def billed_kinds(self) -> frozenset[str]:
-        """Kinds every page returns whatever is selected (2.167: senders and linked posts)."""
-        return frozenset({"users", "tweets"}) if self.version == V2167 else frozenset()
+        """Kinds a page may return whatever is selected (for `max_cost_usd`).
+
+        In 2.167 names, senders and linked posts; and so until X has accepted 2.166
+        names in this run or an earlier one (a rejected page is asked again in 2.167).
+        """
+        if self.version == V2167 or not self._confirmed:
+            return frozenset({"users", "tweets"})
+        return frozenset()
 
     def outgoing(self, params: dict[str, Any]) -> dict[str, Any]:
         """A request's query (built in 2.166 names) in the names this run asks in."""
@@ -185,7 +196,7 @@ class AskedVocabulary:
         self._switched = True
         asked = self.version
         self._version = V2167 if asked == V2166 else V2166
-        self._remember(self._version)
+        self._confirmed = False  # written in the state once X answers in these names
         self._logger.warning(
             "X rejected the OpenAPI %s names (%s); asking again in %s names, and so will the "
             "next runs (the state's %s; the other names are tried again after %d days).",
@@ -203,17 +214,22 @@ class AskedVocabulary:
         request.prepare_url(base, self.outgoing(dict(params)))
 
     def observe(self, response: requests.Response) -> None:
-        """Log X's `api-version` header once per run."""
-        if self._said_version:
-            return
-        version = response.headers.get("api-version")
-        if version:
+        """Log X's `api-version` once; note (in the state) that X took this run's names."""
+        if not self._said_version and response.headers.get("api-version"):
             self._said_version = True
             self._logger.info(
                 "X API version %s (its api-version header); asking in OpenAPI %s names.",
-                version,
+                response.headers["api-version"],
                 self.version,
             )
+        if self._confirmed or response.status_code != requests.codes.ok:
+            return
+        query = urlsplit(response.request.url or "").query if response.request else ""
+        if any(f"{name}=" in query for name in _TELLING):
+            self._confirmed = True
+            saved = self._state.get(STATE_KEY)
+            if self._switched or not isinstance(saved, dict) or saved.get("asks") != self.version:
+                self._remember(self.version)
 
     def _remember(self, version: str) -> None:
         self._state[STATE_KEY] = {"asks": version, "decided_on": _today(self._clock)}

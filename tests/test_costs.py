@@ -131,7 +131,7 @@ def test_a_cap_lowered_below_the_saved_page_loads_what_it_allows_and_runs_in_a_r
         state = run.final_state
         assert run.error is None
         assert sandbox.billed_usd <= 1.5
-        assert len(dm_requests(sandbox, "/2/dm_events")) == 1  # a page of 37: $1.48 at worst
+        assert len(dm_requests(sandbox, "/2/dm_events")) == 1  # a page of 42: $1.47 at worst
         emitted += run.ids()
         loaded.append(len(run.ids()))
         if state["bookmarks"]["dm_events"]["pass"] is None:
@@ -139,10 +139,10 @@ def test_a_cap_lowered_below_the_saved_page_loads_what_it_allows_and_runs_in_a_r
     assert sorted(emitted, key=int) == sorted(expected, key=int)
     assert len(emitted) == len(set(emitted))
     if tokens == "cursor":  # the cursor goes on: every run loads a page of new events
-        assert loaded[:-1] == [37] * (len(loaded) - 1) and 0 < loaded[-1] <= 37
+        assert loaded[:-1] == [42] * (len(loaded) - 1) and 0 < loaded[-1] <= 42
     shrunk = [m for m in caplog.messages if "max_cost_usd affords pages of at most" in m]
     assert shrunk == [
-        "dm_events: max_cost_usd affords pages of at most 37 event(s); the pass continues at "
+        "dm_events: max_cost_usd affords pages of at most 42 event(s); the pass continues at "
         "that size instead of 100 (events read again are skipped)."
     ]
 
