@@ -147,7 +147,8 @@ VOCABULARIES = ("2.166", "2.167", "both", "as-asked")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked `every_vocabulary` run against each vocabulary mode of the sandbox."""
-    if metafunc.definition.get_closest_marker("every_vocabulary"):
+    marked = metafunc.definition.get_closest_marker("every_vocabulary")
+    if marked and "vocabulary" in metafunc.fixturenames:  # tests with a sandbox
         metafunc.parametrize("vocabulary", VOCABULARIES)
 
 

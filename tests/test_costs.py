@@ -57,6 +57,7 @@ def test_each_stream_and_the_run_log_requests_resources_and_an_estimate(
     assert int(dm["events"]) == sandbox.billed["dm_events"]
 
 
+@pytest.mark.every_vocabulary
 def test_prices_can_be_set_for_other_contracts(
     sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -70,6 +71,7 @@ def test_prices_can_be_set_for_other_contracts(
     assert float(dm["usd"]) == int(dm["events"])
 
 
+@pytest.mark.every_vocabulary
 def test_runs_under_a_cost_cap_stop_cleanly_and_in_a_row_load_every_event_once(
     sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
