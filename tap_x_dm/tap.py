@@ -30,6 +30,7 @@ from tap_x_dm.config_checks import (
 from tap_x_dm.errors import StopRunError, TapXDMError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
+from tap_x_dm.preflight import future_start_date_problem
 from tap_x_dm.runlock import account_run_lock
 from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap, cli_setting
 from tap_x_dm.services import Account, RunServices
@@ -66,11 +67,13 @@ class TapXDM(RunScopedTap):
             errors = redact_secret_errors(exc.errors)
             raise ConfigValidationError(errors[0], errors=errors, schema=exc.schema) from None
         if kwargs.get("validate_config", True):
+            for line in unknown_setting_lines(self.config, self.config_jsonschema):
+                self.logger.warning("%s", line)  # before the problems a typo may cause
             problems = cross_setting_problems(self.config)
+            future = future_start_date_problem(self.config, self.clock.time())
+            problems += [future] if future else []
             if problems:
                 raise ConfigValidationError(problems[0], errors=problems)
-            for line in unknown_setting_lines(self.config, self.config_jsonschema):
-                self.logger.warning("%s", line)
 
     @cached_property
     def services(self) -> RunServices:
