@@ -14,6 +14,7 @@ from tap_x_dm.archive_import import ArchiveImport, record_api_gap, record_covera
 from tap_x_dm.errors import StopRunError, XNotFoundError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.forecast import first_runs_line
+from tap_x_dm.history_gaps import HistoryWatch
 from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
 from tap_x_dm.missing import MissingResources, not_found_error
 from tap_x_dm.pagination import NewestFirstPaginator
@@ -24,6 +25,7 @@ from tap_x_dm.passes import (
     first_page_size,
     remember_arrivals,
 )
+from tap_x_dm.ratelimit import endpoint_of
 from tap_x_dm.routing import ROUTING_STATE_KEY, Feed
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
@@ -213,6 +215,9 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         #: Configured ids X says do not exist, warned about once the last partition is done.
         self._missing = MissingResources(self.name)
         self._partitions_left = 0
+        #: What the partition's own pass read, for a history its endpoint no longer serves.
+        self._history = HistoryWatch()
+        self._current = ""
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
@@ -301,6 +306,8 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
                 yield from self._read_via_dm_events(context)
             return
         label = f"conversation_events[{context['dm_conversation_id']}]"
+        self._current = context["dm_conversation_id"]
+        self._history.reset()
         try:
             yield from self.read_pass(context, label)
         except XNotFoundError:
@@ -315,7 +322,33 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         missing = not_found_error(self.payload(response), urlsplit(response.url).path)
         if missing is not None:
             raise missing
-        return super().parse_response(response)
+        records = super().parse_response(response)
+        if not self._via_dm_events:
+            self._history.saw(records)
+        return records
+
+    def _end_page(self) -> None:
+        """Note whether X's list goes on, before the page's STATE."""
+        if self._pass is not None and not self._via_dm_events:
+            floor = self._pass.reached_floor
+            self._history.page_ended(next_token=self._page_next, reached_floor=floor)
+        super()._end_page()
+
+    def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
+        """Record what the conversation endpoint no longer serves (`tap_x_dm.history_gaps`)."""
+        if self._via_dm_events:
+            return
+        start = self.services.start_date
+        url = self.get_url({"dm_conversation_id": self._current})
+        self._history.record(
+            state,
+            progress,
+            label=f"{self.name}[{self._current}]",
+            endpoint=endpoint_of(urlsplit(url).path),
+            start_ms=None if start is None else int(start.timestamp() * 1000),
+            now_ms=self._now_ms(),
+            logger=self.logger,
+        )
 
     def _read_via_dm_events(self, context: Context) -> Iterable[dict[str, Any]]:
         """The routing pass: `/2/dm_events` pages, writing the routed conversations' events."""

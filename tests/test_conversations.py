@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -216,3 +217,58 @@ def test_a_killed_partition_pass_continues_from_its_page_and_the_others_are_kept
     big_requests = [e for e in conversation_requests(sandbox) if big in e["path"]]
     assert len(big_requests) == math.ceil((len(histories[big]) - 20) / 10)
     assert partition_states(rerun.final_state)[big]["replication_key_id"] == histories[big][0]["id"]
+
+
+@pytest.mark.parametrize("history_days", [30, None])
+def test_a_conversation_endpoint_serving_less_than_the_bookmark_needs_records_the_gap(
+    sandbox_factory: Any,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+    history_days: int | None,
+) -> None:
+    sandbox = sandbox_factory(
+        clock=clock, rate_limit=10_000, days=90, conversation_history_days=history_days
+    )
+    conversation = next(c for c in sandbox.dataset.conversations_of(sandbox.account.id))
+    events = sandbox.visible_events(conversation_id=conversation, window_days=None)
+    now_ms = clock.time() * 1000
+    old = [e for e in events if e["created_at"] < _iso(now_ms - 60 * 86_400_000)]
+    bookmark = max(old, key=lambda e: int(e["id"]))  # the last run read up to 60+ days ago
+    newer = {e["id"] for e in events if int(e["id"]) > int(bookmark["id"])}
+    served = {e["id"] for e in sandbox.visible_events(conversation_id=conversation, window_days=30)}
+    partition = {
+        "context": {"dm_conversation_id": conversation},
+        "replication_key": "created_at",
+        "replication_key_value": bookmark["created_at"],
+        "replication_key_id": bookmark["id"],
+    }
+    state = {"bookmarks": {"conversation_events": {"partitions": [partition]}}}
+
+    with caplog.at_level("WARNING"):
+        run = run_tap(
+            sandbox,
+            clock=clock,
+            state=state,
+            dm_conversation_ids=[conversation],
+            select=["conversation_events"],
+        )
+
+    emitted = {r["id"] for r in run.records("conversation_events")}
+    gaps = partition_states(run.final_state)[conversation].get("api_gaps")
+    warned = [m for m in caplog.messages if "are lost from the API" in m]
+    if history_days is None:  # X serves it all: every newer event, no gap
+        assert emitted == newer and gaps is None and warned == []
+    else:
+        assert emitted == newer & served and newer - served
+        lowest = min(emitted, key=int)
+        assert gaps == [[bookmark["id"], lowest]]
+        assert len(warned) == 1
+        assert warned[0].startswith(
+            f"conversation_events[{conversation}]: the last run read up to "
+        )
+        assert "the state records the gap (api_gaps)" in warned[0]
+
+
+def _iso(ms: float) -> str:
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
