@@ -23,6 +23,11 @@ Version history (the README documents the current shape):
   `covered_from_id`, which the archive import treats as unknown (it asks for
   `api_covered_from`) rather than guess.
 
+Issue 21 added, within version 3, the top-level `vocabulary` (`tap_x_dm.vocabulary`:
+the field names X last took, `{"asks": "2.167", "decided_on": "2026-12-06"}`); absent
+means 2.166 names, unconfirmed. Partitions of `conversation_events` may hold `api_gaps`
+(`tap_x_dm.history_gaps`).
+
 Every value the tap reads is checked before the first request; a bad one is
 one line naming its key and how to fix it, never a traceback.
 """
