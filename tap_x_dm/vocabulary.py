@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
+from jsonschema import Draft202012Validator, FormatChecker
 
 from tap_x_dm.clock import Clock
 
@@ -65,7 +65,6 @@ _KEYS_2166: Final[Mapping[str, str]] = {
 }
 #: Parameters whose acceptance tells the vocabulary (`user.fields=id,name,username` does not).
 _TELLING: Final = ("dm_event.fields", "tweet.fields", "post.fields")
-_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _split(value: Any) -> list[str]:
@@ -109,18 +108,24 @@ def shipped_names(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
+#: The JSON Schema of the state's `vocabulary` (for the state's own schema to include).
+STATE_SCHEMA: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "properties": {
+        "asks": {"enum": [V2166, V2167]},
+        "decided_on": {"type": "string", "format": "date"},
+    },
+    "required": ["asks", "decided_on"],
+    "additionalProperties": False,
+}
+_STATE_VALIDATOR = Draft202012Validator(STATE_SCHEMA, format_checker=FormatChecker())
+
+
 def state_problem(saved: object) -> str | None:
     """What is wrong with the state's `vocabulary` value, or None."""
-    if saved is None:
+    if saved is None or _STATE_VALIDATOR.is_valid(saved):
         return None
-    if not (
-        isinstance(saved, dict)
-        and saved.get("asks") in (V2166, V2167)
-        and isinstance(saved.get("decided_on"), str)
-        and _DAY.match(saved["decided_on"])
-    ):
-        return 'must be an object like {"asks": "2.167", "decided_on": "2026-12-06"}'
-    return None
+    return 'must be an object like {"asks": "2.167", "decided_on": "2026-12-06"}'
 
 
 def _today(clock: Clock) -> str:

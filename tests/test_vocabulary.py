@@ -201,6 +201,8 @@ def test_after_a_week_on_2167_names_2166_names_are_tried_once_again(
 def test_the_state_s_vocabulary_is_checked_before_any_request() -> None:
     with pytest.raises(StateError, match="State key vocabulary must be an object like"):
         load_state({"vocabulary": {"asks": "2.168", "decided_on": "2026-12-01"}})
+    with pytest.raises(StateError, match="State key vocabulary must be an object like"):
+        load_state({"vocabulary": {"asks": "2.167", "decided_on": "2026-13-45"}})
     assert load_state({"vocabulary": {"asks": "2.167", "decided_on": "2026-12-01"}})
 
 
