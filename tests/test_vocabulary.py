@@ -243,3 +243,36 @@ def test_2167_names_are_2166_names_less_what_2167_does_not_list() -> None:
         "referenced_tweets": [1],
         "note_tweet": {},
     }
+
+
+@pytest.mark.every_vocabulary
+def test_conversations_load_every_event_and_sender_with_one_rejection_at_most(
+    sandbox_factory: Any, clock: ManualClock, vocabulary: str
+) -> None:
+    sandbox = sandbox_factory(clock=clock, **SMALL)
+    account = sandbox.account.id
+    conversations = sandbox.dataset.conversations_of(account)
+    group = next(c for c in conversations if "-" not in c)
+    one_to_one = next(c for c in conversations if "-" in c)
+    participant = next(u for u in one_to_one.split("-") if u != account)
+    expected = [
+        *sandbox.visible_events(conversation_id=group, window_days=None),
+        *sandbox.visible_events(conversation_id=one_to_one, window_days=None),
+    ]
+    settings = {"dm_conversation_ids": [group], "participant_ids": [participant]}
+    select = ["conversation_events", "users"]
+
+    first = run_tap(sandbox, clock=clock, select=select, **settings)
+
+    rows = {r["id"]: r for r in first.records("conversation_events")}
+    assert sorted(rows, key=int) == sorted((e["id"] for e in expected), key=int)
+    assert all(rows[e["id"]].get("sender_id") == e.get("sender_id") for e in expected)
+    senders = {e["sender_id"] for e in expected if e.get("sender_id")}
+    assert senders <= {u["id"] for u in first.records("users")}
+    rejected = _rejected(sandbox)
+    assert sum(rejected.values()) == (vocabulary == "2.167") and set(rejected.values()) <= {1}
+
+    sandbox.clear_log()
+    clock.advance(3600)
+    second = run_tap(sandbox, clock=clock, state=first.final_state, select=select, **settings)
+    assert second.error is None and _rejected(sandbox) == {}
