@@ -167,7 +167,7 @@ class DmEventStreamBase(XStream):
                 "state is kept as it was: run again later, and report it if it persists."
             )
             raise XAPIError(msg, status=response.status_code)
-        self._page = PageIncludes(payload.get("includes"))
+        self._page = PageIncludes(payload.get("includes"), payload.get("errors"))
         records = list(super().parse_response(response))
         self.services.account.confirm_page(
             (str(e["dm_conversation_id"]) for e in records if e.get("dm_conversation_id")),

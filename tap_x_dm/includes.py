@@ -83,8 +83,14 @@ def references_of(event: Mapping[str, Any]) -> dict[str, list[str]]:
 class PageIncludes:
     """One page's expanded objects by kind and key, kept until its events are emitted."""
 
-    def __init__(self, includes: object = None) -> None:
+    def __init__(self, includes: object = None, errors: object = None) -> None:
         self._objects: dict[str, dict[str, dict[str, Any]]] = {}
+        #: Ids the page's partial errors name (suspended users, deleted posts): X said why.
+        self.unavailable = {
+            str(error.get("resource_id") or error.get("value"))
+            for error in (errors if isinstance(errors, list) else ())
+            if isinstance(error, dict)
+        }
         if isinstance(includes, dict):
             self._objects = {
                 kind: {
@@ -363,6 +369,7 @@ class IncludesWriter:
                 found = page.objects(kind, new)
                 stream.write_objects(found)
                 on_page = {str(obj.get(stream.primary_keys[-1])) for obj in found}
-                stream.queue(key for key in new if key not in on_page)
+                gone = on_page | page.unavailable  # written, or X said why not: no lookup
+                stream.queue(key for key in new if key not in gone)
             else:
                 stream.write_objects(page.objects(kind, new))

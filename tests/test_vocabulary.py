@@ -276,3 +276,24 @@ def test_conversations_load_every_event_and_sender_with_one_rejection_at_most(
     clock.advance(3600)
     second = run_tap(sandbox, clock=clock, state=first.final_state, select=select, **settings)
     assert second.error is None and _rejected(sandbox) == {}
+
+
+@pytest.mark.every_vocabulary
+def test_a_suspended_sender_is_one_warning_and_never_looked_up_in_vain(
+    sandbox_factory: Any, clock: ManualClock, vocabulary: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox = sandbox_factory(clock=clock, **SMALL)
+    expected = sandbox.visible_events(window_days=30)
+    account = sandbox.account.id
+    suspended = next(e["sender_id"] for e in expected if e.get("sender_id", account) != account)
+    sandbox.suspend_user(suspended)
+
+    with caplog.at_level("WARNING"):
+        run = run_tap(sandbox, clock=clock)
+
+    assert run.error is None and len(run.ids()) == len(expected)
+    assert suspended not in {u["id"] for u in run.records("users")}
+    named = [m for m in caplog.messages if f"user {suspended} " in m]
+    assert len(named) == 1 and "User has been suspended" in named[0]
+    user_lookups = [e for e in sandbox.request_log if e["path"] == "/2/users"]
+    assert (user_lookups == []) == (vocabulary == "2.167")  # 2.167 pages carry the users
