@@ -21,7 +21,7 @@ NOT_FOUND_TYPE = "resource-not-found"
 
 def not_found_error(payload: object, path: str) -> XNotFoundError | None:
     """The error of a 200 that says only that the resource of `path` does not exist, or None."""
-    if not isinstance(payload, dict) or payload.get("data") is not None or "meta" in payload:
+    if not isinstance(payload, dict) or payload.get("data"):
         return None
     errors = payload.get("errors")
     if not isinstance(errors, list) or not errors:
