@@ -15,7 +15,9 @@ from requests.utils import resolve_proxies
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams.rest import HTTPRequest, PageContext
 
+from tap_x_dm import network
 from tap_x_dm.conform import KnownProperties, WarnOnce
 from tap_x_dm.costs import resources_in
 from tap_x_dm.errors import (
@@ -28,6 +30,7 @@ from tap_x_dm.errors import (
 from tap_x_dm.ratelimit import endpoint_of
 from tap_x_dm.schemas import X_SCHEMAS
 from tap_x_dm.sdk_adapter import LeanRecordMessages
+from tap_x_dm.vocabulary import shipped_names
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -92,6 +95,8 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         self._problems_seen: set[str] = set()
         #: The endpoint of the request in flight, for retry lines when an error carries no URL.
         self._endpoint = ""
+        #: The query of the request in flight in 2.166 names (`tap_x_dm.vocabulary`).
+        self._asked_params: dict[str, Any] = {}
         self._resolve_proxies_once(self.requests_session)
 
     def _resolve_proxies_once(self, session: requests.Session) -> None:
@@ -123,6 +128,13 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         """Seconds before a request is abandoned and retried."""
         return int(self.config["request_timeout"])
 
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        """The request, its fields and expansions in the names this run asks X in."""
+        request = super().get_http_request(page=page)
+        self._asked_params = dict(request.params)
+        request.params = self.services.vocabulary.outgoing(request.params)
+        return request
+
     # -- response -----------------------------------------------------------------------
 
     def payload(self, response: requests.Response) -> Any:
@@ -147,6 +159,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
 
         A 200 whose body is not JSON (a proxy cut it short) is retried like a 5xx.
         """
+        self.services.vocabulary.observe(response)
         status = response.status_code
         kind = problem_type(response) if status >= HTTPStatus.BAD_REQUEST else ""
         if status == HTTPStatus.TOO_MANY_REQUESTS and kind != "usage-capped":
@@ -235,8 +248,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
             for kind in ENTITY_KINDS:
                 if nested.get(kind) and kind not in row:
                     row[kind] = nested[kind]
-        if "referenced_posts" in row and "referenced_tweets" not in row:
-            row["referenced_tweets"] = row.pop("referenced_posts")
+        shipped_names(row)  # 2.167's referenced_posts
         self.drop_unknown_fields(row)
         row["account_id"] = self.services.account.id
         return row
@@ -314,22 +326,41 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         """The wait itself is logged by the rate budget, with its reason."""
 
     def request_decorator(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """The SDK's retries, ending in one clear line instead of a retry exception."""
-        decorated = super().request_decorator(func)
+        """The SDK's retries, ending in one clear line instead of a retry exception.
+
+        An unreachable address stops at its second try (`network`); X's 400 naming a
+        field or expansion is asked again once in the other vocabulary (`vocabulary`).
+        """
+        transport = network.TransportTries(self.url_base)
+        decorated = super().request_decorator(transport.guard(func))
         tries = self.backoff_max_tries()
 
         def call(prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
             self._endpoint = endpoint_of(urlsplit(prepared.url or "").path)
+            transport.start()
             try:
-                return decorated(prepared, *args, **kwargs)
+                try:
+                    return decorated(prepared, *args, **kwargs)
+                except XAPIError as exc:
+                    if not self.services.vocabulary.switch_after(exc.status, exc.parameters):
+                        raise
+                    self.services.vocabulary.rewrite(prepared, self._asked_params)
+                    transport.start()
+                    return decorated(prepared, *args, **kwargs)
             except RetriableAPIError as exc:
                 response = exc.response
                 status = response.status_code if response is not None else None
                 msg = f"{exc} (gave up after {tries} tries)"
                 raise XAPIError(msg, status=status) from None
             except requests.exceptions.RequestException as exc:
-                kind = type(exc).__name__
-                msg = f"GET {self._endpoint} failed: {kind} (gave up after {tries} tries)"
+                msg = network.failure_line(
+                    prepared.method or "GET",
+                    self._endpoint,
+                    exc,
+                    url=prepared.url or "",
+                    api_url=self.url_base,
+                    tries=transport.tries,
+                )
                 raise XAPIError(msg) from None
 
         return call

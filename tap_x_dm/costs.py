@@ -21,7 +21,7 @@ PRICES_USD: Mapping[str, float] = {
     "dm_events": 0.010,
     "users": 0.010,
     "tweets": 0.005,
-    "media": 0.005,
+    "media": 0.0,  # no price line since 2026-06-18 (it was $0.005); `prices_usd` sets one
 }
 #: The most expanded objects one DM event brings, by kind, for the cost cap's worst case: a
 #: sender and a participant, one linked post, one attachment (X allows one per DM). A join or
@@ -45,6 +45,8 @@ def resources_in(payload: object, data_kind: str = "dm_events") -> dict[str, int
     includes = payload.get("includes")
     for kind in ("users", "tweets", "media"):
         found = includes.get(kind) if isinstance(includes, dict) else None
+        if found is None and kind == "tweets" and isinstance(includes, dict):
+            found = includes.get("posts")  # 2.167 names
         counts[kind] += len(found) if isinstance(found, list) else 0
     return counts
 

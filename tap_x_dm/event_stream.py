@@ -115,7 +115,7 @@ class DmEventStreamBase(XStream):
             size = min(size, self._pass.first_page)
         cap = self.config.get("max_cost_usd")
         if cap is not None:  # stops the run before a page that could pass the cap
-            kinds, queued = self._includes.selected_kinds(), self._includes.pending_usd()
+            kinds, queued = self._includes.billed_kinds(), self._includes.pending_usd()
             self.services.costs.check_next_page(size, float(cap), kinds, committed_usd=queued)
         self._asked, self._asked_at_ms = size, self._now_ms()
         params: dict[str, Any] = {
@@ -139,7 +139,7 @@ class DmEventStreamBase(XStream):
     def _affordable_page_size(self) -> int:
         """`page_size`, or the largest page `max_cost_usd` can ever afford."""
         size, cap = int(self.config["page_size"]), self.config.get("max_cost_usd")
-        kinds = self._includes.selected_kinds()
+        kinds = self._includes.billed_kinds()
         return size if cap is None else self.services.costs.page_size_under(float(cap), kinds, size)
 
     def get_new_paginator(self) -> NewestFirstPaginator | None:
@@ -168,7 +168,7 @@ class DmEventStreamBase(XStream):
                 "state is kept as it was: run again later, and report it if it persists."
             )
             raise XAPIError(msg, status=response.status_code)
-        self._page = PageIncludes(payload.get("includes"))
+        self._page = PageIncludes(payload.get("includes"), payload.get("errors"))
         records = list(super().parse_response(response))
         self.services.account.confirm_page(
             (str(e["dm_conversation_id"]) for e in records if e.get("dm_conversation_id")),

@@ -36,12 +36,14 @@ from tap_x_dm.lookups import (
 )
 from tap_x_dm.schemas import X_SCHEMAS, parameter_values
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
+from tap_x_dm.vocabulary import shipped_names
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
     from tap_x_dm.services import RunServices
+    from tap_x_dm.vocabulary import AskedVocabulary
 
 #: Keys each object stream remembers to write an object once; past this many it starts
 #: afresh, so memory stays flat however long the run (an object may then be written
@@ -49,6 +51,8 @@ if t.TYPE_CHECKING:
 EMITTED_KEYS_LIMIT = 10_000
 #: `includes` kinds the tap loads, and the key of their objects.
 INCLUDE_KEYS = {"users": "id", "tweets": "id", "media": "media_key"}
+#: 2.167 answers put posts in `includes.posts` (2.166: `includes.tweets`).
+INCLUDE_ALIASES = {"tweets": "posts"}
 #: The stream each expansion fills: an expansion is asked for only when its stream is selected.
 EXPANSION_STREAMS = {
     "attachments.media_keys": "media",
@@ -81,13 +85,20 @@ def references_of(event: Mapping[str, Any]) -> dict[str, list[str]]:
 class PageIncludes:
     """One page's expanded objects by kind and key, kept until its events are emitted."""
 
-    def __init__(self, includes: object = None) -> None:
+    def __init__(self, includes: object = None, errors: object = None) -> None:
         self._objects: dict[str, dict[str, dict[str, Any]]] = {}
+        #: Ids the page's partial errors name (suspended users, deleted posts): X said why.
+        self.unavailable = {
+            str(error.get("resource_id") or error.get("value"))
+            for error in (errors if isinstance(errors, list) else ())
+            if isinstance(error, dict)
+        }
         if isinstance(includes, dict):
             self._objects = {
                 kind: {
                     str(obj.get(key)): obj
-                    for obj in includes.get(kind) or []
+                    for obj in (includes.get(kind) or includes.get(INCLUDE_ALIASES.get(kind, kind)))
+                    or []
                     if isinstance(obj, dict)
                 }
                 for kind, key in INCLUDE_KEYS.items()
@@ -230,7 +241,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             if len(self.emitted) >= EMITTED_KEYS_LIMIT:
                 self.emitted.clear()
             self.emitted.add(key)
-            record = dict(obj)
+            record = shipped_names(dict(obj))
             self._known.prune(record, self._warn_unknown)
             record["account_id"] = self._services.account.id
             self.write_out_of_band(record)
@@ -302,14 +313,29 @@ class MediaStream(IncludedObjectsStream):
 class IncludesWriter:
     """Hands what an emitted event refers to to the users, tweets and media streams."""
 
-    def __init__(self, streams: Iterable[IncludedObjectsStream]) -> None:
+    def __init__(
+        self,
+        streams: Iterable[IncludedObjectsStream],
+        *,
+        vocabulary: AskedVocabulary | None = None,
+    ) -> None:
         self._by_kind = {stream.include_key: stream for stream in streams}
+        self._vocabulary = vocabulary
         #: Kinds the request in flight looks up by id instead of expanding.
         self._looked_up: set[str] = set()
 
     def selected_kinds(self) -> set[str]:
         """The include kinds whose stream is selected (the only expansions worth paying for)."""
         return {kind for kind, stream in self._by_kind.items() if stream.selected}
+
+    def billed_kinds(self) -> set[str]:
+        """The kinds a page may return and X bills.
+
+        Those selected and, in 2.167 names, the senders and linked posts every page
+        expands (`tap_x_dm.vocabulary`).
+        """
+        forced = self._vocabulary.billed_kinds() if self._vocabulary is not None else set()
+        return self.selected_kinds() | forced
 
     def expansions(self, *, single: bool = False) -> list[str]:
         """The expansions to ask of the next request (`EXPANSION_STREAMS`).
@@ -345,7 +371,11 @@ class IncludesWriter:
             new = [key for key in keys if key not in emitted]
             if not new or not stream.selected:
                 continue
-            if kind in self._looked_up:
-                stream.queue(new)
+            if kind in self._looked_up:  # unless the page has them (2.167 expands them anyway)
+                found = page.objects(kind, new)
+                stream.write_objects(found)
+                on_page = {str(obj.get(stream.primary_keys[-1])) for obj in found}
+                gone = on_page | page.unavailable  # written, or X said why not: no lookup
+                stream.queue(key for key in new if key not in gone)
             else:
                 stream.write_objects(page.objects(kind, new))

@@ -25,6 +25,7 @@ from tap_x_dm.run_summary import RunTally
 from tap_x_dm.state import StateError
 from tap_x_dm.target import check_target
 from tap_x_dm.times import parse_timestamp
+from tap_x_dm.vocabulary import AskedVocabulary
 
 
 class Account:
@@ -152,6 +153,7 @@ class RunServices:
         checkpoint: Callable[[], None],
         dm_events_state: Callable[[], Mapping[str, Any]],
         dm_events_selected: Callable[[], bool],
+        tap_state: MutableMapping[str, Any] | None = None,
     ) -> None:
         self._config = config
         self.clock = clock
@@ -161,6 +163,8 @@ class RunServices:
         self.costs = CostLedger(config.get("prices_usd"))
         #: Requests per endpoint and records per stream, for the run summary.
         self.tally = RunTally()
+        #: The field names the run asks X in (2.166 or 2.167), kept in the tap's state.
+        self.vocabulary = AskedVocabulary({} if tap_state is None else tap_state, clock, logger)
         self._event_streams_selected = event_streams_selected
         self._checkpoint = checkpoint
         self._dm_events_state = dm_events_state

@@ -15,6 +15,11 @@ Version history (the schema and docs/state.md document the current shape):
   `via_dm_events`, `not_found_event_ids`, lookups' `pending_ids`; a pass has `top_id`
   and `routed_by`. (Version 3 only added keys to version 2.)
 * 4 (after 0.3): the same facts in fewer keys (`state_upgrades._upgrade_3_to_4`).
+
+Issue 21 added the top-level `vocabulary` (`tap_x_dm.vocabulary`), only while X takes
+OpenAPI 2.167 names and not 2.166 ones: `{"asks": "2.167", "decided_on": "2026-12-06"}`;
+absent means 2.166 names. Conversation partitions may hold `archive.api_missing_ids`
+(`tap_x_dm.history_gaps`).
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(schema())
+    return jsonschema.Draft202012Validator(schema(), format_checker=jsonschema.FormatChecker())
 
 
 def _key_path(path: Iterable[Any]) -> str:

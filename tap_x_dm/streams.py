@@ -8,12 +8,15 @@ import datetime as dt
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from tap_x_dm.archive_import import ArchiveImport, record_api_gap, record_coverage
 from tap_x_dm.errors import StopRunError, XNotFoundError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.forecast import first_runs_line
+from tap_x_dm.history_gaps import HistoryWatch
 from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
+from tap_x_dm.missing import MissingResources, not_found_error
 from tap_x_dm.pagination import NewestFirstPaginator
 from tap_x_dm.passes import (
     PassProgress,
@@ -22,10 +25,12 @@ from tap_x_dm.passes import (
     first_page_size,
     remember_arrivals,
 )
+from tap_x_dm.ratelimit import endpoint_of
 from tap_x_dm.routing import ROUTING_STATE_KEY, Feed
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
 if t.TYPE_CHECKING:
+    import requests
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
@@ -206,15 +211,16 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         self._via_dm_events = False
         self._via_dm_events_done = False
         self._said_unconfigured = False
+        #: Configured ids X says do not exist, warned about once the last partition is done.
+        self._missing = MissingResources(self.name)
+        self._partitions_left = 0
+        #: What the partition's own pass read, for a history its endpoint no longer serves.
+        self._history = HistoryWatch()
+        self._current = ""
 
     @property
     def selected(self) -> bool:
-        """Selected and given a conversation to read: otherwise no SCHEMA and no empty table.
-
-        Meltano selects every stream by default; a target would create an empty table for
-        a stream that cannot have a record until `dm_conversation_ids` or
-        `participant_ids` is set.
-        """
+        """Selected and given a conversation: else no SCHEMA, so no target makes an empty table."""
         if not super().selected:
             return False
         if self.config.get("dm_conversation_ids") or self.config.get("participant_ids"):
@@ -256,6 +262,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
                 contexts.setdefault(conversation_id, {"dm_conversation_id": conversation_id})
         self._forecast_first_runs(list(contexts.values()))
         self._plan_routing(list(contexts.values()))
+        self._partitions_left = len(contexts)
         return list(contexts.values()) or None
 
     def _plan_routing(self, contexts: list[dict[str, Any]]) -> None:
@@ -299,9 +306,17 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         return super().get_url(context)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """One pass per conversation; a 404 skips that conversation and keeps its bookmark."""
+        """One pass per conversation; one X says does not exist is skipped, its bookmark kept."""
         if not context:
             return
+        try:
+            yield from self._conversation_records(context)
+        finally:
+            self._partitions_left -= 1
+            if self._partitions_left <= 0:
+                self._missing.report(self.logger)
+
+    def _conversation_records(self, context: Context) -> Iterable[dict[str, Any]]:
         routing = self.services.routing
         if routing.routes(context["dm_conversation_id"]):
             if routing.routing_pass is not None and not self._via_dm_events_done:
@@ -309,10 +324,49 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
                 yield from self._read_via_dm_events(context)
             return
         label = f"conversation_events[{context['dm_conversation_id']}]"
+        self._current = context["dm_conversation_id"]
+        self._history.reset()
         try:
             yield from self.read_pass(context, label)
-        except XNotFoundError as exc:
-            self.logger.warning("%s: %s; its bookmark is kept and the run goes on.", label, exc)
+        except XNotFoundError:
+            participant = self._participant_of.get(context["dm_conversation_id"])
+            if participant is not None:
+                self._missing.note("participant_ids", participant)
+            else:
+                self._missing.note("dm_conversation_ids", context["dm_conversation_id"])
+
+    def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
+        """X's 200 with only `resource-not-found` errors: the conversation does not exist."""
+        missing = not_found_error(self.payload(response), urlsplit(response.url).path)
+        if missing is not None:
+            raise missing
+        records = super().parse_response(response)
+        if not self._via_dm_events:
+            self._history.saw(records)
+        return records
+
+    def _end_page(self) -> None:
+        """Note whether X's list goes on, before the page's STATE."""
+        if self._pass is not None and not self._via_dm_events:
+            floor = self._pass.reached_floor
+            self._history.page_ended(next_token=self._page_next, reached_floor=floor)
+        super()._end_page()
+
+    def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
+        """Record what the conversation endpoint no longer serves (`tap_x_dm.history_gaps`)."""
+        if self._via_dm_events:
+            return
+        start = self.services.start_date
+        url = self.get_url({"dm_conversation_id": self._current})
+        self._history.record(
+            state,
+            progress,
+            label=f"{self.name}[{self._current}]",
+            endpoint=endpoint_of(urlsplit(url).path),
+            start_ms=None if start is None else int(start.timestamp() * 1000),
+            now_ms=self._now_ms(),
+            logger=self.logger,
+        )
 
     def _read_via_dm_events(self, context: Context) -> Iterable[dict[str, Any]]:
         """The routing pass: `/2/dm_events` pages, writing the routed conversations' events."""

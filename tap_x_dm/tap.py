@@ -30,12 +30,14 @@ from tap_x_dm.config_checks import (
 from tap_x_dm.errors import StopRunError, TapXDMError
 from tap_x_dm.event_stream import DmEventStreamBase
 from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
+from tap_x_dm.preflight import future_start_date_problem
 from tap_x_dm.runlock import account_run_lock, prepare_lock_dir
 from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap, cli_setting
 from tap_x_dm.services import Account, RunServices
 from tap_x_dm.settings import CONFIG_SCHEMA
 from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
 from tap_x_dm.target import TargetGoneError, check_target, silence_stdout
+from tap_x_dm.vocabulary import STATE_KEY as VOCABULARY_KEY
 
 #: The setting `invoke` reads before a Tap exists, and its environment variable's prefix.
 _SUMMARY = ("run_summary_path", "TAP_X_DM_")
@@ -66,11 +68,13 @@ class TapXDM(RunScopedTap):
             errors = redact_secret_errors(exc.errors)
             raise ConfigValidationError(errors[0], errors=errors, schema=exc.schema) from None
         if kwargs.get("validate_config", True):
+            for line in unknown_setting_lines(self.config, self.config_jsonschema):
+                self.logger.warning("%s", line)  # before the problems a typo may cause
             problems = cross_setting_problems(self.config)
+            future = future_start_date_problem(self.config, self.clock.time())
+            problems += [future] if future else []
             if problems:
                 raise ConfigValidationError(problems[0], errors=problems)
-            for line in unknown_setting_lines(self.config, self.config_jsonschema):
-                self.logger.warning("%s", line)
 
     @cached_property
     def services(self) -> RunServices:
@@ -79,6 +83,7 @@ class TapXDM(RunScopedTap):
             config=self.config,
             clock=self.clock,
             logger=self.logger,
+            tap_state=t.cast("dict[str, Any]", self.state),
             account=Account(
                 t.cast("dict[str, Any]", self.state),
                 lambda: AuthenticatedUserStream(self, self.services).me(),
@@ -102,7 +107,7 @@ class TapXDM(RunScopedTap):
         services = self.services
         objects = [UsersStream(self, services), TweetsStream(self, services)]
         objects.append(MediaStream(self, services))
-        includes = IncludesWriter(objects)
+        includes = IncludesWriter(objects, vocabulary=services.vocabulary)
         return [
             DmEventsStream(self, services, includes),
             ConversationEventsStream(self, services, includes),
@@ -154,8 +159,9 @@ class TapXDM(RunScopedTap):
         super().load_state(upgraded)
         ours = t.cast("dict[str, Any]", self.state)
         ours["version"] = upgraded["version"]
-        if "account" in upgraded:
-            ours["account"] = upgraded["account"]
+        for key in ("account", VOCABULARY_KEY):
+            if key in upgraded:
+                ours[key] = upgraded[key]
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:

@@ -36,6 +36,10 @@ def transport_problem(name: str, url: str, example: str) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in {"https", "http"} or not parts.hostname:
         return f"{name} must be an http(s) URL such as {example} (got {url!r})."
+    try:
+        _ = parts.port
+    except ValueError:
+        return f"{name} has a port that is not a number from 0 to 65535 (got {url!r})."
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         return (
             f"{name} must use https; plain http is allowed only for 127.0.0.1/localhost "

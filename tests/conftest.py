@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import typing as t
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,35 @@ def selected_catalog(sandbox: Sandbox, streams: list[str]) -> dict[str, Any]:
 
 def dm_requests(sandbox: Sandbox, prefix: str = "/2/dm_") -> list[dict[str, Any]]:
     return [entry for entry in sandbox.request_log if entry["path"].startswith(prefix)]
+
+
+#: The sandbox's vocabulary modes (issue 21): X's 2.166 names only, 2.167 only, both answered in
+#: 2.166 names (the only behaviour observed, the sandbox's default), both answered as asked.
+VOCABULARIES = ("2.166", "2.167", "both", "as-asked")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `every_vocabulary` run against each vocabulary mode of the sandbox."""
+    marked = metafunc.definition.get_closest_marker("every_vocabulary")
+    if marked and "vocabulary" in metafunc.fixturenames:  # tests with a sandbox
+        metafunc.parametrize("vocabulary", VOCABULARIES)
+
+
+@pytest.fixture
+def vocabulary() -> str:
+    """The sandbox's vocabulary mode: its default unless the test is `every_vocabulary`."""
+    return "both"
+
+
+@pytest.fixture
+def sandbox_factory(sandbox_factory: Any, vocabulary: str) -> Any:
+    """The sandbox package's factory, in the test's vocabulary mode unless one is given."""
+
+    def make(**config: Any) -> Sandbox:
+        config.setdefault("vocabulary", vocabulary)
+        return t.cast("Sandbox", sandbox_factory(**config))
+
+    return make
 
 
 @pytest.fixture

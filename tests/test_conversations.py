@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -89,17 +90,13 @@ def test_partitions_read_full_history_then_only_new_events(
     assert unchanged == states[one_to_one]
 
 
-@pytest.mark.parametrize("answers_404", [False, True])
+@pytest.mark.parametrize("answer", ["errors", "404", "empty"])
 def test_unknown_conversation_keeps_its_bookmark_and_the_others_go_on(
-    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture, answers_404: bool
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture, answer: str
 ) -> None:
-    # The pre-2026 answers (an empty page, a 404); X's errors-only 200 is the tap's part of #21.
+    # X's errors-only 200 (resource-not-found), and the older answers: a 404, an empty page.
     sandbox = sandbox_factory(
-        clock=clock,
-        rate_limit=10_000,
-        events=600,
-        unknown_conversation_404=answers_404,
-        unknown_conversation="empty",
+        clock=clock, rate_limit=10_000, events=600, unknown_conversation=answer
     )
     known = next(c for c in sandbox.dataset.conversations_of(sandbox.account.id) if "-" not in c)
     missing = "1999999999999999999"
@@ -116,12 +113,43 @@ def test_unknown_conversation_keeps_its_bookmark_and_the_others_go_on(
     partitions = partition_states(run.final_state)
     assert set(partitions) == {missing, known}
     warned = [r.getMessage() for r in caplog.records if missing in r.getMessage()]
-    if answers_404:
-        assert {k: partitions[missing][k] for k in old} == old  # bookmark kept
-        assert len(warned) == 1
-        assert "answered 404" in warned[0] and "its bookmark is kept" in warned[0]
-    else:
+    if answer == "empty":
         assert warned == []
+    else:
+        assert {k: partitions[missing][k] for k in old} == old  # bookmark kept
+        assert warned == [
+            "conversation_events: X says 1 configured conversation(s) or participant(s) do not "
+            f"exist or are not the account's: dm_conversation_ids {missing}. Each is skipped in "
+            "this run (its bookmark is kept) and the rest loads; remove them from the config if "
+            "they are gone for good."
+        ]
+
+
+def test_many_missing_conversations_and_participants_are_one_warning_of_ten_and_a_count(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=600)
+    known = next(c for c in sandbox.dataset.conversations_of(sandbox.account.id) if "-" not in c)
+    missing = [str(1999999999999999900 + n) for n in range(11)]
+    stranger = "1888888888888888888"  # no conversation with the account
+
+    with caplog.at_level("WARNING"):
+        run = run_tap(
+            sandbox,
+            clock=clock,
+            dm_conversation_ids=[*missing, known],
+            participant_ids=[stranger],
+            select=["conversation_events"],
+        )
+
+    assert run.error is None
+    ids = {r["id"] for r in run.records("conversation_events")}
+    assert ids == {e["id"] for e in sandbox.visible_events(conversation_id=known, window_days=None)}
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    named = ", ".join(f"dm_conversation_ids {m}" for m in missing[:10])
+    assert "X says 12 configured conversation(s) or participant(s) do not exist" in warned[0]
+    assert f"not the account's: {named} and 2 more. Each is skipped" in warned[0]
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -188,3 +216,59 @@ def test_a_killed_partition_pass_continues_from_its_page_and_the_others_are_kept
     big_requests = [e for e in conversation_requests(sandbox) if big in e["path"]]
     assert len(big_requests) == math.ceil((len(histories[big]) - 20) / 10)
     assert partition_states(rerun.final_state)[big]["replication_key_id"] == histories[big][0]["id"]
+
+
+@pytest.mark.parametrize("history_days", [30, None])
+def test_a_conversation_endpoint_serving_less_than_the_bookmark_needs_records_the_gap(
+    sandbox_factory: Any,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+    history_days: int | None,
+) -> None:
+    sandbox = sandbox_factory(
+        clock=clock, rate_limit=10_000, days=90, conversation_history_days=history_days
+    )
+    conversation = next(c for c in sandbox.dataset.conversations_of(sandbox.account.id))
+    events = sandbox.visible_events(conversation_id=conversation, window_days=None)
+    now_ms = clock.time() * 1000
+    old = [e for e in events if e["created_at"] < _iso(now_ms - 60 * 86_400_000)]
+    bookmark = max(old, key=lambda e: int(e["id"]))  # the last run read up to 60+ days ago
+    newer = {e["id"] for e in events if int(e["id"]) > int(bookmark["id"])}
+    served = {e["id"] for e in sandbox.visible_events(conversation_id=conversation, window_days=30)}
+    partition = {
+        "context": {"dm_conversation_id": conversation},
+        "replication_key": "created_at",
+        "replication_key_value": bookmark["created_at"],
+        "replication_key_id": bookmark["id"],
+    }
+    state = {"bookmarks": {"conversation_events": {"partitions": [partition]}}}
+
+    with caplog.at_level("WARNING"):
+        run = run_tap(
+            sandbox,
+            clock=clock,
+            state=state,
+            dm_conversation_ids=[conversation],
+            select=["conversation_events"],
+        )
+
+    emitted = {r["id"] for r in run.records("conversation_events")}
+    saved = partition_states(run.final_state)[conversation]
+    gaps = (saved.get("archive") or {}).get("api_missing_ids")
+    warned = [m for m in caplog.messages if "are lost from the API" in m]
+    if history_days is None:  # X serves it all: every newer event, no gap
+        assert emitted == newer and gaps is None and warned == []
+    else:
+        assert emitted == newer & served and newer - served
+        lowest = min(emitted, key=int)
+        assert gaps == [[bookmark["id"], lowest]]
+        assert len(warned) == 1
+        assert warned[0].startswith(
+            f"conversation_events[{conversation}]: the last run read up to "
+        )
+        assert "the state records the gap (archive.api_missing_ids)" in warned[0]
+
+
+def _iso(ms: float) -> str:
+    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")

@@ -57,6 +57,7 @@ def test_each_stream_and_the_run_log_requests_resources_and_an_estimate(
     assert int(dm["events"]) == sandbox.billed["dm_events"]
 
 
+@pytest.mark.every_vocabulary
 def test_prices_can_be_set_for_other_contracts(
     sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -70,6 +71,7 @@ def test_prices_can_be_set_for_other_contracts(
     assert float(dm["usd"]) == int(dm["events"])
 
 
+@pytest.mark.every_vocabulary
 def test_runs_under_a_cost_cap_stop_cleanly_and_in_a_row_load_every_event_once(
     sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -131,7 +133,7 @@ def test_a_cap_lowered_below_the_saved_page_loads_what_it_allows_and_runs_in_a_r
         state = run.final_state
         assert run.error is None
         assert sandbox.billed_usd <= 1.5
-        assert len(dm_requests(sandbox, "/2/dm_events")) == 1  # a page of 37: $1.48 at worst
+        assert len(dm_requests(sandbox, "/2/dm_events")) == 1  # a page of 42: $1.47 at worst
         emitted += run.ids()
         loaded.append(len(run.ids()))
         if state["bookmarks"]["dm_events"].get("pass") is None:
@@ -139,10 +141,10 @@ def test_a_cap_lowered_below_the_saved_page_loads_what_it_allows_and_runs_in_a_r
     assert sorted(emitted, key=int) == sorted(expected, key=int)
     assert len(emitted) == len(set(emitted))
     if tokens == "cursor":  # the cursor goes on: every run loads a page of new events
-        assert loaded[:-1] == [37] * (len(loaded) - 1) and 0 < loaded[-1] <= 37
+        assert loaded[:-1] == [42] * (len(loaded) - 1) and 0 < loaded[-1] <= 42
     shrunk = [m for m in caplog.messages if "max_cost_usd affords pages of at most" in m]
     assert shrunk == [
-        "dm_events: max_cost_usd affords pages of at most 37 event(s); the pass continues at "
+        "dm_events: max_cost_usd affords pages of at most 42 event(s); the pass continues at "
         "that size instead of 100 (events read again are skipped)."
     ]
 

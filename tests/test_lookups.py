@@ -111,6 +111,7 @@ def test_a_deleted_tweet_is_logged_once_remembered_and_not_a_failure(
     assert all(tweet in lines[0] for tweet in deleted)
 
 
+@pytest.mark.every_vocabulary
 def test_a_lookup_is_split_at_the_most_ids_x_allows(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:

@@ -194,7 +194,8 @@ def test_a_partition_left_out_of_one_run_of_the_pass_goes_on_with_its_own_endpoi
     sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
     groups = [c for c in sandbox.dataset.conversations_of(sandbox.account.id) if "-" not in c]
     a, b = groups[0], groups[1]
-    settings = {"dm_conversation_ids": [a]}
+    # The caps below count pages at 2025's worst case ($0.04 an event, media $0.005 then).
+    settings = {"dm_conversation_ids": [a], "prices_usd": {"media": 0.005}}
     first = run_tap(sandbox, clock=clock, **settings)
     clock.advance(600)
     added = []

@@ -63,6 +63,7 @@ def test_meta_only_last_page_costs_one_more_request(
     assert len(list_requests(sandbox)) == len(expected) // page_size + 1
 
 
+@pytest.mark.every_vocabulary
 def test_incremental_rerun_reads_one_page_and_emits_only_new_events(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:
@@ -114,6 +115,7 @@ def test_events_sharing_the_bookmark_millisecond_are_not_lost_or_doubled(
     assert sorted(second.ids()) == sorted(e["id"] for e in same_ms)
 
 
+@pytest.mark.every_vocabulary
 def test_a_run_that_dies_halfway_continues_from_the_page_in_flight(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:
@@ -178,6 +180,7 @@ def test_start_date_limits_what_is_read_and_emitted(
     assert len(list_requests(sandbox)) == math.ceil((len(expected) + 1) / 100)
 
 
+@pytest.mark.every_vocabulary
 def test_event_types_are_sent_and_respected(sandbox_factory: Any, clock: ManualClock) -> None:
     sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
     joins_and_leaves = [

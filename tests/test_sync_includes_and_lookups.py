@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, run_tap
 from tests.sync_support import list_requests
 
 
+@pytest.mark.every_vocabulary
 def test_dm_event_ids_are_fetched_once_without_moving_the_bookmark(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:
@@ -45,6 +48,7 @@ def test_dm_event_ids_are_fetched_once_without_moving_the_bookmark(
     assert [e for e in sandbox.request_log if e["path"].startswith("/2/dm_events/")] == []
 
 
+@pytest.mark.every_vocabulary
 def test_includes_streams_hold_every_referenced_object_once(
     sandbox_factory: Any, clock: ManualClock
 ) -> None:

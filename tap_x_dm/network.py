@@ -1,0 +1,133 @@
+"""Why a request never reached X, in one line: the address, the cause, and `api_url`.
+
+A refused connection or a name that does not resolve will not heal in a minute: the
+tap tries such a request twice (one short backoff apart, a few seconds), then stops
+with a line a newcomer can act on. Timeouts and reset connections are X's or the
+network's hiccups: they keep the bounded retries (`max_retries`).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from tap_x_dm.errors import XAPIError
+from tap_x_dm.ratelimit import endpoint_of
+
+#: Tries of a request whose address refuses, does not resolve, or fails TLS.
+UNREACHABLE_TRIES = 2
+REFUSED = "connection refused"
+UNRESOLVED = "host name not resolved"
+TLS = "TLS handshake failed"
+TIMEOUT = "timed out"
+RESET = "connection reset"
+#: Causes retried only `UNREACHABLE_TRIES` times.
+UNREACHABLE = frozenset({REFUSED, UNRESOLVED, TLS})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, what it wraps (urllib3's `reason`, args, causes), depth first, each once."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        nested = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        nested += list(getattr(current, "args", ()))
+        stack.extend(e for e in nested if isinstance(e, BaseException))
+
+
+def cause_of(exc: BaseException) -> str:
+    """The cause of a transport failure in a few words (refused, not resolved, TLS, ...)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return TLS
+    if isinstance(exc, requests.exceptions.Timeout):
+        return TIMEOUT
+    for link in _chain(exc):
+        name = type(link).__name__
+        if isinstance(link, socket.gaierror) or name == "NameResolutionError":
+            return UNRESOLVED
+        if isinstance(link, ConnectionRefusedError):
+            return REFUSED
+        if isinstance(link, (ConnectionResetError, ConnectionAbortedError)) or name in {
+            "RemoteDisconnected",
+            "ProtocolError",
+        }:
+            return RESET
+        if isinstance(link, TimeoutError):
+            return TIMEOUT
+    text = str(exc)
+    if "Connection refused" in text:
+        return REFUSED
+    if "Name or service not known" in text or "getaddrinfo" in text:
+        return UNRESOLVED
+    return type(exc).__name__
+
+
+def address_of(url: str) -> str:
+    """`host:port` of `url` (the scheme's port when none is given)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname or '?'}:{port}"
+
+
+def failure_line(
+    method: str, endpoint: str, exc: BaseException, *, url: str, api_url: str, tries: int
+) -> str:
+    """One line naming the endpoint, the address, the cause, `api_url` and the tries."""
+    cause = cause_of(exc)
+    hint = (
+        "check api_url and that this machine can reach it"
+        if cause in UNREACHABLE
+        else "X or the network is slow or dropping connections; the next run goes on"
+    )
+    return (
+        f"{method} {endpoint} failed: {cause} at {address_of(url)} (api_url {api_url}; gave "
+        f"up after {tries} {'try' if tries == 1 else 'tries'}): {hint}."
+    )
+
+
+class TransportTries:
+    """Counts one request's transport failures; stops an unreachable address at two tries."""
+
+    def __init__(self, api_url: str) -> None:
+        self._api_url = api_url
+        self.tries = 0
+
+    def start(self) -> None:
+        """A new request (its retries are counted from here)."""
+        self.tries = 0
+
+    def guard(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
+        """Wrap one try: the second unreachable failure ends the retries with one line."""
+
+        def one_try(prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+            self.tries += 1
+            try:
+                return func(prepared, *args, **kwargs)
+            except requests.exceptions.RequestException as exc:
+                if cause_of(exc) in UNREACHABLE and self.tries >= UNREACHABLE_TRIES:
+                    url = prepared.url or ""
+                    line = failure_line(
+                        prepared.method or "GET",
+                        endpoint_of(urlsplit(url).path),
+                        exc,
+                        url=url,
+                        api_url=self._api_url,
+                        tries=self.tries,
+                    )
+                    raise XAPIError(line) from None
+                raise
+
+        return one_try
