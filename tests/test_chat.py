@@ -11,6 +11,8 @@ import requests
 
 from tap_x_dm.chat.envelope import read_envelope
 from tap_x_dm.chat.reading import NEWEST_FIRST, OLDEST_FIRST, ConversationRead
+from tap_x_dm.state import StateError
+from tap_x_dm.state import load as load_state
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox
 from tests.chat_support import (
@@ -272,3 +274,26 @@ def test_the_page_order_is_learned_from_sequence_ids() -> None:
     assert [r["id"] for r in oldest.admit(rows(4, 5, 6))] == ["u6"]
     assert oldest.order == OLDEST_FIRST and oldest.end_page("t1", None)
     assert state == {"sequence_id": "6", "cursor": "t1"}  # the next read starts on this page
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("sequence_id", "12ab"),
+        ("pass_top_id", 7.5),
+        ("cursor", 3),
+        ("updated_at", "yesterday"),
+    ],
+)
+def test_a_bad_chat_state_value_is_one_line_naming_its_key(key: str, value: object) -> None:
+    state = {
+        "bookmarks": {
+            "chat_events": {
+                "partitions": [{"context": {"conversation_id": "1-2"}, key: value}],
+            }
+        }
+    }
+    with pytest.raises(StateError, match=rf"bookmarks\.chat_events\.partitions\[0\]\.{key}"):
+        load_state(state)
+    with pytest.raises(StateError, match="xchat_checked_on"):
+        load_state({"bookmarks": {"chat_conversations": {"xchat_checked_on": "Monday"}}})
