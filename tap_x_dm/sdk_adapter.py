@@ -17,6 +17,10 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   property selected and conformance off (the tap's streams drop unknown properties
   themselves, `tap_x_dm.conform`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
+* `OptInStream`: a stream synced only when a catalog selects it. The SDK's
+  `selected_by_default = False` also deselects every property, so a catalog that selects
+  the stream alone would load rows without columns; this deselects the stream only,
+  when no catalog was given (the SDK's private `_tap_input_catalog`).
 * `cli_setting`: `Tap.invoke` gets the config as the SDK's private `_ConfigInput`;
   `run_summary_path` must be read from it when the run fails before a Tap exists.
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
@@ -208,6 +212,20 @@ class OutOfBandRecordsStream(LeanRecordMessages):
         """Write one record now, through the SDK's stream maps and type conformance."""
         self._write_schema_message()
         self._write_record_message(record)
+
+
+class OptInStream(Stream):
+    """A stream left out unless the catalog selects it; its properties are selected by default."""
+
+    @property
+    def metadata(self) -> singer.MetadataMapping:
+        """The SDK's metadata, with the stream itself not selected by default."""
+        metadata = super().metadata
+        root = metadata.root
+        if self._tap_input_catalog is None:
+            root.selected = False
+        root.selected_by_default = False
+        return metadata
 
 
 class PassStateManager(StreamStateManager):
