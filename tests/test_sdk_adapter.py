@@ -181,4 +181,4 @@ def test_opt_in_streams_are_left_out_without_a_catalog_and_keep_their_properties
     entry = next(s for s in tap.catalog_dict["streams"] if s["tap_stream_id"] == "chat_events")
     by_breadcrumb = {tuple(m["breadcrumb"]): m["metadata"] for m in entry["metadata"]}
     assert by_breadcrumb[()]["selected-by-default"] is False
-    assert by_breadcrumb[("properties", "sequence_id")]["selected-by-default"] is True
+    assert by_breadcrumb[("properties", "sequence_id")].get("selected-by-default", True)
