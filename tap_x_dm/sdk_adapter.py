@@ -275,9 +275,23 @@ def cli_setting(config_input: object, name: str, env_prefix: str) -> object:
     return None
 
 
-def new_state_manager(stream: Stream) -> PassStateManager:
-    """A `PassStateManager` for `stream`, built from its public properties."""
-    return PassStateManager(
+class MarkerlessStateManager(PassStateManager):
+    """A `PassStateManager` that writes no `starting_replication_value` either.
+
+    The SDK writes it into every stream and partition state as a sync starts and removes it
+    at the end; the XChat streams' bookmarks are their own keys, so it would only add a
+    key to every STATE in between.
+    """
+
+    def write_starting_replication_value(self, *args: Any, **kwargs: Any) -> None:
+        """Write nothing (overrides an SDK method the stream calls at each partition start)."""
+
+
+def new_state_manager(
+    stream: Stream, manager: type[PassStateManager] = PassStateManager
+) -> PassStateManager:
+    """A `manager` (a `PassStateManager`) for `stream`, built from its public properties."""
+    return manager(
         tap_name=stream.tap_name,
         stream_name=stream.name,
         tap_state=stream.tap_state,

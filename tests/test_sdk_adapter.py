@@ -182,3 +182,11 @@ def test_opt_in_streams_are_left_out_without_a_catalog_and_keep_their_properties
     by_breadcrumb = {tuple(m["breadcrumb"]): m["metadata"] for m in entry["metadata"]}
     assert by_breadcrumb[()]["selected-by-default"] is False
     assert by_breadcrumb[("properties", "sequence_id")].get("selected-by-default", True)
+
+
+def test_the_state_manager_method_the_markerless_manager_silences_exists() -> None:
+    written = inspect.signature(_state.StreamStateManager.write_starting_replication_value)
+    assert {"context", "replication_method", "replication_key"} <= set(written.parameters)
+    assert "write_starting_replication_value" in inspect.getsource(
+        Stream._write_starting_replication_value
+    )

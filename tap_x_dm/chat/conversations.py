@@ -20,7 +20,12 @@ from tap_x_dm.chat.schemas import CHAT_CONVERSATIONS
 from tap_x_dm.client import XStream
 from tap_x_dm.errors import StopRunError, XAPIError
 from tap_x_dm.pagination import NewestFirstPaginator
-from tap_x_dm.sdk_adapter import OptInStream, PassStateManager, new_state_manager
+from tap_x_dm.sdk_adapter import (
+    MarkerlessStateManager,
+    OptInStream,
+    PassStateManager,
+    new_state_manager,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -70,7 +75,7 @@ class ChatStream(OptInStream, XStream):
     def state_manager(self) -> PassStateManager:
         """No per-record bookmarks (see `sdk_adapter.PassStateManager`)."""
         if self._chat_state_manager is None:
-            self._chat_state_manager = new_state_manager(self)
+            self._chat_state_manager = new_state_manager(self, MarkerlessStateManager)
         return self._chat_state_manager
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
