@@ -23,7 +23,7 @@ with messages as (
         and direction is not null
     window pair as (
         partition by account_id, dm_conversation_id
-        order by position
+        order by position_in_pair
     )
 ),
 

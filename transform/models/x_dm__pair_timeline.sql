@@ -48,5 +48,5 @@ select
     row_number() over (
         partition by account_id, dm_conversation_id
         order by date_trunc('second', created_at), system, system_sort_key, event_id
-    ) as position
+    ) as position_in_pair
 from both_systems
