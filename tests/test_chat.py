@@ -157,6 +157,24 @@ def test_an_app_without_chat_access_still_loads_its_legacy_dms(
     assert [e["status"] for e in chat_requests(sb)] == [status]  # then nothing more
 
 
+def test_a_conversation_answering_404_is_skipped_not_the_chat_streams(
+    chat_sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    gone = sb.xchat.conversations(sb.account.id)[0].id
+    sb.faults.inject("non_json", status=404, path_prefix=f"/2/chat/conversations/{gone}/")
+    caplog.set_level(logging.WARNING)
+    run = chat_run(sb, clock, CHAT_STREAMS)
+    mine = {
+        k for k, e in all_chat_events(sb).items() if e["conversation_id"].replace(":", "-") == gone
+    }
+    assert sorted(run.ids("chat_events")) == sorted(set(all_chat_events(sb)) - mine)
+    assert any(
+        f"chat_events[{gone}]" in r.message and "skipped" in r.message for r in caplog.records
+    )
+
+
 def test_a_gone_conversation_is_skipped_with_a_warning(
     chat_sandbox: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
