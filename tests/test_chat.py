@@ -141,13 +141,16 @@ def test_2166_names_give_the_same_columns(chat_sandbox: Any) -> None:
 
 @pytest.mark.parametrize("status", [403, 404])
 def test_an_app_without_chat_access_still_loads_its_legacy_dms(
-    chat_sandbox: Any, status: int, caplog: pytest.LogCaptureFixture
+    chat_sandbox: Any, status: int, caplog: pytest.LogCaptureFixture, tmp_path: Any
 ) -> None:
     clock = ManualClock()
     sb = chat_sandbox(clock, chat_access_denied=status)
     caplog.set_level(logging.INFO)
-    run = chat_run(sb, clock, [*CHAT_STREAMS, "dm_events"])
+    summary_file = tmp_path / "summary.json"
+    run = chat_run(sb, clock, [*CHAT_STREAMS, "dm_events"], run_summary_path=str(summary_file))
     assert run.error is None
+    summary = json.loads(summary_file.read_text())
+    assert (summary["status"], summary["exit_code"]) == ("complete", 0)
     assert sorted(run.ids("dm_events")) == sorted(e["id"] for e in sb.visible_events())
     assert run.ids("chat_events") == []
     warnings = [
