@@ -137,6 +137,14 @@ def test_2166_names_give_the_same_columns(chat_sandbox: Any) -> None:
         old.records("chat_events"), key=lambda r: r["id"]
     )
     assert all(r["created_at"].endswith("Z") for r in old.records("chat_events"))
+    lists = ("admin_ids", "member_ids", "participant_ids")  # 2.166 serves them as fields
+
+    def conversations(run: Any) -> list[dict[str, Any]]:
+        rows = run.records("chat_conversations")
+        return sorted(({k: v for k, v in r.items() if k not in lists} for r in rows), key=str)
+
+    assert conversations(new) == conversations(old)
+    assert all(r["message_ttl_ms"] == 0 for r in old.records("chat_conversations"))
 
 
 @pytest.mark.parametrize("status", [403, 404])
