@@ -76,6 +76,8 @@ def test_plugin_is_in_hub_syntax_with_the_streams_to_select(info: dict[str, Any]
         "users.*",
         "tweets.*",
         "media.*",
+        "chat_conversations.*",  # XChat's metadata: opt-in in the tap, selected here
+        "chat_events.*",
     ]
     assert definition["pip_url"].startswith("git+https://")
     assert definition["commands"]["auth"]["executable"] == "tap-x-dm-auth"
