@@ -19,6 +19,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from tap_x_dm import run_summary
 from tap_x_dm import state as tap_state
 from tap_x_dm.archive_import import ArchiveImport
+from tap_x_dm.chat.messages_stream import ChatMessagesStream
 from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
 from tap_x_dm.config_checks import (
@@ -106,6 +107,7 @@ class TapXDM(RunScopedTap):
             DmEventsStream(self, services, includes),
             ConversationEventsStream(self, services, includes),
             *objects,
+            ChatMessagesStream(self, services),
         ]
 
     @contextlib.contextmanager
