@@ -91,3 +91,32 @@ class Decryptor:
             if index >= len(extra):
                 out.append(item)
         return out
+
+
+class WrongPinError(Exception):
+    """X's key backup refused the PIN; `remaining` guesses are left (None: unknown)."""
+
+    def __init__(self, remaining: int | None) -> None:
+        super().__init__("wrong PIN")
+        self.remaining = remaining
+
+
+def unlock_and_export(juicebox_config_json: str, pin: str) -> bytes:
+    """Recover the owner's keys from X's key backup (Juicebox) with the PIN, then export them.
+
+    One `unlock` (one PIN guess) and `export_keys()`: the blob `import_keys` takes.
+    """
+    import chat_xdk
+
+    chat = chat_xdk.Chat(juicebox_config_json)
+    try:
+        chat.unlock(pin)
+    except Exception as exc:  # chatxdk's own error types; only the guess count is kept
+        remaining = chat_xdk.guesses_remaining(exc)
+        if remaining is not None:
+            raise WrongPinError(int(remaining)) from None
+        raise KeyBlobError(type(exc).__name__) from None
+    blob = chat.export_keys()
+    if blob is None:
+        raise KeyBlobError("no keys after unlock")
+    return bytes(blob)

@@ -37,6 +37,8 @@ class ChatMessagesStream(OutOfBandRecordsStream):
 
     name = "chat_messages"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
+    #: Decrypted words are stored only when asked for (X's policy: the users' consent).
+    selected_by_default = False
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         super().__init__(tap=tap, schema=SCHEMA)
