@@ -107,10 +107,8 @@ def _me(session: requests.Session, api_url: str, timeout: float) -> str:
     response = _call(session, "GET", f"{api_url}/2/users/me", timeout=timeout)
     user = (response.json() if response.ok else {}).get("data") or {}
     if not user.get("id"):
-        msg = (
-            f"GET /2/users/me answered {response.status_code}: the credential does not work "
-            "(run tap-x-dm-auth first); nothing was written."
-        )
+        hint = " (run tap-x-dm-auth first)" if response.status_code in (401, 403) else ""
+        msg = f"GET /2/users/me answered {response.status_code}{hint}; nothing was written."
         raise ExportError(msg)
     return str(user["id"])
 
@@ -128,11 +126,11 @@ def _from_sandbox(
 ) -> tuple[str, bytes]:
     url = f"{api_url}/sandbox/juicebox/recover"
     response = _call(session, "POST", url, json={"pin": pin}, timeout=timeout)
-    body = (
-        response.json()
-        if response.headers.get("content-type", "").startswith("application/json")
-        else {}
-    )
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
     if response.status_code == 401:
         raise _wrong_pin(body.get("guesses_remaining"))
     if response.status_code == 404:

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_x_dm.chat import keys
@@ -39,6 +40,8 @@ class ChatMessagesStream(OutOfBandRecordsStream):
     primary_keys: t.ClassVar[list[str]] = ["account_id", "id"]
     #: Decrypted words are stored only when asked for (X's policy: the users' consent).
     selected_by_default = False
+    #: Rows are built here from chatxdk's JSON: nothing to convert.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         super().__init__(tap=tap, schema=SCHEMA)

@@ -1,0 +1,206 @@
+"""chat_messages: every XChat event the owner's blob can open decrypts and verifies; the
+rest are rows with their reason; nothing decrypted or secret reaches any output.
+
+The pages are the sandbox's, read over HTTP; the tap's `chat_messages` stream
+decrypts them with chatxdk and the account's exported blob, as `chat_events`
+hands them over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_x_dm.chat import crypto
+from tap_x_dm.tap import TapXDM
+from tests.chat_support import (
+    KINDS,
+    blob_file,
+    chat_sandbox,
+    event_pages,
+    roles,
+    secrets_of,
+    xchat_cache,
+)
+from tests.conftest import CollectingWriter, run_tap, selected_catalog, tap_config
+
+__all__ = ["chat_sandbox", "xchat_cache"]
+
+
+def decrypting_tap(sb: Any, tmp_path: Path, clock: Any, **config: Any) -> tuple[TapXDM, Any]:
+    writer = CollectingWriter()
+    config.setdefault("xchat_key_blob", str(blob_file(sb, tmp_path)))
+    config.setdefault("xchat_key_version", "1")
+    tap = TapXDM(
+        config=tap_config(sb, **config),
+        catalog=selected_catalog(sb, ["chat_messages"]),
+        message_writer=writer,
+        clock=clock,
+    )
+    return tap, writer
+
+
+def load_conversation(tap: TapXDM, sb: Any, conversation: str) -> None:
+    stream = tap.streams["chat_messages"]
+    for page in event_pages(sb, conversation):
+        stream.write_page(page)  # type: ignore[attr-defined]
+
+
+def rows_of(writer: CollectingWriter) -> dict[str, dict[str, Any]]:
+    return {
+        m["record"]["id"]: m["record"]
+        for m in writer.messages
+        if m["type"] == "RECORD" and m["stream"] == "chat_messages"
+    }
+
+
+def test_every_event_is_a_row_that_says_how_far_it_got(chat_sandbox, tmp_path, clock) -> None:
+    sb = chat_sandbox()
+    tap, writer = decrypting_tap(sb, tmp_path, clock)
+    expected_outcomes = {
+        "both_systems": {"ok": 11},
+        "tampered": {"ok": 4, "bad_signature": 1},
+        "upgraded_group": {"ok": 6, "departed_signer": 3},
+        "new_group": {"ok": 8},
+        "unopenable": {"unknown_key_version": 3},
+    }
+    for role, conversation in roles(sb).items():
+        load_conversation(tap, sb, conversation)
+        rows = rows_of(writer)
+        expected = sb.xchat.events(conversation)
+        assert Counter(rows[e["id"]]["status"] for e in expected) == expected_outcomes[role], role
+        for event in expected:
+            row, want = rows[event["id"]], event["expect"]
+            assert row["sequence_id"] == event["sequence_id"]
+            assert row["sender_id"] == event["sender_id"]
+            assert row["account_id"] == sb.account.id
+            if want["outcome"] != "ok":
+                assert row["status"] == want["outcome"], (role, want)
+                assert row["verified"] is False
+                assert row.get("text") is None  # withheld: unverified or unopened
+                continue
+            assert (row["decrypted"], row["verified"]) == (True, True), (role, want)
+            assert row["kind"] == KINDS[want["kind"]], (role, want)
+            if "text" in want:
+                assert row["text"] == want["text"]
+    assert len(rows_of(writer)) == sum(sum(c.values()) for c in expected_outcomes.values())
+    assert [m for m in writer.messages if m["type"] == "SCHEMA"] == [
+        m for m in writer.messages if m["type"] == "SCHEMA" and m["stream"] == "chat_messages"
+    ]
+
+
+def test_replies_reactions_edits_deletes_and_attachments(chat_sandbox, tmp_path, clock) -> None:
+    sb = chat_sandbox()
+    tap, writer = decrypting_tap(sb, tmp_path, clock)
+    conversation = roles(sb)["both_systems"]
+    load_conversation(tap, sb, conversation)
+    rows = rows_of(writer)
+    by_kind = {e["expect"]["kind"]: e for e in sb.xchat.events(conversation)}
+    reply = rows[by_kind["reply"]["id"]]
+    assert reply["reply_to_sequence_id"] == by_kind["reply"]["expect"]["reply_to"]
+    reaction = rows[by_kind["reaction"]["id"]]
+    assert reaction["emoji"] == "\N{THUMBS UP SIGN}"
+    assert reaction["target_sequence_id"] == by_kind["reaction"]["expect"]["target"]
+    edit = rows[by_kind["edit"]["id"]]
+    assert edit["target_sequence_id"] == by_kind["edit"]["expect"]["target"]
+    delete = rows[by_kind["delete"]["id"]]
+    assert delete["deleted_sequence_ids"] == by_kind["delete"]["expect"]["targets"]
+    assert delete["delete_for_all"] is True
+    (with_media,) = [r for r in rows.values() if r.get("attachments")]
+    media = with_media["attachments"][0]["media"]
+    assert (media["filename"], media["dimensions"]) == ("receipt.png", {"width": 16, "height": 8})
+    assert {r["dm_conversation_id"] for r in rows.values()} == {conversation}
+
+
+def test_the_upgraded_group_says_so_and_names_its_members(chat_sandbox, tmp_path, clock) -> None:
+    sb = chat_sandbox()
+    tap, writer = decrypting_tap(sb, tmp_path, clock)
+    upgraded, new_group = roles(sb)["upgraded_group"], roles(sb)["new_group"]
+    load_conversation(tap, sb, upgraded)
+    load_conversation(tap, sb, new_group)
+    creates = [r for r in rows_of(writer).values() if r.get("group_change_type") == "Created"]
+    flags = {r["conversation_id"]: r["legacy_group_upgrade"] for r in creates}
+    assert flags == {upgraded: True, new_group: False}
+    cast = sb.xchat.cast
+    (create,) = [r for r in creates if r["conversation_id"] == upgraded]
+    assert create["group_member_ids"] == [sb.account.id, *cast["group_members"]]
+
+
+def test_signing_keys_are_asked_once_per_run_in_batches(chat_sandbox, tmp_path, clock) -> None:
+    sb = chat_sandbox()
+    tap, _ = decrypting_tap(sb, tmp_path, clock)
+    sb.clear_log()
+    for conversation in roles(sb).values():
+        load_conversation(tap, sb, conversation)
+    asked = [e for e in sb.request_log if e["path"] == "/2/users/public_keys"]
+    ids = [i for e in asked for i in e["query"]["ids"].split(",")]
+    assert len(ids) == len(set(ids))  # nobody asked twice in a run
+    senders = {e["sender_id"] for c in roles(sb).values() for e in sb.xchat.events(c)}
+    assert set(ids) == senders
+    assert len(asked) <= len(roles(sb))  # at most one request per conversation's first page
+
+
+def test_nothing_decrypted_or_secret_reaches_any_output(
+    chat_sandbox, tmp_path, clock, caplog, capsys
+) -> None:
+    sb = chat_sandbox()
+    caplog.set_level(logging.DEBUG)
+    summary = tmp_path / "summary.json"
+    tap, writer = decrypting_tap(sb, tmp_path, clock, run_summary_path=str(summary))
+    for conversation in roles(sb).values():
+        load_conversation(tap, sb, conversation)
+    tap.sync_all()
+    rows = rows_of(writer)
+    assert any(r.get("text") for r in rows.values())  # the run did decrypt
+    outputs = {
+        "log": caplog.text,
+        "stdout/stderr": "".join(capsys.readouterr()),
+        "state": str([m for m in writer.messages if m["type"] == "STATE"]),
+        "summary": summary.read_text() if summary.exists() else "",
+        "other streams": str([m for m in writer.messages if m.get("stream") != "chat_messages"]),
+    }
+    for secret in secrets_of(sb):
+        for where, text in outputs.items():
+            assert secret not in text, (where, secret[:6])
+
+
+def test_selected_without_a_blob_one_warning_no_schema(chat_sandbox, clock, caplog) -> None:
+    sb = chat_sandbox()
+    caplog.set_level(logging.WARNING)
+    run = run_tap(sb, clock=clock, select=["chat_messages", "users"])
+    assert run.schemas("chat_messages") == []
+    lines = [r.getMessage() for r in caplog.records if "chat_messages" in r.getMessage()]
+    assert len(lines) == 1 and "no key blob" in lines[0]
+
+
+def test_selected_without_the_extra_one_warning(chat_sandbox, tmp_path, clock, caplog, monkeypatch):
+    sb = chat_sandbox()
+    monkeypatch.setattr(crypto.importlib.util, "find_spec", lambda name: None)
+    caplog.set_level(logging.WARNING)
+    blob = blob_file(sb, tmp_path)
+    run = run_tap(
+        sb,
+        clock=clock,
+        select=["chat_messages"],
+        xchat_key_blob=str(blob),
+        xchat_key_version="1",
+    )
+    assert run.schemas("chat_messages") == []
+    lines = [r.getMessage() for r in caplog.records if "chat_messages" in r.getMessage()]
+    assert len(lines) == 1 and "pip install 'tap-x-dm[xchat]'" in lines[0]
+
+
+def test_a_bad_blob_is_one_line_that_never_quotes_it(chat_sandbox, clock) -> None:
+    sb = chat_sandbox()
+    secret = "c2VjcmV0LWJ1dC1ub3QtYS1ibG9i"
+    with pytest.raises(Exception) as caught:
+        run_tap(sb, clock=clock, xchat_key_blob=secret, xchat_key_version="1")
+    assert "xchat_key_blob" in str(caught.value)
+    assert secret not in str(caught.value)
+    with pytest.raises(Exception) as caught:
+        run_tap(sb, clock=clock, xchat_key_blob=secret)
+    assert "xchat_key_version" in str(caught.value)
