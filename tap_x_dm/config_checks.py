@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tap_x_dm.chat.keys import key_problems
+from tap_x_dm.chat.key_settings import key_problems
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import SKEW_MS, bookmark_id
 from tap_x_dm.settings import OAUTH1_SETTINGS, SECRET_SETTINGS

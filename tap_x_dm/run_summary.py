@@ -56,8 +56,14 @@ APP_PROBLEMS = frozenset({"usage-capped", "credits-depleted", "client-forbidden"
 ACCOUNT_PROBLEMS = frozenset({"unsupported-authentication", "refresh-rejected", "no-refresh-token"})
 _PAYMENT_REQUIRED = 402
 _ACCOUNT_STATUSES = frozenset({401, 403})
-_KINDS = ("dm_events", "users", "tweets", "media")
-_NAMES = {"dm_events": "DM event(s)", "users": "user(s)", "tweets": "post(s)", "media": "media"}
+_KINDS = ("dm_events", "users", "tweets", "media", "chat_events")
+_NAMES = {
+    "dm_events": "DM event(s)",
+    "users": "user(s)",
+    "tweets": "post(s)",
+    "media": "media",
+    "chat_events": "chat event(s)",
+}
 
 
 def status_of(error: BaseException) -> Status:
@@ -96,9 +102,32 @@ class RunTally:
         self.requests: Counter[str] = Counter()
         self.records: Counter[str] = Counter()
 
+        #: Conversations with new events, per system (`legacy`: /2/dm_*, `xchat`: Chat API).
+        self.conversations: dict[str, set[str]] = {"legacy": set(), "xchat": set()}
+
     def count_request(self, endpoint: str) -> None:
         """One answer from `endpoint` (its template: `/2/dm_conversations/:id/dm_events`)."""
         self.requests[endpoint] += 1
+
+    def conversation(self, system: str, conversation_id: object, new_events: int = 1) -> None:
+        """`conversation_id` of `system` (legacy, xchat) had new events in this run."""
+        if conversation_id and new_events > 0:
+            self.conversations[system].add(str(conversation_id))
+
+    def systems(self) -> dict[str, dict[str, int]]:
+        """Conversations with new events and new events, per system.
+
+        Legacy events are `dm_events` records (every legacy event of the account), or
+        `conversation_events` records when `dm_events` wrote none.
+        """
+        legacy = self.records["dm_events"] or self.records["conversation_events"]
+        return {
+            "legacy": {"conversations": len(self.conversations["legacy"]), "events": legacy},
+            "xchat": {
+                "conversations": len(self.conversations["xchat"]),
+                "events": self.records["chat_events"],
+            },
+        }
 
 
 @dataclass(kw_only=True)
@@ -125,6 +154,9 @@ class RunSummary:
     resources: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
     #: Their price at `prices_usd` (an upper estimate: X bills a same-day repeat once).
     cost_usd: float = 0.0
+    #: Per system, `legacy` (/2/dm_*) and `xchat` (Chat API): conversations with new events,
+    #: and new events (`RunTally.systems`).
+    systems: dict[str, dict[str, int]] = field(default_factory=dict)
     #: budget_spent only: the line that stopped the run.
     stop_line: str | None = None
     #: stopped_account, stopped_app and failed: the error line.
@@ -154,6 +186,19 @@ class RunSummary:
             "returned again the same UTC day once, so the bill can be lower).",
             f"Status: {status}, exit code {self.exit_code}{then}.",
         ]
+        if self.systems:
+            parts.append(
+                "New events: "
+                + ", ".join(
+                    f"{name} {row['events']} in {row['conversations']} conversation(s)"
+                    for name, row in (
+                        ("legacy", self.systems.get("legacy")),
+                        ("XChat", self.systems.get("xchat")),
+                    )
+                    if row is not None
+                )
+                + "."
+            )
         if self.records:
             parts.append(f"Records: {_counts(self.records)}.")
         if self.requests:
@@ -181,6 +226,7 @@ def summarise(services: RunServices, *, started: float, error: BaseException | N
         records=dict(services.tally.records),
         resources=resources,
         cost_usd=round(services.costs.usd(resources), 4),
+        systems=services.tally.systems(),
     )
     if isinstance(ending, StopRunError) and status == "budget_spent":
         summary.reason = ending.reason

@@ -287,6 +287,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "where coalesce(source, 'api') = 'api'); the archive imports what is older.",
     ),
     th.Property(
+        "xchat_ciphertext",
+        th.BooleanType,
+        default=False,
+        title="XChat ciphertext",
+        description="Also load each XChat event's encoded_event (encrypted contents) and "
+        "signature into chat_events, and the account's encrypted conversation keys into "
+        "chat_conversation_keys, to decrypt later, offline, with the account's own keys.",
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType(minimum=1),
         default=30,

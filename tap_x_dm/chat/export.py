@@ -28,7 +28,7 @@ import requests
 
 from tap_x_dm.authenticator import build_signer
 from tap_x_dm.chat import crypto
-from tap_x_dm.chat.keys import BLOB_SETTING, VERSION_SETTING
+from tap_x_dm.chat.key_settings import BLOB_SETTING, VERSION_SETTING
 from tap_x_dm.clock import SystemClock
 from tap_x_dm.errors import TapXDMError
 

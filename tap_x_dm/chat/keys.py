@@ -1,79 +1,82 @@
-"""The owner's XChat key blob and its key version, from two secret settings.
+"""`chat_conversation_keys`: the account's encrypted copy of each conversation key.
 
-`xchat_key_blob` is a path to the file `tap-x-dm-auth xchat-export` wrote, or the
-blob itself (base64, as a secret manager holds it); `xchat_key_version` is its
-key version. Neither is ever logged, echoed in an error or written to state:
-problems name the setting, never the value.
+With `xchat_ciphertext`, so that a warehouse can decrypt `chat_events` later, offline,
+with the account's own keys (X's Chat XDK: the key-change event, then the events).
+The keys arrive with the events (`meta.conversation_key_events` of each page: the key
+changes that page's events use); there is no endpoint for them, so this stream makes
+no request: it takes each page `chat_events` reads (a `ChatRun` page consumer).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping
-from pathlib import Path
+import typing as t
+from collections.abc import Iterable
 from typing import Any
 
-BLOB_SETTING = "xchat_key_blob"
-VERSION_SETTING = "xchat_key_version"
-#: chatxdk's `export_keys()`: identity and signing private keys, 32 bytes each.
-BLOB_BYTES = 64
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_x_dm.chat.envelope import EnvelopeError, read_envelope
+from tap_x_dm.chat.records import key_record
+from tap_x_dm.chat.run import ChatPage
+from tap_x_dm.chat.schemas import CHAT_CONVERSATION_KEYS
+from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+    from tap_x_dm.services import RunServices
 
 
-class KeySettingError(ValueError):
-    """A key setting is unusable (the message names the setting, never its value)."""
+class ChatConversationKeysStream(OutOfBandRecordsStream):
+    """Key-change events of the pages `chat_events` reads, one row per key version."""
 
+    name = "chat_conversation_keys"
+    primary_keys: t.ClassVar[list[str]] = ["account_id", "conversation_id", "key_version"]
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-def _decode(text: str) -> bytes | None:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if len(raw) == BLOB_BYTES else None
+    def __init__(self, tap: Tap, services: RunServices) -> None:
+        super().__init__(tap=tap, schema=dict(CHAT_CONVERSATION_KEYS))
+        self._services = services
+        #: (conversation, key version) written in this run: each page repeats its keys.
+        self._written: set[tuple[str, str]] = set()
 
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Nothing at its own turn: its records are written as `chat_events` reads pages."""
+        return iter(())
 
-def read_blob(value: str) -> bytes:
-    """The 64-byte blob from a file path (raw or base64 inside) or a base64 value."""
-    candidate = Path(value).expanduser() if len(value) < 4096 and "\n" not in value else None
-    if candidate is not None and candidate.is_file():
-        try:
-            data = candidate.read_bytes()
-        except OSError as exc:
-            msg = f"{BLOB_SETTING}: the key file cannot be read ({type(exc).__name__})."
-            raise KeySettingError(msg) from None
-        if len(data) == BLOB_BYTES:
-            return data
-        blob = _decode(data.decode("ascii", errors="replace"))
-        if blob is None:
-            msg = (
-                f"{BLOB_SETTING}: the key file is not a key blob (64 bytes, or their base64) "
-                "as tap-x-dm-auth xchat-export writes it."
-            )
-            raise KeySettingError(msg)
-        return blob
-    blob = _decode(value)
-    if blob is None:
-        msg = (
-            f"{BLOB_SETTING} is neither a readable file nor a base64 key blob of {BLOB_BYTES} "
-            "bytes (the value is not shown: it is a secret)."
+    def count_record(self) -> None:
+        """One more record in the run summary."""
+        self._services.tally.records[self.name] += 1
+
+    def take_page(self, page: ChatPage) -> None:
+        """Write the account's copy of each key a page's events use (once per run)."""
+        if not self.selected:
+            return
+        meta = page.payload.get("meta")
+        encoded_keys = meta.get("conversation_key_events") if isinstance(meta, dict) else None
+        if not isinstance(encoded_keys, list):
+            return
+        conversation_id = next(
+            (str(r["conversation_id"]) for r in page.records if r.get("conversation_id")),
+            page.conversation_id,
         )
-        raise KeySettingError(msg)
-    return blob
-
-
-def configured(config: Mapping[str, Any]) -> bool:
-    """Whether a key blob is configured at all."""
-    return bool(str(config.get(BLOB_SETTING) or "").strip())
-
-
-def key_problems(config: Mapping[str, Any]) -> list[str]:
-    """Problems with the key settings, before the first request (no value is quoted)."""
-    if not configured(config):
-        return []
-    if not str(config.get(VERSION_SETTING) or "").strip():
-        return [f"{BLOB_SETTING} is set but {VERSION_SETTING} is not: set the blob's key version."]
-    try:
-        read_blob(str(config[BLOB_SETTING]))
-    except KeySettingError as exc:
-        return [str(exc)]
-    return []
+        account = self._services.account.id
+        for encoded in encoded_keys:
+            if not isinstance(encoded, str):
+                continue
+            try:
+                envelope = read_envelope(encoded)
+            except EnvelopeError as exc:
+                self.logger.warning(
+                    "chat_conversation_keys[%s]: a key-change event could not be read (%s); "
+                    "it is skipped.",
+                    page.conversation_id,
+                    exc,
+                )
+                continue
+            record = key_record(envelope, encoded, conversation_id, account)
+            if record is None or (conversation_id, record["key_version"]) in self._written:
+                continue
+            self._written.add((conversation_id, record["key_version"]))
+            self.write_out_of_band(record)

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from tap_x_dm.chat.crypto import Opened
-from tap_x_dm.chat.envelope import Envelope
 
 STATUSES = ("ok", "unknown_key_version", "departed_signer", "bad_signature", "undecryptable")
 KINDS = (
@@ -190,8 +189,9 @@ def status_of(
 def chat_message_row(
     event: Mapping[str, Any],
     result: Opened,
-    envelope: Envelope,
     *,
+    sequence_id: str | None,
+    legacy_group_upgrade: bool,
     account_id: str,
     key_version: str,
     signer_served: bool,
@@ -209,7 +209,7 @@ def chat_message_row(
         "account_id": account_id,
         "conversation_id": conversation_id,
         "dm_conversation_id": pair,
-        "sequence_id": envelope.sequence_id or (opened or {}).get("sequence_id"),
+        "sequence_id": sequence_id or (opened or {}).get("sequence_id"),
         "sender_id": event.get("sender_id") or (opened or {}).get("sender_id"),
         "created_at": _created_at(event, opened),
         "kind": _kind(opened) if decrypted and opened is not None else "unknown",
@@ -221,5 +221,5 @@ def chat_message_row(
     if status == "ok" and opened is not None:
         row.update(_content_columns(row["kind"], opened))
         if row["kind"] == "group_change":
-            row["legacy_group_upgrade"] = envelope.legacy_group_upgrade
+            row["legacy_group_upgrade"] = legacy_group_upgrade
     return row

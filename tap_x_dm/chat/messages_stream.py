@@ -19,10 +19,12 @@ from typing import Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
-from tap_x_dm.chat import keys
+from tap_x_dm.chat import key_settings as keys
 from tap_x_dm.chat.crypto import INSTALL_HINT, Decryptor, KeyBlobError, chatxdk_installed
-from tap_x_dm.chat.envelope import Envelope, EnvelopeError, read_envelope
+from tap_x_dm.chat.envelope import EnvelopeError, read_envelope
+from tap_x_dm.chat.group_upgrade import is_legacy_group_upgrade
 from tap_x_dm.chat.messages import SCHEMA, chat_message_row
+from tap_x_dm.chat.run import ChatPage
 from tap_x_dm.chat.signing_keys import PublicKeysStream, SigningKeys
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
@@ -97,6 +99,11 @@ class ChatMessagesStream(OutOfBandRecordsStream):
 
     # -- pages ----------------------------------------------------------------------------
 
+    def take_page(self, page: ChatPage) -> None:
+        """A `chat_events` page consumer: rows for the page's new events."""
+        if page.raw_events:
+            self.write_page(page.payload, page.raw_events)
+
     def write_page(
         self, page: Mapping[str, Any], emitted: Iterable[Mapping[str, Any]] | None = None
     ) -> None:
@@ -128,10 +135,12 @@ class ChatMessagesStream(OutOfBandRecordsStream):
             if wanted is not None and str(event["id"]) not in wanted:
                 continue
             signature = event.get("message_event_signature") or {}
+            encoded = str(event.get("encoded_event") or "")
             row = chat_message_row(
                 event,
                 result,
-                _envelope_of(event),
+                sequence_id=_sequence_id(event),
+                legacy_group_upgrade=is_legacy_group_upgrade(encoded),
                 account_id=account_id,
                 key_version=version,
                 signer_served=signing.served(
@@ -152,16 +161,16 @@ class ChatMessagesStream(OutOfBandRecordsStream):
         return iter(())
 
 
-def _envelope_of(event: Mapping[str, Any]) -> Envelope:
+def _sequence_id(event: Mapping[str, Any]) -> str | None:
     try:
-        return read_envelope(str(event.get("encoded_event") or ""))
+        return read_envelope(str(event.get("encoded_event") or "")).sequence_id
     except EnvelopeError:
-        return Envelope(None, legacy_group_upgrade=False)
+        return None
 
 
 def _sequence_of(event: Mapping[str, Any]) -> int:
     """Oldest first: sequence ids grow with time (message ids are UUIDs, never compared)."""
-    sequence = _envelope_of(event).sequence_id
+    sequence = _sequence_id(event)
     return _as_int(sequence) if sequence else 0
 
 
