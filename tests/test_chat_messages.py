@@ -8,6 +8,7 @@ hands them over.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -16,51 +17,40 @@ from typing import Any
 import pytest
 
 from tap_x_dm.chat import crypto
-from tap_x_dm.tap import TapXDM
 from tests.chat_support import (
     KINDS,
     blob_file,
     chat_sandbox,
-    event_pages,
     roles,
     secrets_of,
     xchat_cache,
 )
-from tests.conftest import CollectingWriter, run_tap, selected_catalog, tap_config
+from tests.conftest import TapRun, run_tap
 
 __all__ = ["chat_sandbox", "xchat_cache"]
 
 
-def decrypting_tap(sb: Any, tmp_path: Path, clock: Any, **config: Any) -> tuple[TapXDM, Any]:
-    writer = CollectingWriter()
+CHAT = ["chat_conversations", "chat_events", "chat_messages"]
+
+
+def decrypting_run(sb: Any, tmp_path: Path, clock: Any, **config: Any) -> TapRun:
+    """A full run of the chat streams with the account's exported blob."""
     config.setdefault("xchat_key_blob", str(blob_file(sb, tmp_path)))
     config.setdefault("xchat_key_version", "1")
-    tap = TapXDM(
-        config=tap_config(sb, **config),
-        catalog=selected_catalog(sb, ["chat_messages"]),
-        message_writer=writer,
-        clock=clock,
-    )
-    return tap, writer
+    config.setdefault("select", CHAT)
+    return run_tap(sb, clock=clock, **config)
 
 
-def load_conversation(tap: TapXDM, sb: Any, conversation: str) -> None:
-    stream = tap.streams["chat_messages"]
-    for page in event_pages(sb, conversation):
-        stream.write_page(page)  # type: ignore[attr-defined]
-
-
-def rows_of(writer: CollectingWriter) -> dict[str, dict[str, Any]]:
-    return {
-        m["record"]["id"]: m["record"]
-        for m in writer.messages
-        if m["type"] == "RECORD" and m["stream"] == "chat_messages"
-    }
+def rows_of(run: TapRun) -> dict[str, dict[str, Any]]:
+    rows = run.records("chat_messages")
+    assert len({r["id"] for r in rows}) == len(rows)  # each event once
+    return {r["id"]: r for r in rows}
 
 
 def test_every_event_is_a_row_that_says_how_far_it_got(chat_sandbox, tmp_path, clock) -> None:
     sb = chat_sandbox()
-    tap, writer = decrypting_tap(sb, tmp_path, clock)
+    run = decrypting_run(sb, tmp_path, clock, page_size=4)
+    rows = rows_of(run)
     expected_outcomes = {
         "both_systems": {"ok": 11},
         "tampered": {"ok": 4, "bad_signature": 1},
@@ -69,8 +59,6 @@ def test_every_event_is_a_row_that_says_how_far_it_got(chat_sandbox, tmp_path, c
         "unopenable": {"unknown_key_version": 3},
     }
     for role, conversation in roles(sb).items():
-        load_conversation(tap, sb, conversation)
-        rows = rows_of(writer)
         expected = sb.xchat.events(conversation)
         assert Counter(rows[e["id"]]["status"] for e in expected) == expected_outcomes[role], role
         for event in expected:
@@ -87,18 +75,15 @@ def test_every_event_is_a_row_that_says_how_far_it_got(chat_sandbox, tmp_path, c
             assert row["kind"] == KINDS[want["kind"]], (role, want)
             if "text" in want:
                 assert row["text"] == want["text"]
-    assert len(rows_of(writer)) == sum(sum(c.values()) for c in expected_outcomes.values())
-    assert [m for m in writer.messages if m["type"] == "SCHEMA"] == [
-        m for m in writer.messages if m["type"] == "SCHEMA" and m["stream"] == "chat_messages"
-    ]
+    assert len(rows) == sum(sum(c.values()) for c in expected_outcomes.values())
+    assert sorted(rows) == sorted(run.ids("chat_events"))  # one row per chat event
+    assert len(run.schemas("chat_messages")) == 1
 
 
 def test_replies_reactions_edits_deletes_and_attachments(chat_sandbox, tmp_path, clock) -> None:
     sb = chat_sandbox()
-    tap, writer = decrypting_tap(sb, tmp_path, clock)
     conversation = roles(sb)["both_systems"]
-    load_conversation(tap, sb, conversation)
-    rows = rows_of(writer)
+    rows = rows_of(decrypting_run(sb, tmp_path, clock))
     by_kind = {e["expect"]["kind"]: e for e in sb.xchat.events(conversation)}
     reply = rows[by_kind["reply"]["id"]]
     assert reply["reply_to_sequence_id"] == by_kind["reply"]["expect"]["reply_to"]
@@ -113,16 +98,18 @@ def test_replies_reactions_edits_deletes_and_attachments(chat_sandbox, tmp_path,
     (with_media,) = [r for r in rows.values() if r.get("attachments")]
     media = with_media["attachments"][0]["media"]
     assert (media["filename"], media["dimensions"]) == ("receipt.png", {"width": 16, "height": 8})
-    assert {r["dm_conversation_id"] for r in rows.values()} == {conversation}
+    mine = [r for r in rows.values() if r["dm_conversation_id"] == conversation]
+    assert len(mine) == len(sb.xchat.events(conversation))
 
 
 def test_the_upgraded_group_says_so_and_names_its_members(chat_sandbox, tmp_path, clock) -> None:
     sb = chat_sandbox()
-    tap, writer = decrypting_tap(sb, tmp_path, clock)
     upgraded, new_group = roles(sb)["upgraded_group"], roles(sb)["new_group"]
-    load_conversation(tap, sb, upgraded)
-    load_conversation(tap, sb, new_group)
-    creates = [r for r in rows_of(writer).values() if r.get("group_change_type") == "Created"]
+    creates = [
+        r
+        for r in rows_of(decrypting_run(sb, tmp_path, clock)).values()
+        if r.get("group_change_type") == "Created"
+    ]
     flags = {r["conversation_id"]: r["legacy_group_upgrade"] for r in creates}
     assert flags == {upgraded: True, new_group: False}
     cast = sb.xchat.cast
@@ -132,10 +119,7 @@ def test_the_upgraded_group_says_so_and_names_its_members(chat_sandbox, tmp_path
 
 def test_signing_keys_are_asked_once_per_run_in_batches(chat_sandbox, tmp_path, clock) -> None:
     sb = chat_sandbox()
-    tap, _ = decrypting_tap(sb, tmp_path, clock)
-    sb.clear_log()
-    for conversation in roles(sb).values():
-        load_conversation(tap, sb, conversation)
+    decrypting_run(sb, tmp_path, clock)
     asked = [e for e in sb.request_log if e["path"] == "/2/users/public_keys"]
     ids = [i for e in asked for i in e["query"]["ids"].split(",")]
     assert len(ids) == len(set(ids))  # nobody asked twice in a run
@@ -150,18 +134,17 @@ def test_nothing_decrypted_or_secret_reaches_any_output(
     sb = chat_sandbox()
     caplog.set_level(logging.DEBUG)
     summary = tmp_path / "summary.json"
-    tap, writer = decrypting_tap(sb, tmp_path, clock, run_summary_path=str(summary))
-    for conversation in roles(sb).values():
-        load_conversation(tap, sb, conversation)
-    tap.sync_all()
-    rows = rows_of(writer)
-    assert any(r.get("text") for r in rows.values())  # the run did decrypt
+    run = decrypting_run(sb, tmp_path, clock, page_size=4, run_summary_path=str(summary))
+    assert any(r.get("text") for r in rows_of(run).values())  # the run did decrypt
+    assert summary.exists()
     outputs = {
         "log": caplog.text,
         "stdout/stderr": "".join(capsys.readouterr()),
-        "state": str([m for m in writer.messages if m["type"] == "STATE"]),
-        "summary": summary.read_text() if summary.exists() else "",
-        "other streams": str([m for m in writer.messages if m.get("stream") != "chat_messages"]),
+        "state": json.dumps(run.states),
+        "summary": summary.read_text(),
+        "other streams": json.dumps(
+            [m for m in run.messages if m.get("stream") != "chat_messages"]
+        ),
     }
     for secret in secrets_of(sb):
         for where, text in outputs.items():
@@ -171,7 +154,8 @@ def test_nothing_decrypted_or_secret_reaches_any_output(
 def test_selected_without_a_blob_one_warning_no_schema(chat_sandbox, clock, caplog) -> None:
     sb = chat_sandbox()
     caplog.set_level(logging.WARNING)
-    run = run_tap(sb, clock=clock, select=["chat_messages", "users"])
+    run = run_tap(sb, clock=clock, select=CHAT)
+    assert run.records("chat_events")  # the metadata still loads
     assert run.schemas("chat_messages") == []
     lines = [r.getMessage() for r in caplog.records if "chat_messages" in r.getMessage()]
     assert len(lines) == 1 and "no key blob" in lines[0]
@@ -185,7 +169,7 @@ def test_selected_without_the_extra_one_warning(chat_sandbox, tmp_path, clock, c
     run = run_tap(
         sb,
         clock=clock,
-        select=["chat_messages"],
+        select=CHAT,
         xchat_key_blob=str(blob),
         xchat_key_version="1",
     )
