@@ -97,7 +97,7 @@ select
     latest.reply_to_sequence_id,
     latest.target_sequence_id,
     latest.emoji,
-    case when deletes.deleted_at is null then latest.attachments end as attachments,
+    case when deletes.deleted_at is null then to_jsonb(latest.attachments) end as attachments,
     latest.sequence_number as sort_key
 from latest
 left join edits
