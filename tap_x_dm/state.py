@@ -21,7 +21,10 @@ Version history (the README documents the current shape):
   `routed_by` an account-wide pass. Nothing to convert: without `covered_to_id` the
   bookmark is what is known to be read; a version-2 bookmark has no
   `covered_from_id`, which the archive import treats as unknown (it asks for
-  `api_covered_from`) rather than guess.
+  `api_covered_from`) rather than guess. XChat (issue 23, keys added within version 3):
+  `bookmarks.chat_events.partitions[]` (`context.conversation_id`, `sequence_id`,
+  `cursor`, `pass_top_id`, `updated_at`: `tap_x_dm.chat.reading`) and
+  `bookmarks.chat_conversations.xchat_checked_on`.
 
 Every value the tap reads is checked before the first request; a bad one is
 one line naming its key and how to fix it, never a traceback.
@@ -140,9 +143,35 @@ def _check_bookmark(key: str, bookmark: dict[str, Any]) -> None:
     completed = bookmark.get(PASSES_COMPLETED_KEY)
     if completed is not None and (not isinstance(completed, int) or completed < 0):
         raise _fail(f"{key}.{PASSES_COMPLETED_KEY}", "must be a whole number")
+    _check_chat(key, bookmark)
     _check_in_flight(f"{key}.{IN_FLIGHT_KEY}", bookmark.get(IN_FLIGHT_KEY))
     _check_archive_imports(f"{key}.{IMPORTS_KEY}", bookmark.get(IMPORTS_KEY))
     _check_gaps(f"{key}.{GAPS_KEY}", bookmark.get(GAPS_KEY))
+
+
+def _check_chat(key: str, bookmark: dict[str, Any]) -> None:
+    """The XChat keys (`tap_x_dm.chat.reading`, `tap_x_dm.chat.conversations`)."""
+    if not key.startswith(("bookmarks.chat_events", "bookmarks.chat_conversations")):
+        return
+    for name in ("sequence_id", "pass_top_id"):
+        if bookmark.get(name) is not None and not _DIGITS.match(str(bookmark[name])):
+            raise _fail(f"{key}.{name}", f"is not a sequence id ({bookmark[name]!r})")
+    if bookmark.get("cursor") is not None and not isinstance(bookmark["cursor"], str):
+        raise _fail(f"{key}.cursor", "must be null or a string")
+    updated = bookmark.get("updated_at")
+    if updated is not None and not _is_time(updated):
+        raise _fail(f"{key}.updated_at", f"is not a timestamp ({updated!r})")
+    checked = bookmark.get("xchat_checked_on")
+    if checked is not None and not _DAY.match(str(checked)):
+        raise _fail(f"{key}.xchat_checked_on", f'is not a UTC day ("2026-12-01"), {checked!r}')
+
+
+def _is_time(value: object) -> bool:
+    try:
+        parse_timestamp(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _check_gaps(key: str, saved: object) -> None:

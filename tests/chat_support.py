@@ -1,103 +1,56 @@
-"""Helpers of the XChat content tests: a session crypto cache, pages read over HTTP."""
+"""Helpers of the XChat tests: sandboxes sharing one crypto cache, what the sandbox holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tap_x_dm_sandbox import Sandbox
-from tap_x_dm_sandbox.model import one_to_one_conversation_id
+from tap_x_dm_sandbox import ManualClock, Sandbox, SandboxConfig
 
-#: What each decrypted kind is called in `chat_messages` (the sandbox's `expect.kind`).
-KINDS = {
-    "key_change": "key_change",
-    "group_create": "group_change",
-    "group_member_add": "group_change",
-    "message": "message",
-    "reply": "reply",
-    "reaction": "reaction",
-    "edit": "edit",
-    "delete": "delete",
-}
+ChatSandbox = Callable[..., Sandbox]
+CHAT_STREAMS = ["chat_conversations", "chat_events"]
+EVENTS_PATH = "/2/chat/conversations/"
 
 
 @pytest.fixture(scope="session")
 def xchat_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One crypto cache for the session: chatxdk builds the world once."""
+    """One crypto cache for the session: chatxdk's keys are made once."""
     return tmp_path_factory.mktemp("xchat-cache")
 
 
 @pytest.fixture
-def chat_sandbox(sandbox_factory: Any, xchat_cache: Path) -> Iterator[Any]:
-    """`make(**config)`: a started sandbox sharing the session's crypto cache."""
+def chat_sandbox(xchat_cache: Path) -> Iterator[ChatSandbox]:
+    """`make(clock, **SandboxConfig fields)` -> a started sandbox with XChat."""
+    made: list[Sandbox] = []
 
-    def make(**config: Any) -> Sandbox:
+    def make(clock: Any = None, **config: Any) -> Sandbox:
         config.setdefault("xchat_cache_dir", str(xchat_cache))
-        return sandbox_factory(**config)
+        sandbox = Sandbox(SandboxConfig(**config), clock=clock or ManualClock())
+        made.append(sandbox)
+        return sandbox.start()
 
     yield make
+    for sandbox in made:
+        sandbox.stop()
 
 
-def blob_file(sb: Sandbox, folder: Path, version: str = "1") -> Path:
-    """The account's exported blob in a 0600 file, as xchat-export writes it."""
-    import base64
-
-    path = folder / f"xchat-keys-v{version}.b64"
-    path.write_text(base64.b64encode(sb.xchat.blob(sb.account.id, version)).decode() + "\n")
-    path.chmod(0o600)
-    return path
-
-
-def roles(sb: Sandbox) -> dict[str, str]:
-    """The sandbox's XChat conversations by the part they play."""
-    cast = sb.xchat.cast
-    assert cast is not None
-    convs = sb.xchat.conversations(sb.account.id)
-    upgraded = next(c.id for c in convs if c.legacy_id is not None)
+def all_chat_events(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    """Every XChat event the account can read, by id."""
     return {
-        "both_systems": one_to_one_conversation_id(sb.account.id, cast["peers"][0]),
-        "tampered": one_to_one_conversation_id(sb.account.id, cast["peers"][1]),
-        "upgraded_group": upgraded,
-        "new_group": next(c.id for c in convs if c.type == "group" and c.id != upgraded),
-        "unopenable": one_to_one_conversation_id(sb.account.id, cast["others"][1]),
+        event["id"]: event
+        for conversation in sandbox.xchat.conversations(sandbox.account.id)
+        for event in sandbox.xchat.events(conversation.id)
     }
 
 
-def event_pages(sb: Sandbox, conversation: str, page_size: int = 4) -> list[dict[str, Any]]:
-    """Every page of a conversation's events, as the Chat API serves them."""
-    headers = {"Authorization": f"Bearer {sb.access_token()}"}
-    url = f"{sb.base_url}/2/chat/conversations/{conversation}/events"
-    pages: list[dict[str, Any]] = []
-    token = None
-    while True:
-        params: dict[str, Any] = {"max_results": page_size}
-        if token:
-            params["pagination_token"] = token
-        response = requests.get(url, headers=headers, params=params, timeout=10)
-        assert response.status_code == 200, response.text
-        pages.append(response.json())
-        token = pages[-1]["meta"].get("next_token")
-        if not token:
-            return pages
+def chat_requests(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The Chat API requests of the sandbox's log."""
+    return [e for e in sandbox.request_log if e["path"].startswith("/2/chat/")]
 
 
-def secrets_of(sb: Sandbox) -> list[str]:
-    """Every plaintext the sandbox's XChat holds, and the account's key blobs."""
-    import base64
-
-    found: set[str] = set()
-    for conversation in roles(sb).values():
-        for event in sb.xchat.events(conversation):
-            for key in ("text",):
-                if event["expect"].get(key):
-                    found.add(event["expect"][key])
-    found.update({"Launch team", "Partners", "receipt.png"})
-    for version in ("1", "2"):
-        blob = sb.xchat.blob(sb.account.id, version)
-        found.add(base64.b64encode(blob).decode())
-        found.add(blob.hex())
-    return sorted(found)
+def event_pages(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The requests for conversations' events."""
+    return [e for e in chat_requests(sandbox) if e["path"].endswith("/events")]

@@ -17,14 +17,13 @@ from typing import Any
 import pytest
 
 from tap_x_dm.chat import crypto
-from tests.chat_support import (
+from tests.chat_content_support import (
     KINDS,
     blob_file,
-    chat_sandbox,
     roles,
     secrets_of,
-    xchat_cache,
 )
+from tests.chat_support import chat_sandbox, xchat_cache
 from tests.conftest import TapRun, run_tap
 
 __all__ = ["chat_sandbox", "xchat_cache"]
@@ -48,7 +47,7 @@ def rows_of(run: TapRun) -> dict[str, dict[str, Any]]:
 
 
 def test_every_event_is_a_row_that_says_how_far_it_got(chat_sandbox, tmp_path, clock) -> None:
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     run = decrypting_run(sb, tmp_path, clock, page_size=4)
     rows = rows_of(run)
     expected_outcomes = {
@@ -81,7 +80,7 @@ def test_every_event_is_a_row_that_says_how_far_it_got(chat_sandbox, tmp_path, c
 
 
 def test_replies_reactions_edits_deletes_and_attachments(chat_sandbox, tmp_path, clock) -> None:
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     conversation = roles(sb)["both_systems"]
     rows = rows_of(decrypting_run(sb, tmp_path, clock))
     by_kind = {e["expect"]["kind"]: e for e in sb.xchat.events(conversation)}
@@ -103,7 +102,7 @@ def test_replies_reactions_edits_deletes_and_attachments(chat_sandbox, tmp_path,
 
 
 def test_the_upgraded_group_says_so_and_names_its_members(chat_sandbox, tmp_path, clock) -> None:
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     upgraded, new_group = roles(sb)["upgraded_group"], roles(sb)["new_group"]
     creates = [
         r
@@ -118,7 +117,7 @@ def test_the_upgraded_group_says_so_and_names_its_members(chat_sandbox, tmp_path
 
 
 def test_signing_keys_are_asked_once_per_run_in_batches(chat_sandbox, tmp_path, clock) -> None:
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     decrypting_run(sb, tmp_path, clock)
     asked = [e for e in sb.request_log if e["path"] == "/2/users/public_keys"]
     ids = [i for e in asked for i in e["query"]["ids"].split(",")]
@@ -131,7 +130,7 @@ def test_signing_keys_are_asked_once_per_run_in_batches(chat_sandbox, tmp_path, 
 def test_nothing_decrypted_or_secret_reaches_any_output(
     chat_sandbox, tmp_path, clock, caplog, capsys
 ) -> None:
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     caplog.set_level(logging.DEBUG)
     summary = tmp_path / "summary.json"
     run = decrypting_run(sb, tmp_path, clock, page_size=4, run_summary_path=str(summary))
@@ -152,7 +151,7 @@ def test_nothing_decrypted_or_secret_reaches_any_output(
 
 
 def test_selected_without_a_blob_one_warning_no_schema(chat_sandbox, clock, caplog) -> None:
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     caplog.set_level(logging.WARNING)
     run = run_tap(sb, clock=clock, select=CHAT)
     assert run.records("chat_events")  # the metadata still loads
@@ -162,7 +161,7 @@ def test_selected_without_a_blob_one_warning_no_schema(chat_sandbox, clock, capl
 
 
 def test_selected_without_the_extra_one_warning(chat_sandbox, tmp_path, clock, caplog, monkeypatch):
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     monkeypatch.setattr(crypto.importlib.util, "find_spec", lambda name: None)
     caplog.set_level(logging.WARNING)
     blob = blob_file(sb, tmp_path)
@@ -179,7 +178,7 @@ def test_selected_without_the_extra_one_warning(chat_sandbox, tmp_path, clock, c
 
 
 def test_a_bad_blob_is_one_line_that_never_quotes_it(chat_sandbox, clock) -> None:
-    sb = chat_sandbox()
+    sb = chat_sandbox(clock)
     secret = "c2VjcmV0LWJ1dC1ub3QtYS1ibG9i"
     with pytest.raises(Exception) as caught:
         run_tap(sb, clock=clock, xchat_key_blob=secret, xchat_key_version="1")

@@ -57,6 +57,8 @@ class ChatStream(XStream):
     """What the chat streams share: their schema, bookmarks moved only by the tap."""
 
     _chat_state_manager: PassStateManager | None = None
+    #: Opt-in: reading XChat needs the users' consent (X's developer policy) and is billed.
+    selected_by_default = False
 
     def __init__(self, tap: Tap, services: RunServices, chat: ChatRun) -> None:
         self.chat = chat

@@ -34,6 +34,7 @@ class ChatConversationKeysStream(OutOfBandRecordsStream):
     name = "chat_conversation_keys"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "conversation_id", "key_version"]
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    selected_by_default = False
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         super().__init__(tap=tap, schema=dict(CHAT_CONVERSATION_KEYS))
