@@ -12,7 +12,6 @@ is ever logged: lines carry counts and statuses only.
 from __future__ import annotations
 
 import typing as t
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -52,7 +51,6 @@ class ChatMessagesStream(OutOfBandRecordsStream):
         self._decryptor: Decryptor | None = None
         self._signing: SigningKeys | None = None
         self._disabled_warned = False
-        self.statuses: Counter[str] = Counter()
 
     # -- readiness ------------------------------------------------------------------------
 
@@ -147,13 +145,16 @@ class ChatMessagesStream(OutOfBandRecordsStream):
                     str(event.get("sender_id")), signature.get("public_key_version")
                 ),
             )
-            self.statuses[row["status"]] += 1
             self.write_out_of_band(row)
-            self._services.tally.records[self.name] += 1
 
     def schema_wanted(self) -> bool:
         """No SCHEMA when this run cannot decrypt (asked at its turn: the one WARNING)."""
         return self.decrypting
+
+    @override
+    def count_record(self) -> None:
+        """One more record of this stream in the run summary."""
+        self._services.tally.records[self.name] += 1
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
