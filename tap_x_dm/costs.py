@@ -130,7 +130,11 @@ class CostLedger:
 
     def line(self, label: str, counts: Mapping[str, int]) -> str:
         """One line for the log: requests, resources by kind, dollars (an estimate)."""
-        returned = ", ".join(f"{counts.get(kind, 0)} {_NAMES[kind]}" for kind in PRICES_USD)
+        returned = ", ".join(
+            f"{counts.get(kind, 0)} {_NAMES[kind]}"
+            for kind in PRICES_USD
+            if kind != "chat_events" or counts.get(kind)  # XChat's only when it read some
+        )
         return (
             f"{label}: {counts.get('requests', 0)} request(s), returned {returned}: about "
             f"${self.usd(counts):.2f} at X's pay-per-use prices (an estimate; X bills a "

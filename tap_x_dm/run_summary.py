@@ -177,7 +177,11 @@ class RunSummary:
 
     def line(self) -> str:
         """The run's end line: what it spent (the per-stream cost lines' words), how it ended."""
-        returned = ", ".join(f"{self.resources.get(k, 0)} {_NAMES[k]}" for k in _KINDS)
+        returned = ", ".join(
+            f"{self.resources.get(k, 0)} {_NAMES[k]}"
+            for k in _KINDS
+            if k != "chat_events" or self.resources.get(k)
+        )
         status = self.status + (f" ({self.reason})" if self.reason else "")
         then = f"; next request at {self.next_request_at}" if self.next_request_at else ""
         parts = [
@@ -187,23 +191,26 @@ class RunSummary:
             f"Status: {status}, exit code {self.exit_code}{then}.",
         ]
         if self.systems:
-            parts.append(
-                "New events: "
-                + ", ".join(
-                    f"{name} {row['events']} in {row['conversations']} conversation(s)"
-                    for name, row in (
-                        ("legacy", self.systems.get("legacy")),
-                        ("XChat", self.systems.get("xchat")),
-                    )
-                    if row is not None
-                )
-                + "."
-            )
+            parts.insert(1, _systems_sentence(self.systems))
         if self.records:
             parts.append(f"Records: {_counts(self.records)}.")
         if self.requests:
             parts.append(f"Requests: {_counts(self.requests)}.")
         return " ".join(parts)
+
+
+def _systems_sentence(systems: Mapping[str, Mapping[str, int]]) -> str:
+    """The end line's sentence of new events and conversations per system."""
+    named = (("legacy", "legacy"), ("xchat", "XChat"))
+    return (
+        "New events: "
+        + ", ".join(
+            f"{label} {systems[key]['events']} in {systems[key]['conversations']} conversation(s)"
+            for key, label in named
+            if key in systems
+        )
+        + "."
+    )
 
 
 def _counts(counts: Mapping[str, int]) -> str:

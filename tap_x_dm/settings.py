@@ -296,6 +296,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "chat_conversation_keys, to decrypt later, offline, with the account's own keys.",
     ),
     th.Property(
+        "xchat_check",
+        th.BooleanType,
+        default=True,
+        title="XChat check",
+        description="When no chat stream is selected, ask once a UTC day whether the account "
+        "has XChat conversations (one request) and warn if it does; false: never ask.",
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType(minimum=1),
         default=30,

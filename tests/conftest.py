@@ -84,6 +84,7 @@ def tap_config(sandbox: Sandbox, **overrides: Any) -> dict[str, Any]:
         "api_url": sandbox.base_url,
         "access_token": sandbox.access_token(),
         "run_lock_dir": RUN_LOCK_DIR,
+        "xchat_check": False,  # the daily XChat probe is tested in test_chat.py
     }
     config.update(overrides)
     return config

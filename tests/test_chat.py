@@ -215,7 +215,7 @@ def test_no_chat_stream_selected_warns_once_a_day_when_the_account_has_xchat(
     clock = ManualClock()
     sb = chat_sandbox(clock)
     caplog.set_level(logging.WARNING)
-    first = chat_run(sb, clock, ["dm_events"])
+    first = chat_run(sb, clock, ["dm_events"], xchat_check=True)
     warned = [r for r in caplog.records if "no chat stream is selected" in r.message]
     assert len(warned) == 1
     probes = chat_requests(sb)
@@ -225,11 +225,14 @@ def test_no_chat_stream_selected_warns_once_a_day_when_the_account_has_xchat(
     day = first.final_state["bookmarks"]["chat_conversations"]["xchat_checked_on"]
     sb.clear_log()
     caplog.clear()
-    second = chat_run(sb, clock, ["dm_events"], state=first.final_state)
+    second = chat_run(sb, clock, ["dm_events"], state=first.final_state, xchat_check=True)
     assert chat_requests(sb) == [] and not caplog.records
     clock.advance(86_400)
-    chat_run(sb, clock, ["dm_events"], state=second.final_state)
+    chat_run(sb, clock, ["dm_events"], state=second.final_state, xchat_check=True)
     assert len(chat_requests(sb)) == 1
+    sb.clear_log()
+    chat_run(sb, clock, ["dm_events"], xchat_check=False)
+    assert chat_requests(sb) == []
     assert day == "1970-01-01" or day.startswith("20")
 
 
@@ -297,3 +300,21 @@ def test_a_bad_chat_state_value_is_one_line_naming_its_key(key: str, value: obje
         load_state(state)
     with pytest.raises(StateError, match="xchat_checked_on"):
         load_state({"bookmarks": {"chat_conversations": {"xchat_checked_on": "Monday"}}})
+
+
+@pytest.mark.parametrize(("new", "sizes"), [(3, ["10"]), (12, ["10", "100"])])
+def test_an_incremental_read_first_asks_for_a_few_events(
+    chat_sandbox: Any, new: int, sizes: list[str]
+) -> None:
+    """X bills every event a page returns: not a full page of old ones for a few new."""
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    first = chat_run(sb, clock, CHAT_STREAMS)
+    busy = sb.xchat.conversations(sb.account.id)[-1].id
+    before = set(all_chat_events(sb))
+    clock.advance(60)
+    sb.xchat.add_messages(busy, new)
+    sb.clear_log()
+    run = chat_run(sb, clock, CHAT_STREAMS, state=first.final_state)
+    assert sorted(run.ids("chat_events")) == sorted(set(all_chat_events(sb)) - before)
+    assert [e["query"]["max_results"] for e in event_pages(sb)] == sizes

@@ -60,7 +60,7 @@ def warn_if_unselected(
     conversations = streams.get("chat_conversations")
     if any(s.selected for s in chat) or not isinstance(conversations, ChatConversationsStream):
         return
-    if services.stop.stopped:
+    if services.stop.stopped or not conversations.config.get("xchat_check", True):
         return
     today = dt.datetime.fromtimestamp(services.clock.time(), tz=dt.timezone.utc).date().isoformat()
     bookmark = state.setdefault("bookmarks", {}).setdefault("chat_conversations", {})

@@ -20,7 +20,12 @@ from tap_x_dm.chat.schemas import CHAT_CONVERSATIONS
 from tap_x_dm.client import XStream
 from tap_x_dm.errors import StopRunError, XAPIError
 from tap_x_dm.pagination import NewestFirstPaginator
-from tap_x_dm.sdk_adapter import PassStateManager, new_state_manager
+from tap_x_dm.sdk_adapter import (
+    MarkerlessStateManager,
+    OptInStream,
+    PassStateManager,
+    new_state_manager,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,12 +58,14 @@ def is_no_access(exc: XAPIError) -> bool:
     return exc.status in (HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND)
 
 
-class ChatStream(XStream):
-    """What the chat streams share: their schema, bookmarks moved only by the tap."""
+class ChatStream(OptInStream, XStream):
+    """What the chat streams share: opt-in, bookmarks moved only by the tap.
+
+    Opt-in (`sdk_adapter.OptInStream`): storing DMs needs the users' consent (X's developer
+    policy), and chat events are billed.
+    """
 
     _chat_state_manager: PassStateManager | None = None
-    #: Opt-in: reading XChat needs the users' consent (X's developer policy) and is billed.
-    selected_by_default = False
 
     def __init__(self, tap: Tap, services: RunServices, chat: ChatRun) -> None:
         self.chat = chat
@@ -68,7 +75,7 @@ class ChatStream(XStream):
     def state_manager(self) -> PassStateManager:
         """No per-record bookmarks (see `sdk_adapter.PassStateManager`)."""
         if self._chat_state_manager is None:
-            self._chat_state_manager = new_state_manager(self)
+            self._chat_state_manager = new_state_manager(self, MarkerlessStateManager)
         return self._chat_state_manager
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:

@@ -23,7 +23,7 @@ from tap_x_dm.chat.conversations import (
     no_access_line,
 )
 from tap_x_dm.chat.envelope import Envelope, EnvelopeError, read_envelope
-from tap_x_dm.chat.reading import ConversationRead
+from tap_x_dm.chat.reading import OLDEST_FIRST, ConversationRead
 from tap_x_dm.chat.records import EVENT_FIELDS, event_record
 from tap_x_dm.chat.run import ChatPage
 from tap_x_dm.chat.schemas import chat_events_schema
@@ -34,6 +34,10 @@ if t.TYPE_CHECKING:
 
     import requests
     from singer_sdk.helpers.types import Context
+
+
+#: The first page of an incremental read from the newest event (X bills each event returned).
+INCREMENTAL_FIRST_PAGE = 10
 
 
 class _Gone(Exception):  # noqa: N818  # a signal, not an error
@@ -53,6 +57,8 @@ class ChatEventsStream(ChatStream):
 
     _token: str | None = None
     _page_payload: Mapping[str, Any] | None = None
+    #: `max_results` of the next request (None: `page_size`).
+    _size: int | None = None
 
     def record_schema(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """`chat_events`, with the ciphertext columns under `xchat_ciphertext`."""
@@ -66,7 +72,7 @@ class ChatEventsStream(ChatStream):
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
         """`page_size` events (fewer under `max_cost_usd`), the fields X takes, the cursor."""
-        size = int(self.config["page_size"])
+        size = min(self._size or int(self.config["page_size"]), int(self.config["page_size"]))
         cap = self.config.get("max_cost_usd")
         if cap is not None:
             costs = self.services.costs
@@ -128,8 +134,17 @@ class ChatEventsStream(ChatStream):
     ) -> Iterable[dict[str, Any]]:
         account = self.services.account.id
         ciphertext = bool(self.config.get("xchat_ciphertext"))
+        # X bills every event a page returns: an incremental read from the newest event first
+        # asks for a few; more new ones than that, and it reads again at `page_size`.
+        small = (
+            int(self.config["page_size"]) > INCREMENTAL_FIRST_PAGE
+            and read.bookmark is not None
+            and read.cursor is None
+            and read.order != OLDEST_FIRST
+        )
         while True:
             self._token = read.cursor
+            self._size = INCREMENTAL_FIRST_PAGE if small else None
             try:
                 rows = self._page(context)
             except XAPIError as exc:
@@ -160,6 +175,18 @@ class ChatEventsStream(ChatStream):
             )
             meta = payload.get("meta")
             next_token = meta.get("next_token") if isinstance(meta, dict) else None
+            if small and next_token and not read.stops_here():
+                # Tokens may count pages: never follow a small page's cursor at another size.
+                small = False
+                self.logger.info(
+                    "%s: more new events than a first page of %d; reading again from the top, "
+                    "%d a page (those already emitted are skipped).",
+                    label,
+                    INCREMENTAL_FIRST_PAGE,
+                    int(self.config["page_size"]),
+                )
+                continue
+            small = False
             done = read.end_page(self._token, str(next_token) if next_token else None)
             self.services.checkpoint()
             if done:

@@ -19,7 +19,7 @@ from tap_x_dm.chat.envelope import EnvelopeError, read_envelope
 from tap_x_dm.chat.records import key_record
 from tap_x_dm.chat.run import ChatPage
 from tap_x_dm.chat.schemas import CHAT_CONVERSATION_KEYS
-from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
+from tap_x_dm.sdk_adapter import OptInStream, OutOfBandRecordsStream
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -28,13 +28,12 @@ if t.TYPE_CHECKING:
     from tap_x_dm.services import RunServices
 
 
-class ChatConversationKeysStream(OutOfBandRecordsStream):
+class ChatConversationKeysStream(OptInStream, OutOfBandRecordsStream):
     """Key-change events of the pages `chat_events` reads, one row per key version."""
 
     name = "chat_conversation_keys"
     primary_keys: t.ClassVar[list[str]] = ["account_id", "conversation_id", "key_version"]
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    selected_by_default = False
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         super().__init__(tap=tap, schema=dict(CHAT_CONVERSATION_KEYS))

@@ -96,10 +96,14 @@ class ConversationRead:
             self.order = NEWEST_FIRST if self._last_page_first > sequences[0] else OLDEST_FIRST
         self._last_page_first = sequences[0]
 
+    def stops_here(self) -> bool:
+        """Whether the page read last ends the read (newest first, it reached the bookmark)."""
+        return self.order == NEWEST_FIRST and self.reached_bookmark
+
     def end_page(self, token_used: str | None, next_token: str | None) -> bool:
         """Keep the read's progress after a page; True when the read is complete."""
         self.pages += 1
-        done = next_token is None or (self.order == NEWEST_FIRST and self.reached_bookmark)
+        done = next_token is None or self.stops_here()
         if not done:
             self.cursor = next_token
             self.state[CURSOR_KEY] = next_token
