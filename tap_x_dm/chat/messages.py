@@ -212,7 +212,8 @@ def chat_message_row(
         "sequence_id": sequence_id or (opened or {}).get("sequence_id"),
         "sender_id": event.get("sender_id") or (opened or {}).get("sender_id"),
         "created_at": _created_at(event, opened),
-        "kind": _kind(opened) if decrypted and opened is not None else "unknown",
+        # A key change opened with no key for this blob still says what it is.
+        "kind": _kind(opened) if opened is not None else "unknown",
         "decrypted": decrypted,
         "verified": status == "ok",
         "status": status,

@@ -2,7 +2,8 @@
 -- deletes applied: `text` is the latest verified edit by the sender, NULL once a verified
 -- delete removed the message. `is_message` is true for what someone said (a message or a
 -- reply, not deleted), false for reactions, edits, deletes and key or group changes, and NULL
--- when the event could not be decrypted (its kind is unknown). Empty without chat_messages.
+-- when the event could not be decrypted (its kind is unknown) or its signature does not match
+-- (anyone with the conversation key could have made it). Empty without chat_messages.
 {%- if x_dm_chat_messages_loaded() %}
 
 with rows as (
@@ -91,7 +92,7 @@ select
     edits.edited_at,
     deletes.deleted_at,
     case
-        when latest.kind = 'unknown' then null
+        when latest.kind = 'unknown' or latest.status = 'bad_signature' then null
         else latest.kind in ('message', 'reply') and deletes.deleted_at is null
     end as is_message,
     latest.reply_to_sequence_id,
