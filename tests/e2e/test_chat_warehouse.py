@@ -132,3 +132,26 @@ def test_the_tables_the_readme_promises(chat_warehouse: Any) -> None:
     )
     assert types["verified"] == "boolean" and types["text"] == "text"
     assert types["group_member_ids"] == types["deleted_sequence_ids"] == "ARRAY"
+
+
+def test_response_times_count_real_messages_only(chat_warehouse: Any) -> None:
+    sandbox, postgres, _, _ = chat_warehouse
+    events = sandbox.xchat.events(roles(sandbox)["both_systems"])
+    deleted = {t for e in events for t in e["expect"].get("targets", [])}
+    not_messages = {
+        e["id"]
+        for e in events
+        if e["expect"]["kind"] not in ("message", "reply") or e["sequence_id"] in deleted
+    }
+    assert len(not_messages) == 6  # two key changes, a reaction, an edit, a delete, a deleted
+    timeline = postgres.query(
+        f"select event_id, kind from {MODELS}.x_dm__pair_timeline where system = 'xchat'"
+    )
+    kinds = dict(timeline)
+    assert {i for i in not_messages if kinds[i] == "message"} == set()
+    rows = postgres.query(
+        f"select inbound_event_id, coalesce(reply_event_id, '') "
+        f"from {MODELS}.x_dm__pair_response_times"
+    )
+    assert not {i for row in rows for i in row} & not_messages
+    assert any(row[0] in {e["id"] for e in events} for row in rows)  # XChat turns are there
