@@ -187,3 +187,19 @@ def test_a_bad_blob_is_one_line_that_never_quotes_it(chat_sandbox, clock) -> Non
     with pytest.raises(Exception) as caught:
         run_tap(sb, clock=clock, xchat_key_blob=secret)
     assert "xchat_key_version" in str(caught.value)
+
+
+def test_a_refused_signing_key_lookup_is_a_status_not_a_failed_run(
+    chat_sandbox, tmp_path, clock, caplog
+) -> None:
+    sb = chat_sandbox(clock)
+    sb.faults.inject("server_error", path_prefix="/2/users/public_keys", count=100)
+    caplog.set_level(logging.WARNING)
+    run = decrypting_run(sb, tmp_path, clock, max_retries=0)
+    rows = rows_of(run)
+    assert len(rows) == len(run.ids("chat_events")) == 36
+    statuses = Counter(r["status"] for r in rows.values())
+    assert statuses["ok"] == 0 and statuses["signing_keys_unavailable"] > 0
+    assert not any(r.get("text") for r in rows.values())  # nothing unverified is written
+    warnings = [r.getMessage() for r in caplog.records if "signing keys" in r.getMessage()]
+    assert len(warnings) == 1 and "503" in warnings[0]

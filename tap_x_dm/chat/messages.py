@@ -6,7 +6,8 @@ whatever happened: `decrypted` and `verified` say how far it got, and `status`
 why it stopped (`ok`, `unknown_key_version`: keyed to a key version the blob
 does not hold; `departed_signer`: X no longer serves the sender's signing key,
 as for a member who left; `bad_signature`: the signature does not match, as
-when tampered with; `undecryptable`: anything else chatxdk refused).
+when tampered with; `signing_keys_unavailable`: X did not answer for the sender's keys in
+this run; `undecryptable`: anything else chatxdk refused).
 
 The content of an event whose signature did not verify is withheld (null): its
 sender cannot be told from anyone else holding the conversation key, so its
@@ -22,7 +23,14 @@ from typing import Any
 
 from tap_x_dm.chat.crypto import Opened
 
-STATUSES = ("ok", "unknown_key_version", "departed_signer", "bad_signature", "undecryptable")
+STATUSES = (
+    "ok",
+    "unknown_key_version",
+    "departed_signer",
+    "bad_signature",
+    "signing_keys_unavailable",
+    "undecryptable",
+)
 KINDS = (
     "message",
     "reply",
@@ -173,7 +181,7 @@ def status_of(
     *,
     account_id: str,
     key_version: str,
-    signer_served: bool,
+    signer_served: bool | None,
 ) -> str:
     """Why an event did or did not open and verify (one of `STATUSES`)."""
     opened = result.event
@@ -182,6 +190,8 @@ def status_of(
     if opened.get("type") == "KeyChange" and not _holds_key_for(opened, account_id, key_version):
         return "unknown_key_version"
     if opened.get("verified") is not True:
+        if signer_served is None:
+            return "signing_keys_unavailable"
         return "bad_signature" if signer_served else "departed_signer"
     return "ok"
 
@@ -194,7 +204,7 @@ def chat_message_row(
     legacy_group_upgrade: bool,
     account_id: str,
     key_version: str,
-    signer_served: bool,
+    signer_served: bool | None,
 ) -> dict[str, Any]:
     """The `chat_messages` row of one served event and what chatxdk made of it."""
     opened = result.event

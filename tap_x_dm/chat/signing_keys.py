@@ -18,6 +18,7 @@ from typing_extensions import override
 
 from tap_x_dm.client import XStream
 from tap_x_dm.costs import PRICES_USD
+from tap_x_dm.errors import XAPIError
 
 if t.TYPE_CHECKING:
     import requests
@@ -104,21 +105,42 @@ class SigningKeys:
     def __init__(self, stream: PublicKeysStream) -> None:
         self._stream = stream
         self._entries: dict[str, list[dict[str, str]]] = {}
+        self._warned = False
 
-    def served(self, user_id: str, version: str | None) -> bool:
-        """Whether X serves `user_id`'s signing key of `version` (any version if None)."""
-        entries = self._entries.get(user_id) or []
+    def served(self, user_id: str, version: str | None) -> bool | None:
+        """Whether X serves `user_id`'s signing key of `version` (None: X was not asked)."""
+        if user_id not in self._entries:
+            return None
+        entries = self._entries[user_id]
         return any(version is None or e["public_key_version"] == version for e in entries)
 
     def for_users(self, user_ids: Iterable[str]) -> list[dict[str, str]]:
-        """The signing keys of `user_ids`, asking X only for users not asked this run."""
+        """The signing keys of `user_ids`, asking X only for users not asked this run.
+
+        A lookup X refuses (after the retries) is one WARNING a run: those users' events are
+        rows whose signature could not be checked, and the next page asks again. A
+        too-long rate-limit wait (`StopRunError`) stops the run as usual.
+        """
         wanted = list(dict.fromkeys(str(u) for u in user_ids))
         new = [u for u in wanted if u not in self._entries]
         if new:
             fetched: dict[str, list[dict[str, str]]] = {user: [] for user in new}
-            for key in self._stream.fetch(new):  # all batches, or nothing is remembered
-                entry = signing_key_entry(key["user_id"], key)
-                if entry is not None and key["user_id"] in fetched:
-                    fetched[key["user_id"]].append(entry)
-            self._entries.update(fetched)
-        return [entry for user in wanted for entry in self._entries[user]]
+            try:
+                keys = self._stream.fetch(new)  # all batches, or nothing is remembered
+            except XAPIError as exc:
+                self._warned, warned = True, self._warned
+                if not warned:
+                    self._stream.logger.warning(
+                        "chat_messages: the senders' signing keys could not be read (%s); "
+                        "the signatures of those events are not checked (status "
+                        "signing_keys_unavailable; said once a run).",
+                        exc,
+                    )
+                keys = None
+            if keys is not None:
+                for key in keys:
+                    entry = signing_key_entry(key["user_id"], key)
+                    if entry is not None and key["user_id"] in fetched:
+                        fetched[key["user_id"]].append(entry)
+                self._entries.update(fetched)
+        return [entry for user in wanted for entry in self._entries.get(user, [])]
