@@ -14,13 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tap_x_dm.chat import crypto
+from tap_x_dm.errors import ConfigError
+
 BLOB_SETTING = "xchat_key_blob"
 VERSION_SETTING = "xchat_key_version"
 #: chatxdk's `export_keys()`: identity and signing private keys, 32 bytes each.
 BLOB_BYTES = 64
 
 
-class KeySettingError(ValueError):
+class KeySettingError(ConfigError):
     """A key setting is unusable (the message names the setting, never its value)."""
 
 
@@ -73,7 +76,12 @@ def key_problems(config: Mapping[str, Any]) -> list[str]:
     if not str(config.get(VERSION_SETTING) or "").strip():
         return [f"{BLOB_SETTING} is set but {VERSION_SETTING} is not: set the blob's key version."]
     try:
-        read_blob(str(config[BLOB_SETTING]))
+        blob = read_blob(str(config[BLOB_SETTING]))
     except KeySettingError as exc:
         return [str(exc)]
+    if crypto.chatxdk_installed():  # without the extra, chat_messages only warns
+        try:
+            crypto.Decryptor(blob, str(config[VERSION_SETTING]))
+        except crypto.KeyBlobError as exc:
+            return [f"{BLOB_SETTING}: chatxdk refused the key blob ({exc})."]
     return []
