@@ -137,17 +137,28 @@ def test_2166_names_give_the_same_columns(chat_sandbox: Any) -> None:
         old.records("chat_events"), key=lambda r: r["id"]
     )
     assert all(r["created_at"].endswith("Z") for r in old.records("chat_events"))
+    lists = ("admin_ids", "member_ids", "participant_ids")  # 2.166 serves them as fields
+
+    def conversations(run: Any) -> list[dict[str, Any]]:
+        rows = run.records("chat_conversations")
+        return sorted(({k: v for k, v in r.items() if k not in lists} for r in rows), key=str)
+
+    assert conversations(new) == conversations(old)
+    assert all(r["message_ttl_ms"] == 0 for r in old.records("chat_conversations"))
 
 
 @pytest.mark.parametrize("status", [403, 404])
 def test_an_app_without_chat_access_still_loads_its_legacy_dms(
-    chat_sandbox: Any, status: int, caplog: pytest.LogCaptureFixture
+    chat_sandbox: Any, status: int, caplog: pytest.LogCaptureFixture, tmp_path: Any
 ) -> None:
     clock = ManualClock()
     sb = chat_sandbox(clock, chat_access_denied=status)
     caplog.set_level(logging.INFO)
-    run = chat_run(sb, clock, [*CHAT_STREAMS, "dm_events"])
+    summary_file = tmp_path / "summary.json"
+    run = chat_run(sb, clock, [*CHAT_STREAMS, "dm_events"], run_summary_path=str(summary_file))
     assert run.error is None
+    summary = json.loads(summary_file.read_text())
+    assert (summary["status"], summary["exit_code"]) == ("complete", 0)
     assert sorted(run.ids("dm_events")) == sorted(e["id"] for e in sb.visible_events())
     assert run.ids("chat_events") == []
     warnings = [
@@ -155,6 +166,24 @@ def test_an_app_without_chat_access_still_loads_its_legacy_dms(
     ]
     assert len(warnings) == 1 and f"answered {status}" in warnings[0].message
     assert [e["status"] for e in chat_requests(sb)] == [status]  # then nothing more
+
+
+def test_a_conversation_answering_404_is_skipped_not_the_chat_streams(
+    chat_sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    gone = sb.xchat.conversations(sb.account.id)[0].id
+    sb.faults.inject("non_json", status=404, path_prefix=f"/2/chat/conversations/{gone}/")
+    caplog.set_level(logging.WARNING)
+    run = chat_run(sb, clock, CHAT_STREAMS)
+    mine = {
+        k for k, e in all_chat_events(sb).items() if e["conversation_id"].replace(":", "-") == gone
+    }
+    assert sorted(run.ids("chat_events")) == sorted(set(all_chat_events(sb)) - mine)
+    assert any(
+        f"chat_events[{gone}]" in r.message and "skipped" in r.message for r in caplog.records
+    )
 
 
 def test_a_gone_conversation_is_skipped_with_a_warning(

@@ -27,7 +27,7 @@ from tap_x_dm.chat.reading import OLDEST_FIRST, ConversationRead
 from tap_x_dm.chat.records import EVENT_FIELDS, event_record
 from tap_x_dm.chat.run import ChatPage
 from tap_x_dm.chat.schemas import chat_events_schema
-from tap_x_dm.errors import StopRunError, XAPIError
+from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -118,7 +118,8 @@ class ChatEventsStream(ChatStream):
         read = ConversationRead(self.get_context_state(context), self.chat.order)
         try:
             yield from self._read(context, conversation_id, read, label)
-        except _Gone as exc:
+        except (_Gone, XNotFoundError) as exc:
+            # The inbox answered, so the app has Chat access: this conversation is gone.
             self.logger.warning(
                 "%s: %s; the conversation is skipped and its bookmark kept.", label, exc
             )
