@@ -10,6 +10,7 @@ Against X the backup is Juicebox, reached by chatxdk itself
 (`Chat(juicebox_config).unlock(PIN)`, the config from `GET /2/users/{id}/public_keys`).
 Against any other `api_url` (the sandbox) it is the sandbox's stand-in,
 `POST {api_url}/sandbox/juicebox/recover`, with the same guess budget and wording.
+The X path passes X's `juicebox_config` to chatxdk as served; it is untested against X.
 """
 
 from __future__ import annotations
