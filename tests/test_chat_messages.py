@@ -203,3 +203,11 @@ def test_a_refused_signing_key_lookup_is_a_status_not_a_failed_run(
     assert not any(r.get("text") for r in rows.values())  # nothing unverified is written
     warnings = [r.getMessage() for r in caplog.records if "signing keys" in r.getMessage()]
     assert len(warnings) == 1 and "503" in warnings[0]
+
+
+def test_every_row_has_every_column(chat_sandbox, tmp_path, clock) -> None:
+    sb = chat_sandbox(clock)
+    run = decrypting_run(sb, tmp_path, clock)
+    (schema,) = run.schemas("chat_messages")
+    columns = set(schema["schema"]["properties"])
+    assert all(set(row) == columns for row in run.records("chat_messages"))

@@ -214,7 +214,8 @@ def chat_message_row(
     conversation_id = str(event.get("conversation_id") or (opened or {}).get("conversation_id"))
     pair = conversation_id.replace(":", "-") if ":" in conversation_id else None
     decrypted = opened is not None and status != "unknown_key_version"
-    row: dict[str, Any] = {
+    row: dict[str, Any] = dict.fromkeys(SCHEMA["properties"])  # every column on every row
+    row |= {
         "id": str(event["id"]),
         "account_id": account_id,
         "conversation_id": conversation_id,
