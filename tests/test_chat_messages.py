@@ -24,7 +24,7 @@ from tests.chat_content_support import (
     secrets_of,
 )
 from tests.chat_support import chat_sandbox, xchat_cache
-from tests.conftest import TapRun, run_tap
+from tests.conftest import Killed, TapRun, run_tap
 
 __all__ = ["chat_sandbox", "xchat_cache"]
 
@@ -211,3 +211,24 @@ def test_every_row_has_every_column(chat_sandbox, tmp_path, clock) -> None:
     (schema,) = run.schemas("chat_messages")
     columns = set(schema["schema"]["properties"])
     assert all(set(row) == columns for row in run.records("chat_messages"))
+
+
+def test_a_kill_mid_page_leaves_no_gap_in_chat_messages(chat_sandbox, tmp_path, clock) -> None:
+    sb = chat_sandbox(clock)
+    written: list[str] = []
+
+    def kill_after_the_fifth_row(message: dict[str, Any]) -> None:
+        if message["type"] == "RECORD" and message["stream"] == "chat_messages":
+            written.append(message["record"]["id"])
+            if len(written) == 5:
+                raise Killed
+
+    first = decrypting_run(
+        sb, tmp_path, clock, page_size=4, raise_errors=False, on_message=kill_after_the_fifth_row
+    )
+    assert isinstance(first.error, Killed)
+    second = decrypting_run(sb, tmp_path, clock, page_size=4, state=first.final_state)
+    loaded = set(written) | set(rows_of(second))
+    expected = {e["id"] for c in roles(sb).values() for e in sb.xchat.events(c)}
+    assert loaded == expected  # every event has its row; the killed page's rows come again
+    assert len(rows_of(second)) <= len(expected) - len(written) + 4  # at most a page again
