@@ -228,9 +228,13 @@ class OutOfBandRecordsStream(LeanRecordMessages):
 
     _schema_sent = False
 
+    def schema_wanted(self) -> bool:
+        """Whether this run writes the stream at all (False: not even its SCHEMA)."""
+        return True
+
     def _write_schema_message(self) -> None:
         """Send SCHEMA once per run, before the first record (overrides an SDK private)."""
-        if not self._schema_sent:
+        if not self._schema_sent and self.schema_wanted():
             self._schema_sent = True
             super()._write_schema_message()
 

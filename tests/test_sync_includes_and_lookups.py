@@ -89,6 +89,7 @@ def test_streams_sync_in_an_order_that_fills_includes_first(clock: ManualClock) 
     assert names == [
         "chat_conversations",
         "chat_events",
+        "chat_messages",  # written with chat_events' pages; its own turn only warns
         "conversation_events",
         "dm_events",
         "media",

@@ -15,6 +15,7 @@ from singer_sdk import Stream
 from tap_x_dm.chat.conversations import CHECKED_KEY, ChatConversationsStream
 from tap_x_dm.chat.events import ChatEventsStream
 from tap_x_dm.chat.keys import ChatConversationKeysStream
+from tap_x_dm.chat.messages_stream import ChatMessagesStream
 from tap_x_dm.chat.run import ChatPage, ChatRun
 from tap_x_dm.errors import StopRunError, XAPIError
 
@@ -41,6 +42,9 @@ def chat_streams(tap: Tap, services: RunServices) -> list[Stream]:
         keys = ChatConversationKeysStream(tap, services)
         chat.add_page_consumer(keys.take_page)
         streams.append(keys)
+    messages = ChatMessagesStream(tap, services)  # decrypted, from the same pages (issue 24)
+    chat.add_page_consumer(messages.take_page)
+    streams.append(messages)
     return streams
 
 

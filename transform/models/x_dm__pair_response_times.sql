@@ -2,9 +2,10 @@
 -- timeline of x_dm__pair_timeline, so a customer who wrote over legacy DMs and got the answer
 -- in XChat (or the other way) is counted once, with the real delay.
 --
--- From metadata alone: every XChat event counts as a message (without decryption a reaction,
--- an edit or a key change cannot be told from a message), so an XChat reaction of the
--- account can end a turn. Legacy join and leave events are not messages.
+-- From metadata alone (without chat_messages): every XChat event counts as a message (without
+-- decryption a reaction, an edit or a key change cannot be told from a message), so an XChat
+-- reaction of the account can end a turn. With chat_messages, the timeline's kind says which
+-- are messages. Legacy join and leave events are not messages.
 with messages as (
     select
         account_id,

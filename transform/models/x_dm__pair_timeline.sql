@@ -5,8 +5,8 @@
 --
 -- Order: created_at across the systems (legacy created_at may be whole seconds, XChat has
 -- milliseconds: within one second a legacy event sorts first), then each system's own order
--- (the legacy Snowflake id, the XChat sequence id). Every XChat event counts as a message:
--- without decryption it has no kind.
+-- (the legacy Snowflake id, the XChat sequence id). Without chat_messages every XChat event
+-- counts as a message: without decryption it has no kind.
 with legacy as (
     select
         account_id,
@@ -22,19 +22,29 @@ with legacy as (
     where {{ x_dm_conversation_kind('dm_conversation_id') }} = 'one_to_one'
 ),
 
+-- With chat_messages loaded (x_dm__chat_messages, issue 24) an XChat event has its decrypted
+-- kind: only messages and replies still there are 'message'; reactions, edits, deletes, key
+-- changes and deleted messages are not; an event the key blob could not open is 'unknown'.
 xchat as (
     select
-        account_id,
-        dm_conversation_id,
+        chat.account_id,
+        chat.dm_conversation_id,
         'xchat' as system,
-        id as event_id,
-        'message' as kind,
-        sender_id,
-        direction,
-        created_at,
-        sort_key as system_sort_key
-    from {{ ref('x_dm__chat_events') }}
-    where dm_conversation_id is not null
+        chat.id as event_id,
+        case
+            when decoded.id is null or decoded.is_message then 'message'
+            when decoded.kind in ('message', 'reply') then 'deleted_message'
+            else decoded.kind
+        end as kind,
+        chat.sender_id,
+        chat.direction,
+        chat.created_at,
+        chat.sort_key as system_sort_key
+    from {{ ref('x_dm__chat_events') }} as chat
+    left join {{ ref('x_dm__chat_messages') }} as decoded
+        on decoded.account_id = chat.account_id
+        and decoded.id = chat.id
+    where chat.dm_conversation_id is not null
 ),
 
 both_systems as (
