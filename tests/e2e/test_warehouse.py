@@ -247,7 +247,8 @@ def test_config_set_keeps_secrets_out_of_meltano_yml_and_both_jobs_run(
         [RAW, "chat_conversations"], [RAW, "chat_events"],
         [RAW, "conversation_events"], [RAW, "dm_events"], [RAW, "media"], [RAW, "tweets"],
         [RAW, "users"],
-        [MODELS, "x_dm__chat_events"],
+        [MODELS, "x_dm__chat_events"], [MODELS, "x_dm__chat_group_upgrades"],
+        [MODELS, "x_dm__chat_messages"],  # empty: chat_messages is not selected
         [MODELS, "x_dm__conversations"], [MODELS, "x_dm__events"],
         [MODELS, "x_dm__pair_response_times"], [MODELS, "x_dm__pair_timeline"],
         [MODELS, "x_dm__response_times"], [MODELS, "x_dm__response_times_by_kind"],
