@@ -3,6 +3,7 @@
     .venv/bin/python -m bench            # everything (about 5 minutes on 2 cores)
     .venv/bin/python -m bench --quick    # peak RSS at 10k and 100k instead of 1M
     .venv/bin/python -m bench --only lookups   # one section: users and posts, expanded or by id
+    .venv/bin/python -m bench --only chat      # XChat sync requests against their minimum
 
 Everything runs against the sandbox on 127.0.0.1. The tap runs as users run it
 (`tap-x-dm --config ... [--state ...]`, stdout to a file or /dev/null); the bare
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.chat import chat_sync
 from bench.conversations import conversation_routing
 from bench.harness import (
     NO_LIMIT,
@@ -356,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["requests", "conversations", "lookups", "windows", "cpu", "memory"],
+        choices=["requests", "conversations", "lookups", "chat", "windows", "cpu", "memory"],
         help="one section",
     )
     args = parser.parse_args(argv)
@@ -372,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "requests": requests_and_billing,
         "conversations": lambda: conversation_routing(out, table),
         "lookups": lambda: object_lookups(out, table),
+        "chat": lambda: chat_sync(out, table),
         "windows": rate_limit_windows,
         "cpu": cpu,
         "memory": lambda: memory((10_000, 100_000 if args.quick else 1_000_000)),

@@ -27,8 +27,11 @@ REPOSITORY_URL = "https://github.com/tap-x-dm/tap-x-dm"
 #: What `meltano add --from-ref` installs when nothing else is said (see the README).
 PIP_URL = f"git+{REPOSITORY_URL}.git"
 #: The streams a new project selects. conversation_events sends nothing (no SCHEMA either)
-#: until dm_conversation_ids or participant_ids is set.
+#: until dm_conversation_ids or participant_ids is set. XChat's metadata streams too: X moves
+#: new DMs there, so a DM warehouse without them misses most new conversations (a bare
+#: `tap-x-dm` without a catalog still syncs none of them: docs/xchat.md).
 SELECT = ["dm_events.*", "conversation_events.*", "users.*", "tweets.*", "media.*"]
+SELECT += ["chat_conversations.*", "chat_events.*"]
 #: One of these sets of settings must be complete (OAuth 2.0 token, refreshing OAuth 2.0,
 #: OAuth 1.0a).
 SETTINGS_GROUP_VALIDATION = [

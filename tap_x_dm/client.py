@@ -85,7 +85,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
         # Resolved once per stream: the SDK reads `schema` for every record.
-        schema = X_SCHEMAS.get_schema(self.schema_key, key_properties=self.primary_keys)
+        schema = self.record_schema(tap.config)
         super().__init__(tap=tap, schema=schema)
         self.services = services
         self.logger.addFilter(_OneLinePerProblem())
@@ -98,6 +98,10 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         #: The query of the request in flight in 2.166 names (`tap_x_dm.vocabulary`).
         self._asked_params: dict[str, Any] = {}
         self._resolve_proxies_once(self.requests_session)
+
+    def record_schema(self, config: t.Mapping[str, Any]) -> dict[str, Any]:
+        """The stream's JSON Schema: X's component `schema_key` (the chat streams write theirs)."""
+        return X_SCHEMAS.get_schema(self.schema_key, key_properties=self.primary_keys)
 
     def _resolve_proxies_once(self, session: requests.Session) -> None:
         """Find the environment's proxy for `api_url` once, not on every request.

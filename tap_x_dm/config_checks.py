@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tap_x_dm.chat.key_settings import key_problems
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import SKEW_MS, bookmark_id
 from tap_x_dm.settings import OAUTH1_SETTINGS, SECRET_SETTINGS
@@ -130,6 +131,7 @@ def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
         if token_problem:
             problems.append(token_problem)
     problems.extend(archive_problems(config))
+    problems.extend(key_problems(config))
     if config.get("start_date"):
         try:
             parse_timestamp(str(config["start_date"]))

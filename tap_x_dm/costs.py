@@ -22,6 +22,8 @@ PRICES_USD: Mapping[str, float] = {
     "users": 0.010,
     "tweets": 0.005,
     "media": 0.0,  # no price line since 2026-06-18 (it was $0.005); `prices_usd` sets one
+    #: XChat events: X prices only the webhook's `chat.received` so far; counted like a DM event.
+    "chat_events": 0.010,
 }
 #: The most expanded objects one DM event brings, by kind, for the cost cap's worst case: a
 #: sender and a participant, one linked post, one attachment (X allows one per DM). A join or
@@ -29,19 +31,27 @@ PRICES_USD: Mapping[str, float] = {
 #: events can take a run past `max_cost_usd` by their extra users (expanded, or looked up by
 #: id: `lookups` fetches only what a page's emitted events refer to, counted like any answer).
 WORST_PER_EVENT = {"users": 2, "tweets": 1, "media": 1}
-_NAMES = {"dm_events": "DM event(s)", "users": "user(s)", "tweets": "post(s)", "media": "media"}
+_NAMES = {
+    "dm_events": "DM event(s)",
+    "users": "user(s)",
+    "tweets": "post(s)",
+    "media": "media",
+    "chat_events": "chat event(s)",
+}
 
 
 def resources_in(payload: object, data_kind: str = "dm_events") -> dict[str, int]:
     """How many resources of each kind one answer returned (what X bills).
 
-    `data_kind` is what the answer's `data` holds (users for `GET /2/users/me`).
+    `data_kind` is what the answer's `data` holds (users for `GET /2/users/me`); a kind X
+    does not bill (`chat_conversations`) counts nothing.
     """
     counts = dict.fromkeys(PRICES_USD, 0)
     if not isinstance(payload, dict):
         return counts
     data = payload.get("data")
-    counts[data_kind] += len(data) if isinstance(data, list) else int(isinstance(data, dict))
+    if data_kind in counts:
+        counts[data_kind] += len(data) if isinstance(data, list) else int(isinstance(data, dict))
     includes = payload.get("includes")
     for kind in ("users", "tweets", "media"):
         found = includes.get(kind) if isinstance(includes, dict) else None
@@ -81,9 +91,9 @@ class CostLedger:
         """The price of `counts` at the ledger's prices."""
         return sum(float(counts.get(kind, 0)) * price for kind, price in self.prices.items())
 
-    def per_event_worst(self, expanded: set[str]) -> float:
-        """The most one DM event can cost with the objects it may expand (`WORST_PER_EVENT`)."""
-        return self.prices["dm_events"] + sum(
+    def per_event_worst(self, expanded: set[str], kind: str = "dm_events") -> float:
+        """The most one event of `kind` can cost with the objects it may expand."""
+        return self.prices[kind] + sum(
             self.prices[kind] * count for kind, count in WORST_PER_EVENT.items() if kind in expanded
         )
 
@@ -94,7 +104,13 @@ class CostLedger:
         return max(0, min(page_size, fits))
 
     def check_next_page(
-        self, size: int, cap_usd: float, expanded: set[str], *, committed_usd: float = 0.0
+        self,
+        size: int,
+        cap_usd: float,
+        expanded: set[str],
+        *,
+        committed_usd: float = 0.0,
+        kind: str = "dm_events",
     ) -> None:
         """Stop the run before a page of `size` events could take it past `cap_usd`.
 
@@ -104,7 +120,7 @@ class CostLedger:
             StopRunError: naming the cap, what was spent and what the page could cost.
         """
         spent = self.usd(self.totals()) + committed_usd
-        worst = size * self.per_event_worst(expanded)
+        worst = size * self.per_event_worst(expanded, kind)
         if size < 1 or spent + worst > cap_usd + 1e-9:
             msg = (
                 f"Stopping: the next page could cost more than max_cost_usd={cap_usd:.2f} (this "
@@ -116,7 +132,11 @@ class CostLedger:
 
     def line(self, label: str, counts: Mapping[str, int]) -> str:
         """One line for the log: requests, resources by kind, dollars (an estimate)."""
-        returned = ", ".join(f"{counts.get(kind, 0)} {_NAMES[kind]}" for kind in PRICES_USD)
+        returned = ", ".join(
+            f"{counts.get(kind, 0)} {_NAMES[kind]}"
+            for kind in PRICES_USD
+            if kind != "chat_events" or counts.get(kind)  # XChat's only when it read some
+        )
         return (
             f"{label}: {counts.get('requests', 0)} request(s), returned {returned}: about "
             f"${self.usd(counts):.2f} at X's pay-per-use prices (an estimate; X bills a "

@@ -190,6 +190,7 @@ class DmEventStreamBase(XStream):
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Tag the row, and write the users, tweets and media it refers to, before it."""
         row = self.as_record(row)
+        self.services.tally.conversation("legacy", row.get("dm_conversation_id"))
         if row["source"] == "api":  # an archive row (archive_import) has no page behind it
             self._includes.write_referenced(row, self._page)
         return row

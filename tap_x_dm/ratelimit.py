@@ -30,6 +30,8 @@ _ENDPOINT_PATTERNS = (
         "/2/dm_conversations/:dm_conversation_id/dm_events",
     ),
     (re.compile(r"^/2/dm_events/[^/]+$"), "/2/dm_events/:event_id"),
+    (re.compile(r"^/2/chat/conversations/[^/]+/events$"), "/2/chat/conversations/:id/events"),
+    (re.compile(r"^/2/chat/conversations/[^/]+$"), "/2/chat/conversations/:id"),
 )
 
 #: The three list endpoints, which X may or may not count against one shared window.

@@ -56,8 +56,14 @@ APP_PROBLEMS = frozenset({"usage-capped", "credits-depleted", "client-forbidden"
 ACCOUNT_PROBLEMS = frozenset({"unsupported-authentication", "refresh-rejected", "no-refresh-token"})
 _PAYMENT_REQUIRED = 402
 _ACCOUNT_STATUSES = frozenset({401, 403})
-_KINDS = ("dm_events", "users", "tweets", "media")
-_NAMES = {"dm_events": "DM event(s)", "users": "user(s)", "tweets": "post(s)", "media": "media"}
+_KINDS = ("dm_events", "users", "tweets", "media", "chat_events")
+_NAMES = {
+    "dm_events": "DM event(s)",
+    "users": "user(s)",
+    "tweets": "post(s)",
+    "media": "media",
+    "chat_events": "chat event(s)",
+}
 
 
 def status_of(error: BaseException) -> Status:
@@ -96,9 +102,32 @@ class RunTally:
         self.requests: Counter[str] = Counter()
         self.records: Counter[str] = Counter()
 
+        #: Conversations with new events, per system (`legacy`: /2/dm_*, `xchat`: Chat API).
+        self.conversations: dict[str, set[str]] = {"legacy": set(), "xchat": set()}
+
     def count_request(self, endpoint: str) -> None:
         """One answer from `endpoint` (its template: `/2/dm_conversations/:id/dm_events`)."""
         self.requests[endpoint] += 1
+
+    def conversation(self, system: str, conversation_id: object, new_events: int = 1) -> None:
+        """`conversation_id` of `system` (legacy, xchat) had new events in this run."""
+        if conversation_id and new_events > 0:
+            self.conversations[system].add(str(conversation_id))
+
+    def systems(self) -> dict[str, dict[str, int]]:
+        """Conversations with new events and new events, per system.
+
+        Legacy events are `dm_events` records (every legacy event of the account), or
+        `conversation_events` records when `dm_events` wrote none.
+        """
+        legacy = self.records["dm_events"] or self.records["conversation_events"]
+        return {
+            "legacy": {"conversations": len(self.conversations["legacy"]), "events": legacy},
+            "xchat": {
+                "conversations": len(self.conversations["xchat"]),
+                "events": self.records["chat_events"],
+            },
+        }
 
 
 @dataclass(kw_only=True)
@@ -125,6 +154,9 @@ class RunSummary:
     resources: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
     #: Their price at `prices_usd` (an upper estimate: X bills a same-day repeat once).
     cost_usd: float = 0.0
+    #: Per system, `legacy` (/2/dm_*) and `xchat` (Chat API): conversations with new events,
+    #: and new events (`RunTally.systems`).
+    systems: dict[str, dict[str, int]] = field(default_factory=dict)
     #: budget_spent only: the line that stopped the run.
     stop_line: str | None = None
     #: stopped_account, stopped_app and failed: the error line.
@@ -145,7 +177,11 @@ class RunSummary:
 
     def line(self) -> str:
         """The run's end line: what it spent (the per-stream cost lines' words), how it ended."""
-        returned = ", ".join(f"{self.resources.get(k, 0)} {_NAMES[k]}" for k in _KINDS)
+        returned = ", ".join(
+            f"{self.resources.get(k, 0)} {_NAMES[k]}"
+            for k in _KINDS
+            if k != "chat_events" or self.resources.get(k)
+        )
         status = self.status + (f" ({self.reason})" if self.reason else "")
         then = f"; next request at {self.next_request_at}" if self.next_request_at else ""
         parts = [
@@ -154,11 +190,27 @@ class RunSummary:
             "returned again the same UTC day once, so the bill can be lower).",
             f"Status: {status}, exit code {self.exit_code}{then}.",
         ]
+        if self.systems:
+            parts.insert(1, _systems_sentence(self.systems))
         if self.records:
             parts.append(f"Records: {_counts(self.records)}.")
         if self.requests:
             parts.append(f"Requests: {_counts(self.requests)}.")
         return " ".join(parts)
+
+
+def _systems_sentence(systems: Mapping[str, Mapping[str, int]]) -> str:
+    """The end line's sentence of new events and conversations per system."""
+    named = (("legacy", "legacy"), ("xchat", "XChat"))
+    return (
+        "New events: "
+        + ", ".join(
+            f"{label} {systems[key]['events']} in {systems[key]['conversations']} conversation(s)"
+            for key, label in named
+            if key in systems
+        )
+        + "."
+    )
 
 
 def _counts(counts: Mapping[str, int]) -> str:
@@ -181,6 +233,7 @@ def summarise(services: RunServices, *, started: float, error: BaseException | N
         records=dict(services.tally.records),
         resources=resources,
         cost_usd=round(services.costs.usd(resources), 4),
+        systems=services.tally.systems(),
     )
     if isinstance(ending, StopRunError) and status == "budget_spent":
         summary.reason = ending.reason

@@ -18,6 +18,10 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   themselves, `tap_x_dm.conform`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
   Every record it writes has every top-level property of the schema (null when absent).
+* `OptInStream`: a stream synced only when a catalog selects it. The SDK's
+  `selected_by_default = False` also deselects every property, so a catalog that selects
+  the stream alone would load rows without columns; this deselects the stream only,
+  when no catalog was given (the SDK's private `_tap_input_catalog`).
 * `cli_setting`: `Tap.invoke` gets the config as the SDK's private `_ConfigInput`;
   `run_summary_path` must be read from it when the run fails before a Tap exists.
 * `LineWriter`: the SDK's msgspec writer flushes stdout after every message, one
@@ -224,9 +228,13 @@ class OutOfBandRecordsStream(LeanRecordMessages):
 
     _schema_sent = False
 
+    def schema_wanted(self) -> bool:
+        """Whether this run writes the stream at all (False: not even its SCHEMA)."""
+        return True
+
     def _write_schema_message(self) -> None:
         """Send SCHEMA once per run, before the first record (overrides an SDK private)."""
-        if not self._schema_sent:
+        if not self._schema_sent and self.schema_wanted():
             self._schema_sent = True
             super()._write_schema_message()
 
@@ -234,6 +242,20 @@ class OutOfBandRecordsStream(LeanRecordMessages):
         """Write one record now, through the SDK's stream maps and type conformance."""
         self._write_schema_message()
         self._write_record_message(record)
+
+
+class OptInStream(Stream):
+    """A stream left out unless the catalog selects it; its properties are selected by default."""
+
+    @property
+    def metadata(self) -> singer.MetadataMapping:
+        """The SDK's metadata, with the stream itself not selected by default."""
+        metadata = super().metadata
+        root = metadata.root
+        if self._tap_input_catalog is None:
+            root.selected = False
+        root.selected_by_default = False
+        return metadata
 
 
 class PassStateManager(StreamStateManager):
@@ -283,9 +305,23 @@ def cli_setting(config_input: object, name: str, env_prefix: str) -> object:
     return None
 
 
-def new_state_manager(stream: Stream) -> PassStateManager:
-    """A `PassStateManager` for `stream`, built from its public properties."""
-    return PassStateManager(
+class MarkerlessStateManager(PassStateManager):
+    """A `PassStateManager` that writes no `starting_replication_value` either.
+
+    The SDK writes it into every stream and partition state as a sync starts and removes it
+    at the end; the XChat streams' bookmarks are their own keys, so it would only add a
+    key to every STATE in between.
+    """
+
+    def write_starting_replication_value(self, *args: Any, **kwargs: Any) -> None:
+        """Write nothing (overrides an SDK method the stream calls at each partition start)."""
+
+
+def new_state_manager(
+    stream: Stream, manager: type[PassStateManager] = PassStateManager
+) -> PassStateManager:
+    """A `manager` (a `PassStateManager`) for `stream`, built from its public properties."""
+    return manager(
         tap_name=stream.tap_name,
         stream_name=stream.name,
         tap_state=stream.tap_state,

@@ -42,6 +42,7 @@ CONVERSATION_ID_PATTERN = r"^([0-9]{1,19}-[0-9]{1,19}|[0-9]{15,19})$"
 OAUTH1_SETTINGS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 SECRET_SETTINGS = (
     "access_token", "refresh_token", "client_secret", "consumer_secret", "access_token_secret",
+    "xchat_key_blob", "xchat_key_version",
 )  # fmt: skip
 
 
@@ -287,6 +288,23 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "where coalesce(source, 'api') = 'api'); the archive imports what is older.",
     ),
     th.Property(
+        "xchat_ciphertext",
+        th.BooleanType,
+        default=False,
+        title="XChat ciphertext",
+        description="Also load each XChat event's encoded_event (encrypted contents) and "
+        "signature into chat_events, and the account's encrypted conversation keys into "
+        "chat_conversation_keys, to decrypt later, offline, with the account's own keys.",
+    ),
+    th.Property(
+        "xchat_check",
+        th.BooleanType,
+        default=True,
+        title="XChat check",
+        description="When no chat stream is selected, ask once a UTC day whether the account "
+        "has XChat conversations (one request) and warn if it does; false: never ask.",
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType(minimum=1),
         default=30,
@@ -335,6 +353,23 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="A JSON file the run replaces at its end with how it ended (status, "
         "next_request_at, requests, records, cost; see the README's 'Chaining runs'), and "
         "removes at its start. Default: none (the exit code still says).",
+    ),
+    th.Property(
+        "xchat_key_blob",
+        th.StringType,
+        secret=True,
+        title="XChat key blob",
+        description="The account owner's exported XChat keys, for chat_messages: a path to the "
+        "file tap-x-dm-auth xchat-export wrote, or the blob itself (base64, from a secret "
+        "manager). Needs the xchat extra (pip install 'tap-x-dm[xchat]') and "
+        "xchat_key_version. Never logged.",
+    ),
+    th.Property(
+        "xchat_key_version",
+        th.StringType,
+        secret=True,
+        title="XChat key version",
+        description="The key version of xchat_key_blob (tap-x-dm-auth xchat-export prints it).",
     ),
     th.Property(
         "run_lock_dir",

@@ -109,6 +109,29 @@ def _upgrade_3_to_4(state: dict[str, Any]) -> None:
         lookups = bookmarks.get(stream)
         if isinstance(lookups, dict) and lookups.get("pending_ids") == []:
             del lookups["pending_ids"]
+    chat_events = bookmarks.get("chat_events")
+    if isinstance(chat_events, dict) and isinstance(chat_events.get("partitions"), list):
+        for partition in chat_events["partitions"]:
+            if isinstance(partition, dict):
+                _upgrade_chat_partition(partition)
+
+
+def _upgrade_chat_partition(partition: dict[str, Any]) -> None:
+    """Issue 23's first XChat keys (written under version 3) in version 4's names.
+
+    `sequence_id` is `replication_key_id`; a read in flight (`pass_top_id`, its `cursor`)
+    is `pass`; a null `cursor` goes (absent: the next read starts at the newest page).
+    """
+    if "sequence_id" in partition:
+        partition.setdefault("replication_key_id", partition.pop("sequence_id"))
+    top = partition.pop("pass_top_id", None)
+    if top is not None:
+        in_flight = {"top_id": top}
+        if partition.get("cursor") is not None:
+            in_flight["cursor"] = partition.pop("cursor")
+        partition["pass"] = in_flight
+    if partition.get("cursor", "") is None:
+        del partition["cursor"]
 
 
 def _feed_marks(state: Mapping[str, Any]) -> dict[str, str]:

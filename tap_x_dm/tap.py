@@ -19,6 +19,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from tap_x_dm import run_summary
 from tap_x_dm import state as tap_state
 from tap_x_dm.archive_import import ArchiveImport
+from tap_x_dm.chat import chat_streams, warn_if_unselected
 from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
 from tap_x_dm.config_checks import (
@@ -103,7 +104,7 @@ class TapXDM(RunScopedTap):
         )
 
     def discover_streams(self) -> list[Stream]:
-        """The five streams; no request is made."""
+        """The legacy DM streams and the XChat streams (`tap_x_dm.chat`); no request is made."""
         services = self.services
         objects = [UsersStream(self, services), TweetsStream(self, services)]
         objects.append(MediaStream(self, services))
@@ -112,6 +113,7 @@ class TapXDM(RunScopedTap):
             DmEventsStream(self, services, includes),
             ConversationEventsStream(self, services, includes),
             *objects,
+            *chat_streams(self, services),
         ]
 
     @contextlib.contextmanager
@@ -142,6 +144,9 @@ class TapXDM(RunScopedTap):
                     self._check_archive(account_id)
             try:
                 yield
+                warn_if_unselected(
+                    self.streams, t.cast("dict[str, Any]", self.state), self.services
+                )
             finally:
                 if isinstance(self.message_writer, LineWriter):
                     self.message_writer.log_repairs(self.logger)

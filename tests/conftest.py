@@ -19,7 +19,7 @@ from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox
 
 # The fixtures of the split test modules live in their support modules.
-pytest_plugins = ["tap_x_dm_sandbox.fixtures", "tests.archive_support"]
+pytest_plugins = ["tap_x_dm_sandbox.fixtures", "tests.archive_support", "tests.chat_support"]
 
 #: X's example payloads, kept once in the repository with the sandbox's tests (README there).
 X_API = Path(__file__).resolve().parents[1] / "sandbox" / "tests" / "x_api"
@@ -88,6 +88,7 @@ def tap_config(sandbox: Sandbox, **overrides: Any) -> dict[str, Any]:
         "api_url": sandbox.base_url,
         "access_token": sandbox.access_token(),
         "run_lock_dir": RUN_LOCK_DIR,
+        "xchat_check": False,  # the daily XChat probe is tested in test_chat.py
     }
     config.update(overrides)
     return config

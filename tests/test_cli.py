@@ -51,7 +51,8 @@ def test_discover_makes_no_request(live_sandbox: Any, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     catalog = json.loads(result.stdout)
     assert sorted(s["tap_stream_id"] for s in catalog["streams"]) == [
-        "conversation_events", "dm_events", "media", "tweets", "users",
+        "chat_conversations", "chat_events", "chat_messages", "conversation_events",
+        "dm_events", "media", "tweets", "users",
     ]  # fmt: skip
     assert live_sandbox.request_log == []
 

@@ -15,7 +15,8 @@ LINE = re.compile(
     r"^(?P<label>[\w ]+): (?P<requests>\d+) request\(s\), returned (?P<events>\d+) DM event\(s\), "
     r"(?P<users>\d+) user\(s\), (?P<tweets>\d+) post\(s\), (?P<media>\d+) media: about "
     r"\$(?P<usd>[\d.]+) at X's pay-per-use prices \(an estimate; X bills a resource returned "
-    r"again the same UTC day once, so the bill can be lower\)\.(?P<tail> Status: .+)?$"
+    r"again the same UTC day once, so the bill can be lower\)\."
+    r"(?P<tail> (?:New events: [^.]+\. )?Status: .+)?$"
 )
 
 

@@ -127,7 +127,7 @@ def test_a_lookup_is_split_at_the_most_ids_x_allows(
     assert [len(batch) for batch in asked] == [100, 100, 51]
     assert [i for batch in asked for i in batch] == ids
     assert tap.services.costs.totals("users_lookup") == {
-        "requests": 3, "dm_events": 0, "users": 250, "tweets": 0, "media": 0,
+        "requests": 3, "dm_events": 0, "users": 250, "tweets": 0, "media": 0, "chat_events": 0,
     }  # fmt: skip
 
 

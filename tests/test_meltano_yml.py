@@ -42,7 +42,7 @@ def test_project_is_offline_ready() -> None:
         assert {"namespace", "pip_url", "executable"} <= set(plugin), plugin["name"]
         assert "variant" not in plugin, plugin["name"]
     assert extractor()["namespace"] == "tap_x_dm"
-    assert extractor()["pip_url"] == "-e ."
+    assert extractor()["pip_url"] == "-e .[xchat]"  # chat_messages needs chatxdk
 
 
 def project() -> dict:

@@ -76,6 +76,8 @@ def test_plugin_is_in_hub_syntax_with_the_streams_to_select(info: dict[str, Any]
         "users.*",
         "tweets.*",
         "media.*",
+        "chat_conversations.*",  # XChat's metadata: opt-in in the tap, selected here
+        "chat_events.*",
     ]
     assert definition["pip_url"].startswith("git+https://")
     assert definition["commands"]["auth"]["executable"] == "tap-x-dm-auth"
@@ -86,7 +88,7 @@ def test_meltano_yml_extractor_is_the_plugin_installed_from_this_checkout() -> N
     project = yaml.safe_load(MELTANO_YML.read_text())
     (extractor,) = (e for e in project["plugins"]["extractors"] if e["name"] == "tap-x-dm")
     definition = plugin()
-    assert extractor["pip_url"] == "-e ."
+    assert extractor["pip_url"] == "-e .[xchat]"  # chat_messages needs chatxdk
     for key in ("namespace", "executable", "settings", "settings_group_validation", "commands"):
         assert extractor[key] == definition[key], key
     assert sorted(extractor["capabilities"]) == definition["capabilities"]

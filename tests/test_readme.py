@@ -226,7 +226,12 @@ def check(words: list[str]) -> str | None:
         usage = help_text(sys.executable, "-m", module, "--help")
         return next((f"{f} not in {module} --help" for f in unknown(flags(args), usage)), None)
     if name in {"tap-x-dm", "tap-x-dm-auth", "tap-x-dm-sandbox"} & scripts:
-        usage = help_text(str(Path(sys.executable).parent / name), "--help")
+        executable = str(Path(sys.executable).parent / name)
+        if name == "tap-x-dm-auth" and args[:1] == ["xchat-export"]:  # a subcommand
+            name, args = f"{name} xchat-export", args[1:]
+            usage = help_text(executable, "xchat-export", "--help")
+        else:
+            usage = help_text(executable, "--help")
         return next((f"{f} not in {name} --help" for f in unknown(flags(args), usage)), None)
     if name == "meltano":
         return check_meltano(args)
@@ -239,6 +244,14 @@ def check(words: list[str]) -> str | None:
         selected = [w.split(":", 1)[1] for w in args if w.startswith("package:")]
         return next((f"no dbt package {p}" for p in selected if p != package), None)
     return f"{program}: not a command this test knows (add a check)"
+
+
+@cache
+def tap_streams() -> set[str]:
+    """The tap's streams, every opt-in one included."""
+    from tap_x_dm.tap import TapXDM
+
+    return set(TapXDM(config={"access_token": "x"}, validate_config=False).streams)
 
 
 def check_meltano(args: list[str]) -> str | None:
@@ -281,6 +294,12 @@ def check_meltano(args: list[str]) -> str | None:
         ref = args[args.index("--from-ref") + 1]
         definition = REPO / "plugin" / "extractors" / Path(ref).name
         return None if definition.is_file() else f"meltano add: no definition {ref}"
+    if sub == "select":  # meltano select PLUGIN STREAM ATTRIBUTES
+        if rest[0] not in declared:
+            return f"meltano select {rest[0]}: no such plugin"
+        if rest[0] == "tap-x-dm" and rest[1] not in tap_streams():
+            return f"meltano select tap-x-dm {rest[1]}: no such stream"
+        return None
     if sub in {"schedule", "state", "init", "--version"}:
         return None
     return f"meltano {sub}: not a subcommand this test knows (add a check)"
@@ -303,6 +322,8 @@ def test_the_command_check_catches_what_does_not_exist() -> None:
     assert check(["meltano", "invoke", "dbt-postgres:fresh"]) is not None
     assert check(["meltano", "config", "set", "tap-x-dm", "acces_token", "x"]) is not None
     assert check(["tap-x-dm-auth", "--token-stor", "x"]) is not None
+    assert check(["tap-x-dm-auth", "xchat-export", "--outt", "x"]) is not None
+    assert check(["meltano", "select", "tap-x-dm", "chat_message", "*"]) is not None
     assert check([".venv/bin/python", "-m", "scripts.report", "--out", "x"]) is not None
 
 

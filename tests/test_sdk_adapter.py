@@ -164,3 +164,29 @@ def test_invoke_gets_the_config_as_the_private_input_cli_setting_reads(
     from_env = _ConfigInput.from_cli_args("ENV")
     assert sdk_adapter.cli_setting(from_env, "run_summary_path", "TAP_X_DM_") == "/tmp/b.json"
     assert sdk_adapter.cli_setting(None, "run_summary_path", "TAP_X_DM_") is None
+
+
+def test_opt_in_streams_are_left_out_without_a_catalog_and_keep_their_properties(
+    sandbox: Any,
+) -> None:
+    """`OptInStream` reads the SDK's private `_tap_input_catalog` (None: no catalog given)."""
+    from tap_x_dm.tap import TapXDM
+    from tests.conftest import tap_config
+
+    tap = TapXDM(config=tap_config(sandbox), validate_config=False)
+    chat = tap.streams["chat_events"]
+    assert isinstance(chat, sdk_adapter.OptInStream)
+    assert chat._tap_input_catalog is None
+    assert not chat.selected and tap.streams["dm_events"].selected
+    entry = next(s for s in tap.catalog_dict["streams"] if s["tap_stream_id"] == "chat_events")
+    by_breadcrumb = {tuple(m["breadcrumb"]): m["metadata"] for m in entry["metadata"]}
+    assert by_breadcrumb[()]["selected-by-default"] is False
+    assert by_breadcrumb[("properties", "sequence_id")].get("selected-by-default", True)
+
+
+def test_the_state_manager_method_the_markerless_manager_silences_exists() -> None:
+    written = inspect.signature(_state.StreamStateManager.write_starting_replication_value)
+    assert {"context", "replication_method", "replication_key"} <= set(written.parameters)
+    assert "write_starting_replication_value" in inspect.getsource(
+        Stream._write_starting_replication_value
+    )

@@ -2,7 +2,10 @@
 
 After a run with an archive, two conversations, `dm_event_ids` and `object_lookups:
 by_id`, the state at rest has at most 20 distinct leaf key paths (ids, dates and stream
-names counted once), and a pass in flight at most 8 fields.
+names counted once), and a pass in flight at most 8 fields. With every stream selected,
+XChat's too, at most 24: the chat streams add a partition's `context.conversation_id` and
+`updated_at`, oldest first its `cursor`, and `xchat_checked_on`; their bookmark and read in
+flight use the legacy names (`replication_key_id`, `pass.cursor`, `pass.top_id`).
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tap_x_dm import state as tap_state
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_sandbox import archive_from_sandbox
 from tests.conftest import Killed, run_tap
+from tests.test_chat import ALL_CHAT
+from tests.test_chat import catalog as chat_catalog
 from tests.test_routing import configured
 
 #: Map keys that are data: X ids, conversation ids, archive file identities, days and times.
@@ -127,3 +134,67 @@ def test_a_rich_run_leaves_20_key_paths_and_a_pass_in_flight_8_fields(
         "since_id",
         "top_id",
     ]
+
+
+#: What the chat streams add at rest (tap_x_dm.chat.reading): the rest is in legacy names.
+CHAT_AT_REST = {
+    "bookmarks.<stream>.partitions[].context.conversation_id",
+    "bookmarks.<stream>.partitions[].updated_at",
+}
+#: Oldest-first conversations keep the last page's token; a run selecting no chat stream the
+#: day it checked for XChat.
+CHAT_AT_REST_AT_MOST = CHAT_AT_REST | {
+    "bookmarks.<stream>.partitions[].cursor",
+    "bookmarks.<stream>.xchat_checked_on",
+}
+
+
+@pytest.mark.parametrize("oldest_first", [False, True], ids=["newest_first", "oldest_first"])
+def test_every_stream_selected_the_state_stays_within_24_key_paths(
+    chat_sandbox: Any, oldest_first: bool
+) -> None:
+    """The chat streams add at most 4 paths to the rich run's 20; a read in flight none."""
+    clock = ManualClock()
+    sb = chat_sandbox(clock, chat_oldest_first=oldest_first)
+    every = ["dm_events", "users", "tweets", "media", *ALL_CHAT]
+
+    def run(streams: list[str], state: dict[str, Any] | None, **kwargs: Any) -> Any:
+        config = {"page_size": 4, "xchat_ciphertext": True}
+        chosen = chat_catalog(sb, streams, **config)
+        return run_tap(sb, clock=clock, catalog=chosen, state=state, **config, **kwargs)
+
+    first = run(every, None)
+    chat_paths = leaf_paths(first.final_state) - AT_REST
+    cursor = {"bookmarks.<stream>.partitions[].cursor"}
+    expected = CHAT_AT_REST | (cursor if oldest_first else set())
+    assert chat_paths == expected
+    assert tap_state.load(first.final_state) == first.final_state
+
+    busy = sb.xchat.conversations(sb.account.id)[-1].id
+    clock.advance(3600)
+    sb.xchat.add_messages(busy, 12)
+    seen: list[dict[str, Any]] = []
+
+    def die_in_the_second_page(message: dict[str, Any]) -> None:
+        if message["type"] == "RECORD" and message["stream"] == "chat_events":
+            seen.append(message)
+            if len(seen) == 6:
+                raise Killed
+
+    killed = run(every, first.final_state, raise_errors=False, on_message=die_in_the_second_page)
+    assert isinstance(killed.error, Killed)
+    in_flight = [
+        p["pass"]
+        for state in killed.states
+        for p in state.get("bookmarks", {}).get("chat_events", {}).get("partitions", [])
+        if "pass" in p
+    ]
+    assert in_flight and {k for p in in_flight for k in p} <= {"cursor", "top_id"}
+
+    clock.advance(3600)
+    resumed = run(every, killed.final_state)
+    unselected = run(["dm_events"], resumed.final_state, xchat_check=True)  # the daily check
+    chat_paths = leaf_paths(unselected.final_state) - AT_REST
+    assert chat_paths == expected | {"bookmarks.<stream>.xchat_checked_on"}
+    assert chat_paths <= CHAT_AT_REST_AT_MOST
+    assert len(AT_REST | CHAT_AT_REST_AT_MOST) == 24

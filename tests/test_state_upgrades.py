@@ -182,3 +182,28 @@ def test_a_pass_version_3_would_not_have_resumed_is_dropped() -> None:
     state["bookmarks"]["dm_events"]["passes_completed"] = 4
     resumed = tap_state.load(state)["bookmarks"]["dm_events"]["pass"]
     assert resumed == {"since_id": "7", "event_types": ["MessageCreate"], "top_id": "7"}
+
+
+def test_issue_23s_first_chat_keys_are_upgraded_to_version_4_names() -> None:
+    """Builds of issue 23 wrote its XChat keys under version 3: the same facts, renamed."""
+    partition = {"context": {"conversation_id": "g1"}, "updated_at": "2026-11-23T17:48:34.000Z"}
+    saved = {
+        "version": 3,
+        "bookmarks": {
+            "chat_events": {
+                "partitions": [
+                    {**partition, "sequence_id": "9", "cursor": None},
+                    {**partition, "sequence_id": "5", "cursor": "t2", "pass_top_id": "12"},
+                    {**partition, "sequence_id": "6", "cursor": "t1"},  # oldest first
+                ]
+            },
+            "chat_conversations": {"xchat_checked_on": "2026-11-23"},
+        },
+    }
+    loaded = tap_state.load(copy.deepcopy(saved))
+    assert loaded["bookmarks"]["chat_events"]["partitions"] == [
+        {**partition, "replication_key_id": "9"},
+        {**partition, "replication_key_id": "5", "pass": {"top_id": "12", "cursor": "t2"}},
+        {**partition, "replication_key_id": "6", "cursor": "t1"},
+    ]
+    assert loaded["bookmarks"]["chat_conversations"] == {"xchat_checked_on": "2026-11-23"}

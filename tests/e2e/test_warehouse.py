@@ -244,10 +244,14 @@ def test_config_set_keeps_secrets_out_of_meltano_yml_and_both_jobs_run(
         f"where table_schema in ('{RAW}', '{MODELS}') order by 1, 2"
     )
     assert tables == [
+        [RAW, "chat_conversations"], [RAW, "chat_events"],
         [RAW, "conversation_events"], [RAW, "dm_events"], [RAW, "media"], [RAW, "tweets"],
         [RAW, "users"],
-        [MODELS, "x_dm__conversations"], [MODELS, "x_dm__events"], [MODELS, "x_dm__response_times"],
-        [MODELS, "x_dm__response_times_by_kind"],
+        [MODELS, "x_dm__chat_events"], [MODELS, "x_dm__chat_group_upgrades"],
+        [MODELS, "x_dm__chat_messages"],  # empty: chat_messages is not selected
+        [MODELS, "x_dm__conversations"], [MODELS, "x_dm__events"],
+        [MODELS, "x_dm__pair_response_times"], [MODELS, "x_dm__pair_timeline"],
+        [MODELS, "x_dm__response_times"], [MODELS, "x_dm__response_times_by_kind"],
     ]  # fmt: skip
     assert "dev:tap-x-dm-to-target-postgres:warehouse" in warehouse.outputs["state list"]
     # The models job went on from the plain job's state: one /2/dm_events page.
@@ -387,6 +391,8 @@ def test_raw_tables_have_the_types_the_readme_gives(warehouse: Warehouse) -> Non
         f"where contype = 'p' and connamespace = '{RAW}'::regnamespace order by 1"
     )
     assert keys == [
+        [f"{RAW}.chat_conversations", "PRIMARY KEY (account_id, id)"],
+        [f"{RAW}.chat_events", "PRIMARY KEY (account_id, id)"],
         [f"{RAW}.conversation_events", "PRIMARY KEY (id, account_id)"],
         [f"{RAW}.dm_events", "PRIMARY KEY (id, account_id)"],
         [f"{RAW}.media", "PRIMARY KEY (media_key, account_id)"],

@@ -1,0 +1,71 @@
+"""What the chat streams of one run share: access, vocabulary, page order, page consumers.
+
+Built once by `tap_x_dm.chat.chat_streams` and handed to the three streams (as the Tap
+hands `RunServices` to every stream), so that one stream's finding (no Chat access,
+X's field names, the page order) holds for the others, and so that more than one
+consumer can take each page of events (`ChatPage`: the key stream here; decryption
+later) without reading it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_x_dm.chat.records import Vocabulary
+
+
+@dataclass
+class ChatPage:
+    """One page of `GET /2/chat/conversations/{id}/events`, as its consumers see it.
+
+    Called after the page's new `chat_events` records were written and before the
+    STATE that covers the page: a consumer writes its own records here, and a kill
+    re-reads the page for it too.
+    """
+
+    #: The conversation as the path names it (`A-B` or `g...`).
+    conversation_id: str
+    #: The answer's JSON (`data`, `meta.conversation_key_events`...), as X sent it.
+    payload: Mapping[str, Any]
+    #: The page's new events, as written to `chat_events` (without ciphertext columns
+    #: unless `xchat_ciphertext`); `raw_events` the same events as X served them.
+    records: list[dict[str, Any]] = field(default_factory=list)
+    raw_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+PageConsumer = Callable[[ChatPage], None]
+
+
+class ChatRun:
+    """Per-run findings of the Chat API streams."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self.vocabulary = Vocabulary(logger)
+        #: Set when X refused the Chat API to this app (403/404): every chat stream skips.
+        self.denied = False
+        #: The events' page order, once a page showed it (`tap_x_dm.chat.reading`).
+        self.order: str | None = None
+        self.page_consumers: list[PageConsumer] = []
+        #: Conversations whose events were read whole in this run.
+        self.read_whole: set[str] = set()
+        #: XChat conversations seen and chat events emitted (for the run summary).
+        self.conversations_seen = 0
+
+    def add_page_consumer(self, consumer: PageConsumer) -> None:
+        """Have `consumer` called with every page of chat events this run reads."""
+        self.page_consumers.append(consumer)
+
+    def deny(self, line: str) -> None:
+        """X refused the Chat API: one warning, and the chat streams stop."""
+        if not self.denied:
+            self.denied = True
+            self._logger.warning("%s", line)
+
+    def end_page(self, page: ChatPage) -> None:
+        """Give one page to every consumer."""
+        for consumer in self.page_consumers:
+            consumer(page)

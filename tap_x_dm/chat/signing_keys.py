@@ -1,0 +1,146 @@
+"""The senders' signing keys, from `GET /2/users/public_keys?ids=`: batched, once per run.
+
+`decrypt_events` verifies each event against its sender's signing key of the
+version the signature names. X serves every key version of a user who is on
+XChat; a member who left a group, or an unknown id, is an `errors` entry: their
+events are then rows whose signature could not be verified (`departed_signer`),
+never a failure. Requests go through the run's budget, authenticator, retries
+and cost ledger (public keys are not billed), like the lookups by id.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable
+from typing import Any
+
+from typing_extensions import override
+
+from tap_x_dm.client import XStream
+from tap_x_dm.costs import PRICES_USD
+from tap_x_dm.errors import XAPIError
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+#: X's spec: up to 100 ids per request.
+BATCH = 100
+#: What `decrypt_events` needs of a key (X's names; `juicebox_config` is never asked for).
+KEY_FIELDS = "public_key,public_key_version,signing_public_key,identity_public_key_signature"
+
+
+def signing_key_entry(user_id: str, key: dict[str, Any]) -> dict[str, str] | None:
+    """One served key as chatxdk's `signing_keys` entry, or None when incomplete."""
+    try:
+        return {
+            "user_id": user_id,
+            "public_key_version": str(key["public_key_version"]),
+            "public_key": str(key["signing_public_key"]),
+            "identity_public_key": str(key["public_key"]),
+            "identity_public_key_signature": str(key["identity_public_key_signature"]),
+        }
+    except KeyError:
+        return None
+
+
+class PublicKeysStream(XStream):
+    """`GET /2/users/public_keys?ids=`: a helper stream (not in the catalog).
+
+    Its answers are read raw (`request_records`), never written as records; the
+    `User` schema only satisfies the base class.
+    """
+
+    name = "users_public_keys"
+    path = "/2/users/public_keys"
+    schema_key = "User"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ids: list[str] = []
+
+    @override
+    def get_new_paginator(self) -> None:
+        """One batch, one page."""
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: str | None
+    ) -> dict[str, Any]:
+        """The batch's ids and the key fields chatxdk needs."""
+        return {"ids": ",".join(self._ids), "public_key.fields": KEY_FIELDS}
+
+    @override
+    def calculate_sync_cost(
+        self,
+        request: requests.PreparedRequest,
+        response: requests.Response,
+        context: Context | None,
+    ) -> dict[str, int]:
+        """A request, and nothing billed (X does not bill public keys)."""
+        self.services.costs.add(self.name, dict.fromkeys(PRICES_USD, 0))
+        return {"requests": 1}
+
+    @override
+    def log_partial_errors(self, errors: object) -> None:
+        """A user without keys is expected (a member who left): `SigningKeys` says so once."""
+
+    def fetch(self, user_ids: list[str]) -> list[dict[str, Any]]:
+        """Every served key of `user_ids` (one request per 100 ids), each with its user id."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(user_ids), BATCH):
+            self._ids = user_ids[start : start + BATCH]
+            for key in self.request_records(None):
+                user = key.get("user_id") or key.get("member_id")
+                if user is None and len(self._ids) == 1:
+                    user = self._ids[0]  # X's spec shows one key object without its user
+                if user is not None:
+                    found.append({**key, "user_id": str(user)})
+        return found
+
+
+class SigningKeys:
+    """The run's cache of signing keys: each user asked at most once per run."""
+
+    def __init__(self, stream: PublicKeysStream) -> None:
+        self._stream = stream
+        self._entries: dict[str, list[dict[str, str]]] = {}
+        self._warned = False
+
+    def served(self, user_id: str, version: str | None) -> bool | None:
+        """Whether X serves `user_id`'s signing key of `version` (None: X was not asked)."""
+        if user_id not in self._entries:
+            return None
+        entries = self._entries[user_id]
+        return any(version is None or e["public_key_version"] == version for e in entries)
+
+    def for_users(self, user_ids: Iterable[str]) -> list[dict[str, str]]:
+        """The signing keys of `user_ids`, asking X only for users not asked this run.
+
+        A lookup X refuses (after the retries) is one WARNING a run: those users' events are
+        rows whose signature could not be checked, and the next page asks again. A
+        too-long rate-limit wait (`StopRunError`) stops the run as usual.
+        """
+        wanted = list(dict.fromkeys(str(u) for u in user_ids))
+        new = [u for u in wanted if u not in self._entries]
+        if new:
+            fetched: dict[str, list[dict[str, str]]] = {user: [] for user in new}
+            try:
+                keys = self._stream.fetch(new)  # all batches, or nothing is remembered
+            except XAPIError as exc:
+                self._warned, warned = True, self._warned
+                if not warned:
+                    self._stream.logger.warning(
+                        "chat_messages: the senders' signing keys could not be read (%s); "
+                        "the signatures of those events are not checked (status "
+                        "signing_keys_unavailable; said once a run).",
+                        exc,
+                    )
+                keys = None
+            if keys is not None:
+                for key in keys:
+                    entry = signing_key_entry(key["user_id"], key)
+                    if entry is not None and key["user_id"] in fetched:
+                        fetched[key["user_id"]].append(entry)
+                self._entries.update(fetched)
+        return [entry for user in wanted for entry in self._entries.get(user, [])]

@@ -1,0 +1,350 @@
+"""XChat streams (conversations, events, keys) against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+import requests
+
+from tap_x_dm.chat.envelope import read_envelope
+from tap_x_dm.chat.reading import NEWEST_FIRST, OLDEST_FIRST, ConversationRead
+from tap_x_dm.state import StateError
+from tap_x_dm.state import load as load_state
+from tap_x_dm.tap import TapXDM
+from tap_x_dm_sandbox import ManualClock, Sandbox
+from tests.chat_support import (
+    CHAT_STREAMS,
+    all_chat_events,
+    chat_requests,
+    event_pages,
+)
+from tests.conftest import run_tap, tap_config
+
+ALL_CHAT = [*CHAT_STREAMS, "chat_conversation_keys"]
+
+
+def catalog(sandbox: Sandbox, streams: list[str], **config: Any) -> dict[str, Any]:
+    """The discovered catalog (for `config`) with only `streams` selected."""
+    discovered = TapXDM(config=tap_config(sandbox, **config), validate_config=False).catalog_dict
+    for entry in discovered["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return discovered
+
+
+def chat_run(sandbox: Sandbox, clock: ManualClock, streams: list[str], **config: Any) -> Any:
+    return run_tap(sandbox, clock=clock, catalog=catalog(sandbox, streams, **config), **config)
+
+
+@pytest.mark.parametrize("oldest_first", [False, True], ids=["newest_first", "oldest_first"])
+def test_every_chat_event_loads_once_then_only_new_ones(
+    chat_sandbox: Any, oldest_first: bool
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock, chat_oldest_first=oldest_first)
+    expected = all_chat_events(sb)
+    first = chat_run(sb, clock, CHAT_STREAMS, page_size=4)
+    assert sorted(first.ids("chat_events")) == sorted(expected)  # each once
+    conversations = sb.xchat.conversations(sb.account.id)
+    assert sorted(first.ids("chat_conversations")) == sorted(c.id for c in conversations)
+    # One request per page: the inbox, then ceil(n / 4) pages per conversation.
+    minimum = 1 + sum(-(-len(sb.xchat.events(c.id)) // 4) for c in conversations)
+    assert len(chat_requests(sb)) == minimum
+    by_id = {r["id"]: r for r in first.records("chat_events")}
+    for event_id, event in expected.items():
+        record = by_id[event_id]
+        assert record["conversation_id"] == event["conversation_id"]  # as served: A:B or g...
+        assert record["sequence_id"] == event["sequence_id"]
+        assert record["sender_id"] == event["sender_id"]
+        assert record["previous_id"] == event["previous_id"]
+        assert record["account_id"] == sb.account.id
+        assert "encoded_event" not in record
+        if ":" in event["conversation_id"]:
+            low, high = sorted(event["conversation_id"].split(":"), key=int)
+            assert record["dm_conversation_id"] == f"{low}-{high}"
+        else:
+            assert record["dm_conversation_id"] is None
+    rows = {r["id"]: r for r in first.records("chat_conversations")}
+    for conversation in conversations:
+        one_to_one = conversation.type == "direct"
+        assert rows[conversation.id]["dm_conversation_id"] == (
+            conversation.id if one_to_one else None
+        )
+
+    # Nothing new: the inbox only.
+    sb.clear_log()
+    quiet = chat_run(sb, clock, CHAT_STREAMS, page_size=4, state=first.final_state)
+    assert quiet.ids("chat_events") == [] and quiet.ids("chat_conversations") == []
+    assert [e["path"] for e in chat_requests(sb)] == ["/2/chat/conversations"]
+
+    # New messages in one conversation: only they, only there.
+    busy = conversations[-1].id
+    clock.advance(60)
+    sb.xchat.add_messages(busy, 6)
+    added = set(all_chat_events(sb)) - set(expected)
+    sb.clear_log()
+    later = chat_run(sb, clock, CHAT_STREAMS, page_size=4, state=quiet.final_state)
+    assert sorted(later.ids("chat_events")) == sorted(added)
+    assert later.ids("chat_conversations") == [busy]
+    pages = event_pages(sb)
+    assert {e["path"] for e in pages} == {f"/2/chat/conversations/{busy}/events"}
+    # Newest first: the 2 pages holding the 6 new events (the second reaches the bookmark).
+    # Oldest first: the last page read before, again, then the new ones (at most one page again).
+    assert len(pages) == 2 if not oldest_first else len(pages) <= 3
+
+
+def test_ciphertext_adds_encoded_events_signatures_and_the_accounts_conversation_keys(
+    chat_sandbox: Any,
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    expected = all_chat_events(sb)
+    run = chat_run(sb, clock, ALL_CHAT, xchat_ciphertext=True)
+    records = {r["id"]: r for r in run.records("chat_events")}
+    assert sorted(records) == sorted(expected)
+    for event_id, event in expected.items():
+        assert records[event_id]["encoded_event"] == event["encoded_event"]
+        assert records[event_id]["message_event_signature"]["signature"]
+    keys = run.records("chat_conversation_keys")
+    assert len({(k["conversation_id"], k["key_version"]) for k in keys}) == len(keys)
+    served = {
+        (e["conversation_id"], read_envelope(e["encoded_event"]).key_version)
+        for e in expected.values()
+        if e["expect"]["kind"] in ("key_change", "group_create")
+        or read_envelope(e["encoded_event"]).is_key_change
+    }
+    assert {(k["conversation_id"], k["key_version"]) for k in keys} == {
+        pair for pair in served if pair[1] is not None
+    }
+    for key in keys:  # the account's own copy, as the key-change event holds it
+        envelope = read_envelope(key["encoded_event"])
+        assert (key["encrypted_key"], key["public_key_version"]) == envelope.participant_keys[
+            sb.account.id
+        ]
+    messages = {e["id"] for e in expected.values() if e["expect"]["kind"] == "message"}
+    assert messages and all(records[m]["key_version"] for m in messages)
+
+
+def test_2166_names_give_the_same_columns(chat_sandbox: Any) -> None:
+    clock = ManualClock()
+    new = chat_run(chat_sandbox(clock), clock, CHAT_STREAMS)
+    old = chat_run(chat_sandbox(clock, chat_vocabulary="2.166"), clock, CHAT_STREAMS)
+    assert sorted(new.records("chat_events"), key=lambda r: r["id"]) == sorted(
+        old.records("chat_events"), key=lambda r: r["id"]
+    )
+    assert all(r["created_at"].endswith("Z") for r in old.records("chat_events"))
+    lists = ("admin_ids", "member_ids", "participant_ids")  # 2.166 serves them as fields
+
+    def conversations(run: Any) -> list[dict[str, Any]]:
+        rows = run.records("chat_conversations")
+        return sorted(({k: v for k, v in r.items() if k not in lists} for r in rows), key=str)
+
+    assert conversations(new) == conversations(old)
+    assert all(r["message_ttl_ms"] == 0 for r in old.records("chat_conversations"))
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_an_app_without_chat_access_still_loads_its_legacy_dms(
+    chat_sandbox: Any, status: int, caplog: pytest.LogCaptureFixture, tmp_path: Any
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock, chat_access_denied=status)
+    caplog.set_level(logging.INFO)
+    summary_file = tmp_path / "summary.json"
+    run = chat_run(sb, clock, [*CHAT_STREAMS, "dm_events"], run_summary_path=str(summary_file))
+    assert run.error is None
+    summary = json.loads(summary_file.read_text())
+    assert (summary["status"], summary["exit_code"]) == ("complete", 0)
+    assert sorted(run.ids("dm_events")) == sorted(e["id"] for e in sb.visible_events())
+    assert run.ids("chat_events") == []
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "Chat API" in r.message
+    ]
+    assert len(warnings) == 1 and f"answered {status}" in warnings[0].message
+    assert [e["status"] for e in chat_requests(sb)] == [status]  # then nothing more
+
+
+def test_a_conversation_answering_404_is_skipped_not_the_chat_streams(
+    chat_sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    gone = sb.xchat.conversations(sb.account.id)[0].id
+    sb.faults.inject("non_json", status=404, path_prefix=f"/2/chat/conversations/{gone}/")
+    caplog.set_level(logging.WARNING)
+    run = chat_run(sb, clock, CHAT_STREAMS)
+    mine = {
+        k for k, e in all_chat_events(sb).items() if e["conversation_id"].replace(":", "-") == gone
+    }
+    assert sorted(run.ids("chat_events")) == sorted(set(all_chat_events(sb)) - mine)
+    assert any(
+        f"chat_events[{gone}]" in r.message and "skipped" in r.message for r in caplog.records
+    )
+
+
+def test_a_gone_conversation_is_skipped_with_a_warning(
+    chat_sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    gone = sb.xchat.conversations(sb.account.id)[0].id
+    problem = {
+        "resource_type": "chat_conversation",
+        "title": "Not Found Error",
+        "detail": f"Could not find chat_conversation with id: [{gone}].",
+        "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+    body = {"errors": [problem]}
+    sb.faults.inject("malformed_200", body=body, path_prefix=f"/2/chat/conversations/{gone}/")
+    caplog.set_level(logging.WARNING)
+    run = chat_run(sb, clock, CHAT_STREAMS)
+    others = {
+        k for k, e in all_chat_events(sb).items() if e["conversation_id"].replace(":", "-") != gone
+    }
+    assert sorted(run.ids("chat_events")) == sorted(others)
+    assert any(
+        f"chat_events[{gone}]" in r.message and "skipped" in r.message for r in caplog.records
+    )
+    # Not read whole: the next run reads it.
+    again = chat_run(sb, clock, CHAT_STREAMS, state=run.final_state)
+    assert len(again.ids("chat_events")) == len(all_chat_events(sb)) - len(others)
+
+
+def test_a_history_shorter_than_the_bookmark_warns_of_the_gap(
+    chat_sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    first = chat_run(sb, clock, CHAT_STREAMS)
+    conversation = sb.xchat.conversations(sb.account.id)[0].id
+    clock.advance(60)
+    sb.xchat.add_messages(conversation, 5)
+    # X now serves only the newest two events: three new ones are lost from the API.
+    headers = {"Authorization": f"Bearer {sb.access_token()}"}
+    url = f"{sb.base_url}/2/chat/conversations/{conversation}/events"
+    page = requests.get(url, headers=headers, params={"max_results": 2}, timeout=10).json()
+    page["meta"].pop("next_token")
+    page["meta"]["has_more"] = False
+    sb.faults.inject(
+        "malformed_200", body=page, path_prefix=f"/2/chat/conversations/{conversation}/"
+    )
+    caplog.set_level(logging.WARNING)
+    run = chat_run(sb, clock, CHAT_STREAMS, state=first.final_state)
+    assert sorted(run.ids("chat_events")) == sorted(e["id"] for e in page["data"])
+    assert any("lost from the API" in r.message for r in caplog.records)
+
+
+def test_no_chat_stream_selected_warns_once_a_day_when_the_account_has_xchat(
+    chat_sandbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    caplog.set_level(logging.WARNING)
+    first = chat_run(sb, clock, ["dm_events"], xchat_check=True)
+    warned = [r for r in caplog.records if "no chat stream is selected" in r.message]
+    assert len(warned) == 1
+    probes = chat_requests(sb)
+    assert [(e["path"], e["query"]["max_results"]) for e in probes] == [
+        ("/2/chat/conversations", "1")
+    ]
+    day = first.final_state["bookmarks"]["chat_conversations"]["xchat_checked_on"]
+    sb.clear_log()
+    caplog.clear()
+    second = chat_run(sb, clock, ["dm_events"], state=first.final_state, xchat_check=True)
+    assert chat_requests(sb) == [] and not caplog.records
+    clock.advance(86_400)
+    chat_run(sb, clock, ["dm_events"], state=second.final_state, xchat_check=True)
+    assert len(chat_requests(sb)) == 1
+    sb.clear_log()
+    chat_run(sb, clock, ["dm_events"], xchat_check=False)
+    assert chat_requests(sb) == []
+    assert day == "1970-01-01" or day.startswith("20")
+
+
+def test_max_cost_usd_stops_before_a_chat_page_it_cannot_afford(chat_sandbox: Any) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    run = chat_run(sb, clock, CHAT_STREAMS, page_size=4, max_cost_usd=0.10)
+    assert 0 < len(run.ids("chat_events")) <= 10  # $0.01 each
+    rest = chat_run(sb, clock, CHAT_STREAMS, page_size=4, state=run.final_state)
+    assert sorted(run.ids("chat_events") + rest.ids("chat_events")) == sorted(all_chat_events(sb))
+
+
+def test_the_run_summary_counts_both_systems(chat_sandbox: Any, tmp_path: Any) -> None:
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    path = tmp_path / "summary.json"
+    run = chat_run(sb, clock, [*CHAT_STREAMS, "dm_events"], run_summary_path=str(path))
+    summary = json.loads(path.read_text())
+    legacy = {r["dm_conversation_id"] for r in run.records("dm_events")}
+    assert summary["systems"] == {
+        "legacy": {"conversations": len(legacy), "events": len(run.ids("dm_events"))},
+        "xchat": {"conversations": 5, "events": len(all_chat_events(sb))},
+    }
+    assert summary["resources"]["chat_events"] == len(all_chat_events(sb))
+
+
+def test_the_page_order_is_learned_from_sequence_ids() -> None:
+    def rows(*sequences: int) -> list[dict[str, Any]]:
+        return [{"id": f"u{s}", "sequence_id": str(s), "previous_id": None} for s in sequences]
+
+    state: dict[str, Any] = {"replication_key_id": "5"}
+    newest = ConversationRead(state, None)
+    assert [r["id"] for r in newest.admit(rows(9, 8, 7))] == ["u9", "u8", "u7"]
+    assert newest.order == NEWEST_FIRST and not newest.end_page(None, "t2")
+    assert state == {"replication_key_id": "5", "pass": {"cursor": "t2", "top_id": "9"}}
+    assert [r["id"] for r in newest.admit(rows(6, 5, 4))] == ["u6"]
+    assert newest.end_page("t2", "t3")  # reached the bookmark: done, whatever comes next
+    assert state == {"replication_key_id": "9"}  # at rest: no cursor, no pass
+
+    state = {"replication_key_id": "5", "cursor": "t1"}
+    oldest = ConversationRead(state, None)
+    assert [r["id"] for r in oldest.admit(rows(4, 5, 6))] == ["u6"]
+    assert oldest.order == OLDEST_FIRST and oldest.end_page("t1", None)
+    assert state == {"replication_key_id": "6", "cursor": "t1"}  # the next read starts here
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("replication_key_id", "12ab"),
+        ("pass", {"top_id": 7.5}),
+        ("pass", {"cursor": 3}),
+        ("cursor", 3),
+        ("updated_at", "yesterday"),
+    ],
+)
+def test_a_bad_chat_state_value_is_one_line_naming_its_key(key: str, value: object) -> None:
+    state = {
+        "bookmarks": {
+            "chat_events": {
+                "partitions": [{"context": {"conversation_id": "1-2"}, key: value}],
+            }
+        }
+    }
+    with pytest.raises(StateError, match=rf"bookmarks\.chat_events\.partitions\[0\]\.{key}"):
+        load_state(state)
+    with pytest.raises(StateError, match="xchat_checked_on"):
+        load_state({"bookmarks": {"chat_conversations": {"xchat_checked_on": "Monday"}}})
+
+
+@pytest.mark.parametrize(("new", "sizes"), [(3, ["10"]), (12, ["10", "100"])])
+def test_an_incremental_read_first_asks_for_a_few_events(
+    chat_sandbox: Any, new: int, sizes: list[str]
+) -> None:
+    """X bills every event a page returns: not a full page of old ones for a few new."""
+    clock = ManualClock()
+    sb = chat_sandbox(clock)
+    first = chat_run(sb, clock, CHAT_STREAMS)
+    busy = sb.xchat.conversations(sb.account.id)[-1].id
+    before = set(all_chat_events(sb))
+    clock.advance(60)
+    sb.xchat.add_messages(busy, new)
+    sb.clear_log()
+    run = chat_run(sb, clock, CHAT_STREAMS, state=first.final_state)
+    assert sorted(run.ids("chat_events")) == sorted(set(all_chat_events(sb)) - before)
+    assert [e["query"]["max_results"] for e in event_pages(sb)] == sizes
