@@ -123,11 +123,15 @@ def test_kills_lose_no_chat_event_and_re_read_at_most_a_page_each(
     re_emitted = len(emitted) - len(set(emitted))
     assert re_emitted <= kills * PAGE_SIZE, f"{re_emitted} events emitted again over {kills} kills"
     minimum = sum(-(-len(sandbox.xchat.events(c)) // PAGE_SIZE) for c in conversations)
-    pages = len(event_pages(sandbox))
+    requests = event_pages(sandbox)
+    pages = len([r for r in requests if r["status"] == 200])
     # Each kill costs at most the page it interrupted; oldest first, each run that reads a
     # conversation again starts on the last page it read.
     allowance = kills + (runs * len(conversations) if oldest_first else 0)
     assert pages <= minimum + allowance, (pages, minimum, kills, runs)
+    # A process started after a kill in a rate-limit wait cannot know the window is spent:
+    # its first request may be answered 429 (X's reset is whole seconds), at most twice a kill.
+    assert len(requests) - pages <= 2 * kills, (len(requests), pages, kills)
     print(
         f"\n{'oldest' if oldest_first else 'newest'} first: {kills} kills over {runs} runs, "
         f"{len(expected)} chat events, none missing, {re_emitted} emitted again; {pages} event "
