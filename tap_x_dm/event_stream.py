@@ -202,8 +202,6 @@ class DmEventStreamBase(XStream):
             row["source"] = "api"
         return row
 
-    # -- passes -------------------------------------------------------------------------
-
     def read_pass(self, context: Context | None, label: str) -> Iterable[dict[str, Any]]:
         """Run (or continue) this stream's or partition's pass; the bookmark moves at its end.
 
