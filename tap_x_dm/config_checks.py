@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_x_dm.chat.key_settings import key_problems
+from tap_x_dm.costs import WORST_PER_EVENT, CostLedger
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.passes import SKEW_MS, bookmark_id
 from tap_x_dm.settings import OAUTH1_SETTINGS, SECRET_SETTINGS
@@ -132,6 +133,10 @@ def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(token_problem)
     problems.extend(archive_problems(config))
     problems.extend(key_problems(config))
+    if not problems:
+        cap_problem = cost_cap_problem(config)
+        if cap_problem:
+            problems.append(cap_problem)
     if config.get("start_date"):
         try:
             parse_timestamp(str(config["start_date"]))
@@ -141,6 +146,24 @@ def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
                 f"2026-01-31T00:00:00Z (got {config['start_date']!r})."
             )
     return problems
+
+
+def cost_cap_problem(config: Mapping[str, Any]) -> str | None:
+    """A `max_cost_usd` below one event's worst case would stop every run before a page."""
+    cap = config.get("max_cost_usd")
+    if cap is None:
+        return None
+    prices = {k: v for k, v in (config.get("prices_usd") or {}).items() if v is not None}
+    ledger = CostLedger(prices)
+    kinds = set(WORST_PER_EVENT)
+    worst = max(ledger.per_event_worst(kinds, kind) for kind in ("dm_events", "chat_events"))
+    if float(cap) >= worst:
+        return None
+    return (
+        f"max_cost_usd {cap} is below what one event can cost with the users, post and media "
+        f"it may bring (${worst:.3f} at these prices): every run would stop before its first "
+        "page. Raise it, or remove it for no cap."
+    )
 
 
 def archive_problems(config: Mapping[str, Any]) -> list[str]:

@@ -343,8 +343,11 @@ def complete(
         state[BOOKMARK_ID_KEY] = str(progress.newest_id)
     if progress.ceiling_id is not None:
         # A catch-up pass read its new types up to the bookmark only: above it, what was read
-        # holds the old types alone, so the next pass reads down to the bookmark again.
-        state.pop(COVERED_KEY, None)
+        # holds the old types alone, so the next pass reads down to the bookmark again. Set,
+        # not removed: Meltano merges a failed run's state onto the last good one, which
+        # would bring the old value back.
+        if bookmark_id(state) is not None:
+            state[COVERED_KEY] = str(bookmark_id(state))
         return
     covered = [i for i in (progress.top_id, bookmark_id(state)) if i is not None]
     if state.get(COVERED_KEY) is not None:

@@ -54,6 +54,7 @@ from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.helpers import types
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams._state import StreamStateManager
 
 from tap_x_dm.surrogates import repaired
@@ -119,10 +120,21 @@ class LeanRecordMessages(Stream):
     def count_record(self) -> None:
         """Hook: one record of this stream is being written (the run summary counts them)."""
 
+    def _repaired_for_maps(self, record: types.Record) -> types.Record:
+        """Lone surrogates out before a stream map (`sha256(text)`) encodes the text."""
+        fixed, count = repaired(record)
+        writer = self._tap.message_writer
+        if count and isinstance(writer, LineWriter):
+            writer.replaced_surrogates += count
+            writer.repaired_records += 1
+        return t.cast("types.Record", fixed)
+
     def _write_record_message(self, record: types.Record) -> None:
         """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
         self.count_record()
         record = self._with_every_property(record)
+        if any(not isinstance(m, SameRecordTransform) for m in self.stream_maps):
+            record = self._repaired_for_maps(record)
         if not self._nothing_to_conform():
             super()._write_record_message(record)
             return

@@ -48,6 +48,19 @@ def test_an_odd_number_is_one_config_line_naming_the_setting_before_any_request(
     assert sandbox.request_log == []
 
 
+def test_a_cost_cap_below_one_events_worst_case_is_one_line_before_any_request(
+    sandbox_factory: Any,
+) -> None:
+    sandbox = sandbox_factory(rate_limit=10_000, events=5, conversations=2)
+    run = run_tap(sandbox, clock=ManualClock(), raise_errors=False, max_cost_usd=0.01)
+    assert str(run.error) == (
+        "max_cost_usd 0.01 is below what one event can cost with the users, post and media it "
+        "may bring ($0.035 at these prices): every run would stop before its first page. Raise "
+        "it, or remove it for no cap."
+    )
+    assert sandbox.request_log == []
+
+
 def test_an_infinite_number_given_in_process_is_refused_too(sandbox_factory: Any) -> None:
     sandbox = sandbox_factory(rate_limit=10_000, events=5, conversations=2)
     run = run_tap(

@@ -71,6 +71,28 @@ def test_api_texts_with_lone_surrogates_are_written_with_u_fffd_and_counted_once
     ]
 
 
+def test_the_readme_privacy_map_hashes_a_text_with_a_lone_surrogate_instead_of_crashing(
+    sandbox_factory: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=20, conversations=3)
+    cut = sandbox.add_events(1, text=CUT)[0]
+    maps = {
+        "dm_events": {
+            "text": "__NULL__",
+            "text_sha256": "sha256(record.get('text') or '')",
+        }
+    }
+
+    writer = run_with_line_writer(sandbox, clock, stream_maps=maps)
+
+    rows = {r["id"]: r for r in writer.records("dm_events")}
+    expected = hashlib.sha256("cut in the middle of an emoji \ufffd".encode()).hexdigest()
+    assert rows[cut["id"]]["text_sha256"] == expected
+    assert "text" not in rows[cut["id"]]
+    assert [m for m in caplog.messages if m.startswith("Replaced 1 lone surrogate(s)")]
+
+
 def test_archive_texts_with_lone_surrogate_escapes_are_written_with_u_fffd(
     sandbox: Any, clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
