@@ -334,7 +334,7 @@ def test_meltano_knows_every_flag_the_readme_gives_it() -> None:
     for words in readme_commands():
         if Path(words[0]).name != "meltano" or not flags(words):
             continue
-        sub = [w for w in words[1:3] if w in {"run", "invoke", "config", "set", "install"}]
+        sub = [w for w in words[1:3] if w in {"run", "invoke", "config", "set", "install", "add"}]
         mine = words
         if "invoke" in sub:  # after the plugin, the flags are the plugin's own
             plugin = next(w for w in words[2:] if not w.startswith("-"))
