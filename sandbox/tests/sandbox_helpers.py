@@ -109,3 +109,12 @@ def walk(
         if not next_token:
             return pages
         params["pagination_token"] = next_token
+
+
+RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
+
+
+def rate(response: requests.Response) -> tuple[int, int, int]:
+    """An answer's `x-rate-limit-*` headers: limit, remaining, reset."""
+    limit, remaining, reset = (int(response.headers[h]) for h in RATE_HEADERS)
+    return limit, remaining, reset

@@ -5,15 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-import requests
 
-from sandbox_helpers import OpenAPI, example, get, pinned_clock
+from sandbox_helpers import RATE_HEADERS, OpenAPI, example, get, pinned_clock, rate
 from tap_x_dm_sandbox import Sandbox
 from tap_x_dm_sandbox.clock import ManualClock
 from tap_x_dm_sandbox.fixtures import SandboxFactory
 from tap_x_dm_sandbox.limits import RateLimiter
-
-RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
 
 
 def list_paths(sb: Sandbox) -> list[str]:
@@ -27,11 +24,6 @@ def list_paths(sb: Sandbox) -> list[str]:
         f"/2/dm_conversations/{group}/dm_events",
         f"/2/dm_conversations/with/{other}/dm_events",
     ]
-
-
-def rate(response: requests.Response) -> tuple[int, int, int]:
-    limit, remaining, reset = (int(response.headers[h]) for h in RATE_HEADERS)
-    return limit, remaining, reset
 
 
 @pytest.fixture

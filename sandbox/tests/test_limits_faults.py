@@ -8,39 +8,16 @@ import time
 import pytest
 import requests
 
-from sandbox_helpers import example, get, pinned_clock
+from sandbox_helpers import RATE_HEADERS, example, get, pinned_clock, rate
 from tap_x_dm_sandbox import Sandbox
 from tap_x_dm_sandbox.clock import ManualClock
 from tap_x_dm_sandbox.faults import EveryK, FaultInjector
 from tap_x_dm_sandbox.fixtures import SandboxFactory
 
-RATE_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
-
-
-def list_paths(sb: Sandbox) -> list[str]:
-    account = sb.account.id
-    convs = sb.dataset.conversations_of(account)
-    group = next(c for c in convs if "-" not in c)
-    one_to_one = next(c for c in convs if "-" in c)
-    other = next(u for u in one_to_one.split("-") if u != account)
-    return [
-        "/2/dm_events",
-        f"/2/dm_conversations/{group}/dm_events",
-        f"/2/dm_conversations/with/{other}/dm_events",
-    ]
-
-
-def rate(response: requests.Response) -> tuple[int, int, int]:
-    limit, remaining, reset = (int(response.headers[h]) for h in RATE_HEADERS)
-    return limit, remaining, reset
-
 
 @pytest.fixture
 def clock() -> ManualClock:
     return pinned_clock()
-
-
-# -- the limiter itself ----------------------------------------------------------------------
 
 
 @pytest.fixture

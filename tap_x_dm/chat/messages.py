@@ -17,11 +17,11 @@ their kind pointing at their targets; the warehouse models apply them.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from tap_x_dm.chat.crypto import Opened
+from tap_x_dm.times import x_time_text
 
 STATUSES = (
     "ok",
@@ -98,8 +98,7 @@ def _created_at(event: Mapping[str, Any], opened: Mapping[str, Any] | None) -> s
     msec = event.get("created_at_msec") or (opened or {}).get("created_at_msec")
     if msec is None:
         return None
-    moment = dt.datetime.fromtimestamp(int(msec) / 1000, tz=dt.timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return x_time_text(int(msec))
 
 
 def _kind(opened: Mapping[str, Any]) -> str:

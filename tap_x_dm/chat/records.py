@@ -9,13 +9,13 @@ X's OpenAPI 2.166 and 2.167 name some Chat fields differently (`created_at_msec`
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from tap_x_dm.chat.envelope import Envelope
 from tap_x_dm.ids import canonical_conversation_id
+from tap_x_dm.times import x_time_text
 
 VOCABULARIES = ("2.167", "2.166")
 _COMMON_CONVERSATION_FIELDS = (
@@ -87,13 +87,6 @@ def dm_conversation_id(conversation_id: str) -> str | None:
     return canonical_conversation_id(pair) if pair.count("-") == 1 else None
 
 
-def iso_from_ms(value: str | int) -> str:
-    """Epoch milliseconds (2.166's `created_at_msec`) as RFC 3339 with milliseconds."""
-    ms = int(value)
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
 def conversation_record(row: Mapping[str, Any], account_id: str) -> dict[str, Any]:
     """A `chat_conversations` record."""
     ttl = row.get("message_ttl_ms", row.get("message_ttl_msec"))
@@ -119,7 +112,7 @@ def event_record(
     """A `chat_events` record (with `encoded_event` and the signature under `ciphertext`)."""
     created = row.get("created_at")
     if created is None and row.get("created_at_msec") is not None:
-        created = iso_from_ms(row["created_at_msec"])
+        created = x_time_text(int(row["created_at_msec"]))
     conversation_id = str(row.get("conversation_id") or "")
     record: dict[str, Any] = {
         "account_id": account_id,
