@@ -101,9 +101,9 @@ def cli_sandbox(*flags: str) -> Iterator[CliSandbox]:
 
 def tap_params() -> dict[str, str]:
     """The query the tap sends on `/2/dm_events` with default settings (first page)."""
-    from tap_x_dm.event_stream import DM_EVENT_FIELDS
-    from tap_x_dm.includes import EXPANSION_STREAMS
-    from tap_x_dm.settings import CONFIG_SCHEMA
+    from tap_x_dm.objects.includes import EXPANSION_STREAMS
+    from tap_x_dm.settings.config_schema import CONFIG_SCHEMA
+    from tap_x_dm.sync.event_stream import DM_EVENT_FIELDS
 
     props = CONFIG_SCHEMA["properties"]
     return {

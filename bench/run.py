@@ -101,7 +101,7 @@ def records_by_stream(path: Path) -> dict[str, int]:
 
 def requests_and_billing() -> None:
     """Full sync, then incremental runs with k new events (an in-process sandbox)."""
-    from tap_x_dm.includes import references_of
+    from tap_x_dm.objects.includes import references_of
     from tap_x_dm_sandbox import ManualClock, Sandbox, SandboxConfig
     from tap_x_dm_sandbox.billing import usd
 
@@ -204,7 +204,7 @@ def rate_limit_windows(limit: int = 5, window: float = 3.0, events: int = 1_400)
         usage, _ = tap.run(keep_output=True)
         pages = sum(1 for entry in sb.request_log if entry["endpoint"] == "dm_events")
         refused = sum(1 for entry in sb.request_log if entry["status"] == 429)
-    from tap_x_dm.ratelimit import RESET_MARGIN_SECONDS
+    from tap_x_dm.api.ratelimit import RESET_MARGIN_SECONDS
 
     waits = math.ceil(pages / limit) - 1
     bound = waits * window

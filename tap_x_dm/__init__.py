@@ -17,7 +17,7 @@ def main() -> None:
     """
     gc.disable()
     try:
-        from tap_x_dm.log_lines import quiet_sdk_lines
+        from tap_x_dm.run.log_lines import quiet_sdk_lines
         from tap_x_dm.tap import TapXDM
     finally:
         gc.freeze()

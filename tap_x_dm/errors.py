@@ -28,7 +28,7 @@ class XAPIError(TapXDMError, FatalAPIError):
         status: The HTTP status, when there was an answer.
         parameters: The request parameters X named as invalid (`errors[].parameters`).
         problem: The last segment of X's problem `type` (`usage-capped`), or what a token
-            refresh's failure meant (`refresh-rejected`): `tap_x_dm.run_summary` tells
+            refresh's failure meant (`refresh-rejected`): `tap_x_dm.run.summary` tells
             from it who must act.
     """
 

@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from functools import cached_property
 from typing import Any
 
-from tap_x_dm.authenticator import XAuthenticator, build_signer
+from tap_x_dm.api.costs import CostLedger
+from tap_x_dm.api.ratelimit import RateBudget
+from tap_x_dm.api.vocabulary import AskedVocabulary
+from tap_x_dm.auth.authenticator import XAuthenticator, build_signer
 from tap_x_dm.clock import Clock
-from tap_x_dm.costs import CostLedger
 from tap_x_dm.errors import ConfigError, StopRunError
 from tap_x_dm.ids import is_one_to_one
-from tap_x_dm.ratelimit import RateBudget
-from tap_x_dm.routing import ConversationRouter
-from tap_x_dm.run_summary import RunTally
-from tap_x_dm.state import StateError
-from tap_x_dm.target import check_target
+from tap_x_dm.run.summary import RunTally
+from tap_x_dm.run.target import check_target
+from tap_x_dm.state.loading import StateError
+from tap_x_dm.sync.routing import ConversationRouter
 from tap_x_dm.times import parse_timestamp
-from tap_x_dm.vocabulary import AskedVocabulary
 
 
 class Account:

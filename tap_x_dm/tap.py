@@ -16,29 +16,29 @@ from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
-from tap_x_dm import run_summary
-from tap_x_dm import state as tap_state
-from tap_x_dm.archive_import import ArchiveImport
+from tap_x_dm.api.client import AuthenticatedUserStream
+from tap_x_dm.api.vocabulary import STATE_KEY as VOCABULARY_KEY
 from tap_x_dm.chat import chat_streams, warn_if_unselected
-from tap_x_dm.client import AuthenticatedUserStream
 from tap_x_dm.clock import Clock, SystemClock
-from tap_x_dm.config_checks import (
+from tap_x_dm.errors import StopRunError, TapXDMError
+from tap_x_dm.objects.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
+from tap_x_dm.run import summary as run_summary
+from tap_x_dm.run.lock import account_run_lock, prepare_lock_dir
+from tap_x_dm.run.target import TargetGoneError, check_target, silence_stdout
+from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap, cli_setting
+from tap_x_dm.services import Account, RunServices
+from tap_x_dm.settings.checks import (
     config_file_problem,
     cross_setting_problems,
     redact_secret_errors,
     unknown_setting_lines,
 )
-from tap_x_dm.errors import StopRunError, TapXDMError
-from tap_x_dm.event_stream import DmEventStreamBase
-from tap_x_dm.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
-from tap_x_dm.preflight import future_start_date_problem
-from tap_x_dm.runlock import account_run_lock, prepare_lock_dir
-from tap_x_dm.sdk_adapter import LineWriter, RunScopedTap, cli_setting
-from tap_x_dm.services import Account, RunServices
-from tap_x_dm.settings import CONFIG_SCHEMA
-from tap_x_dm.streams import ConversationEventsStream, DmEventsStream
-from tap_x_dm.target import TargetGoneError, check_target, silence_stdout
-from tap_x_dm.vocabulary import STATE_KEY as VOCABULARY_KEY
+from tap_x_dm.settings.config_schema import CONFIG_SCHEMA
+from tap_x_dm.settings.preflight import future_start_date_problem
+from tap_x_dm.state import loading as tap_state
+from tap_x_dm.sync.archive_import import ArchiveImport
+from tap_x_dm.sync.event_stream import DmEventStreamBase
+from tap_x_dm.sync.streams import ConversationEventsStream, DmEventsStream
 
 #: The setting `invoke` reads before a Tap exists, and its environment variable's prefix.
 _SUMMARY = ("run_summary_path", "TAP_X_DM_")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tap_x_dm.tokenstore import StoredTokens, TokenStore
+from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore
 from tests.conftest import TapRun
 
 TOKEN_PATH = "/2/oauth2/token"

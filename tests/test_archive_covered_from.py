@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.archive_import import FILES_KEY, FIRST_RUN_SQL, min_id_at, time_ms
 from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.sync.archive_import import FILES_KEY, FIRST_RUN_SQL, min_id_at, time_ms
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_sandbox import archive_events, archive_from_sandbox, event_key
 from tests.conftest import run_tap

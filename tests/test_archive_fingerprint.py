@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tap_x_dm.archive import XArchive
-from tap_x_dm.archive_import import FILES_KEY, TIMES_KEY
+from tap_x_dm.sync.archive_import import FILES_KEY, TIMES_KEY
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_builder import ACCOUNT_ID
 from tests.archive_support import EXPECTED, standard

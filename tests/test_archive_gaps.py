@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm import state as tap_state
-from tap_x_dm.archive_gaps import MAX_GAPS, Gap, load_gaps, merged, min_id_at, record_gap
-from tap_x_dm.archive_import import FILES_KEY, ArchiveImport, ImportedRanges, record_api_gap
 from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.passes import PassProgress
+from tap_x_dm.state import loading as tap_state
+from tap_x_dm.sync.api_gaps import MAX_GAPS, Gap, load_gaps, merged, min_id_at, record_gap
+from tap_x_dm.sync.archive_import import FILES_KEY, ArchiveImport, ImportedRanges, record_api_gap
+from tap_x_dm.sync.passes import PassProgress
 from tap_x_dm_sandbox import ManualClock
 from tap_x_dm_sandbox.jsonfile import from_json, to_json
 from tests.archive_sandbox import archive_from_sandbox, assert_one_row_per_event, event_key, table

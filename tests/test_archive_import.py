@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tap_x_dm.archive import is_derived_id
-from tap_x_dm.archive_gaps import api_floor_id
-from tap_x_dm.archive_import import FILES_KEY, TIMES_KEY
+from tap_x_dm.sync.api_gaps import api_floor_id
+from tap_x_dm.sync.archive_import import FILES_KEY, TIMES_KEY
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_sandbox import (
     OWN_JOIN_AT,

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_x_dm import state as tap_state
 from tap_x_dm.archive import ArchiveAccountError, ArchiveError, ArchiveFormatError, open_archive
-from tap_x_dm.archive_gaps import api_floor_id
-from tap_x_dm.archive_import import (
+from tap_x_dm.errors import ConfigError
+from tap_x_dm.state import loading as tap_state
+from tap_x_dm.sync.api_gaps import api_floor_id
+from tap_x_dm.sync.archive_import import (
     FILES_KEY,
     FIRST_RUN_SQL,
     ArchiveImport,
@@ -21,8 +22,7 @@ from tap_x_dm.archive_import import (
     record_coverage,
     time_ms,
 )
-from tap_x_dm.errors import ConfigError
-from tap_x_dm.passes import PassProgress
+from tap_x_dm.sync.passes import PassProgress
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_builder import ACCOUNT_ID, ArchiveBuilder, Conversation, message

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm import tokenstore
-from tap_x_dm.config_checks import cross_setting_problems
+from tap_x_dm.auth import tokenstore
+from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore, TokenStoreError
+from tap_x_dm.settings.checks import cross_setting_problems
 from tap_x_dm.tap import TapXDM
-from tap_x_dm.tokenstore import StoredTokens, TokenStore, TokenStoreError
 from tap_x_dm_sandbox import ManualClock
 from tests.auth_support import oauth1_config, read_store, refresh_config, token_requests
 from tests.conftest import run_tap

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.tokenstore import StoredTokens, TokenStore
+from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore
 from tap_x_dm_sandbox import ManualClock
 from tests.auth_support import (
     TOKEN_PATH,
@@ -353,7 +353,7 @@ def test_a_short_token_lifetime_is_refreshed_once_per_lifetime_not_per_request(
     # (five /2/dm_events requests each): about 95 s, so two tokens. A fixed 300 s margin
     # (share None: the rule before) refreshed twice per request, 42 times for 21 requests.
     if share is None:
-        monkeypatch.setattr("tap_x_dm.refreshing.REFRESH_MARGIN_SHARE", 1e9)
+        monkeypatch.setattr("tap_x_dm.auth.refreshing.REFRESH_MARGIN_SHARE", 1e9)
     sandbox = sandbox_factory(clock=clock, rate_limit=5, rate_window=30.0, token_ttl=60)
     config = refresh_config(sandbox, tmp_path / "tokens.json", with_access_token=False)
 

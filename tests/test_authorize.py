@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from tap_x_dm.authorize import main
-from tap_x_dm.tokenstore import TokenStore
+from tap_x_dm.auth.authorize import main
+from tap_x_dm.auth.tokenstore import TokenStore
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 
@@ -323,7 +323,7 @@ def test_the_console_command_in_headless_mode_prints_no_secret(
     secret = sandbox.auth.confidential_client_secret
     env = {**os.environ, "TAP_X_DM_CLIENT_SECRET": secret, "TAP_X_DM_LOGLEVEL": "DEBUG"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tap_x_dm.authorize", *argv],
+        [sys.executable, "-m", "tap_x_dm.auth.authorize", *argv],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

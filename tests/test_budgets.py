@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.ratelimit import RateBudget
+from tap_x_dm.api.ratelimit import RateBudget
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 

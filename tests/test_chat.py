@@ -11,8 +11,8 @@ import requests
 
 from tap_x_dm.chat.envelope import read_envelope
 from tap_x_dm.chat.reading import NEWEST_FIRST, OLDEST_FIRST, ConversationRead
-from tap_x_dm.state import StateError
-from tap_x_dm.state import load as load_state
+from tap_x_dm.state.loading import StateError
+from tap_x_dm.state.loading import load as load_state
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox
 from tests.chat_support import (

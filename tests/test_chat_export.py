@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from tap_x_dm import authorize
+from tap_x_dm.auth import authorize
 from tap_x_dm.chat import export
 from tap_x_dm_sandbox.xchat_backup import WrongPinError
 from tests.chat_support import chat_sandbox, xchat_cache

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from tap_x_dm.auth.tokenstore import TokenStore
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.tokenstore import TokenStore
 
 SECRET = "SECRET-token-value-0123456789"
 

@@ -7,7 +7,7 @@ import atexit
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.settings import DEFAULT_TWEET_FIELDS
+from tap_x_dm.settings.config_schema import DEFAULT_TWEET_FIELDS
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import Sandbox, SandboxConfig
 

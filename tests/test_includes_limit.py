@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_x_dm import includes
+from tap_x_dm.objects import includes
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import CollectingWriter

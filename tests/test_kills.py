@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
+from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.tokenstore import StoredTokens, TokenStore
 
 pytestmark = pytest.mark.slow
 

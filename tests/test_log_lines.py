@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.log_lines import quiet_sdk_lines
+from tap_x_dm.run.log_lines import quiet_sdk_lines
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap, tap_config

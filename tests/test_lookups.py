@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.includes import references_of
-from tap_x_dm.lookups import LOADED_KEY, LoadedIds, UsersLookupStream, max_ids_per_request
-from tap_x_dm.state import StateError, load
+from tap_x_dm.objects.includes import references_of
+from tap_x_dm.objects.lookups import LOADED_KEY, LoadedIds, UsersLookupStream, max_ids_per_request
+from tap_x_dm.state.loading import StateError, load
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import Killed, dm_requests, run_tap, tap_config

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.lookups import PENDING_KEY
+from tap_x_dm.objects.lookups import PENDING_KEY
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 from tests.test_bad_input import assert_one_line, error_lines, tap

@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS
-from tap_x_dm.passes import (
+from tap_x_dm.sync.passes import (
     SKEW_MS,
     NewestFirstPass,
     PassProgress,

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from tap_x_dm.ratelimit import endpoint_of
+from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 

@@ -301,8 +301,8 @@ def test_a_partition_completes_only_if_the_pass_read_below_what_it_had_not_read(
     """A pass that ended above a partition's `read_below_id` (its list ran out a day later,
     past the 30 days) leaves that partition to its own endpoint, progress kept."""
     from tap_x_dm.ids import TWEPOCH_MS
-    from tap_x_dm.passes import PassProgress
-    from tap_x_dm.routing import ConversationRouter
+    from tap_x_dm.sync.passes import PassProgress
+    from tap_x_dm.sync.routing import ConversationRouter
 
     day_ms = 86_400_000
     now = [1_796_000_000_000]
@@ -344,7 +344,7 @@ def test_a_partition_completes_only_if_the_pass_read_below_what_it_had_not_read(
 
 def test_top_id_trusts_x_s_date_when_the_tap_s_clock_runs_ahead(sandbox_factory: Any) -> None:
     """`read_below_id` never claims events X has not minted yet, whichever clock is behind."""
-    from tap_x_dm.passes import top_id_at
+    from tap_x_dm.sync.passes import top_id_at
 
     x_clock = ManualClock(1_796_000_000.0)
     sandbox = sandbox_factory(clock=x_clock, rate_limit=10_000)

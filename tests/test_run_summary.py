@@ -24,10 +24,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tap_x_dm.auth.signers import AuthError
 from tap_x_dm.clock import SystemClock
 from tap_x_dm.errors import StopRunError, XAPIError
-from tap_x_dm.run_summary import SCHEMA_RESOURCE, RunSummary, status_of
-from tap_x_dm.signers import AuthError
+from tap_x_dm.run.summary import SCHEMA_RESOURCE, RunSummary, status_of
 from tap_x_dm_sandbox import ManualClock
 from tests.auth_support import refresh_config
 from tests.conftest import RUN_LOCK_DIR, Killed, run_tap

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.runlock import RunLockedError, account_run_lock, default_lock_dir, lock_name
+from tap_x_dm.run.lock import RunLockedError, account_run_lock, default_lock_dir, lock_name
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 

@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tap_x_dm import state as tap_state
-from tap_x_dm.state import STATE_VERSION, StateError, load
+from tap_x_dm.state import loading as tap_state
+from tap_x_dm.state.loading import STATE_VERSION, StateError, load
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, run_tap
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm import state as tap_state
+from tap_x_dm.state import loading as tap_state
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_sandbox import archive_from_sandbox
 from tests.conftest import run_tap

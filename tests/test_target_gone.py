@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from tap_x_dm.clock import SystemClock
+from tap_x_dm.run.target import TargetGoneError
 from tap_x_dm.sdk_adapter import LineWriter
 from tap_x_dm.tap import TapXDM
-from tap_x_dm.target import TargetGoneError
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, tap_config
 from tests.test_bad_input import error_lines

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
+from tap_x_dm.api.network import cause_of, failure_line
 from tap_x_dm.clock import SystemClock
-from tap_x_dm.network import cause_of, failure_line
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import run_tap
 from tests.test_bad_input import assert_one_line, error_lines, tap

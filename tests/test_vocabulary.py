@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.state import StateError
-from tap_x_dm.state import load as load_state
+from tap_x_dm.api.vocabulary import in_2167_names, shipped_names
+from tap_x_dm.state.loading import StateError
+from tap_x_dm.state.loading import load as load_state
 from tap_x_dm.tap import TapXDM
-from tap_x_dm.vocabulary import in_2167_names, shipped_names
 from tap_x_dm_sandbox import ManualClock
 from tap_x_dm_sandbox.spec import parameter_values
 from tests.conftest import run_tap, tap_config

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
+from tap_x_dm.api.client import XStream
+from tap_x_dm.api.pagination import NewestFirstPaginator
 from tap_x_dm.chat.reading import UPDATED_KEY
 from tap_x_dm.chat.records import CONVERSATION_FIELDS, conversation_record
 from tap_x_dm.chat.schemas import CHAT_CONVERSATIONS
-from tap_x_dm.client import XStream
 from tap_x_dm.errors import StopRunError, XAPIError
-from tap_x_dm.pagination import NewestFirstPaginator
 from tap_x_dm.sdk_adapter import (
     MarkerlessStateManager,
     OptInStream,

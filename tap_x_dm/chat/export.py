@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 import requests
 
-from tap_x_dm.authenticator import build_signer
+from tap_x_dm.auth.authenticator import build_signer
 from tap_x_dm.chat import crypto
 from tap_x_dm.chat.key_settings import BLOB_SETTING, VERSION_SETTING
 from tap_x_dm.clock import SystemClock

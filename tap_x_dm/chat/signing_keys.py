@@ -16,8 +16,8 @@ from typing import Any
 
 from typing_extensions import override
 
-from tap_x_dm.client import XStream
-from tap_x_dm.costs import PRICES_USD
+from tap_x_dm.api.client import XStream
+from tap_x_dm.api.costs import PRICES_USD
 from tap_x_dm.errors import XAPIError
 
 if t.TYPE_CHECKING:

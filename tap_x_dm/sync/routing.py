@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_x_dm.ids import canonical_conversation_id, snowflake_ms
-from tap_x_dm.passes import (
+from tap_x_dm.sync.passes import (
     ARRIVALS_KEY,
     FIRST_PAGE_SLACK,
     IN_FLIGHT_KEY,

@@ -12,9 +12,9 @@ import typing as t
 from tap_x_dm.ids import snowflake_ms
 
 if t.TYPE_CHECKING:
-    from tap_x_dm.costs import CostLedger
-    from tap_x_dm.passes import PassProgress
-    from tap_x_dm.ratelimit import Window
+    from tap_x_dm.api.costs import CostLedger
+    from tap_x_dm.api.ratelimit import Window
+    from tap_x_dm.sync.passes import PassProgress
 
 DAY_MS = 86_400_000
 #: X's current DM limit, used only where no response has told the tap its window yet.

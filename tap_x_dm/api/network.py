@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import XAPIError
-from tap_x_dm.ratelimit import endpoint_of
 
 #: Tries of a request whose address refuses, does not resolve, or fails TLS.
 UNREACHABLE_TRIES = 2

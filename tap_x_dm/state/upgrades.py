@@ -1,4 +1,4 @@
-"""Upgrades of every earlier state shape to the current one (see `tap_x_dm.state`).
+"""Upgrades of every earlier state shape to the current one (see `tap_x_dm.state.loading`).
 
 Upgrades run before the schema check: they move what they recognise and leave
 any other value where it lands, for the check to name.
@@ -138,7 +138,7 @@ def _feed_marks(state: Mapping[str, Any]) -> dict[str, str]:
     """Version 3's `routed_by` of the passes feeding partitions now, and version 4's for them.
 
     Version 3 marked a fed partition with the feeding pass's number, `top_id` and pages
-    read; version 4 with its `top_id` and cursor (`tap_x_dm.routing.feed_mark`).
+    read; version 4 with its `top_id` and cursor (`tap_x_dm.sync.routing.feed_mark`).
     """
     marks = {}
     bookmarks = state.get("bookmarks")

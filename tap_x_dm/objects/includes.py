@@ -23,9 +23,10 @@ from typing import Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 
-from tap_x_dm.conform import KnownProperties, WarnOnce
+from tap_x_dm.api.conform import KnownProperties, WarnOnce
+from tap_x_dm.api.vocabulary import shipped_names
 from tap_x_dm.errors import StopRunError
-from tap_x_dm.lookups import (
+from tap_x_dm.objects.lookups import (
     PENDING_KEY,
     LoadedIds,
     ObjectLookupStream,
@@ -36,14 +37,13 @@ from tap_x_dm.lookups import (
 )
 from tap_x_dm.schemas import X_SCHEMAS, parameter_values
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
-from tap_x_dm.vocabulary import shipped_names
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_x_dm.api.vocabulary import AskedVocabulary
     from tap_x_dm.services import RunServices
-    from tap_x_dm.vocabulary import AskedVocabulary
 
 #: Keys each object stream remembers to write an object once; past this many it starts
 #: afresh, so memory stays flat however long the run (an object may then be written
@@ -332,7 +332,7 @@ class IncludesWriter:
         """The kinds a page may return and X bills.
 
         Those selected and, in 2.167 names, the senders and linked posts every page
-        expands (`tap_x_dm.vocabulary`).
+        expands (`tap_x_dm.api.vocabulary`).
         """
         forced = self._vocabulary.billed_kinds() if self._vocabulary is not None else set()
         return self.selected_kinds() | forced

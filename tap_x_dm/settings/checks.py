@@ -18,13 +18,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tap_x_dm.api.costs import WORST_PER_EVENT, CostLedger
+from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.chat.key_settings import key_problems
-from tap_x_dm.costs import WORST_PER_EVENT, CostLedger
 from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.passes import SKEW_MS, bookmark_id
-from tap_x_dm.settings import OAUTH1_SETTINGS, SECRET_SETTINGS
+from tap_x_dm.settings.config_schema import OAUTH1_SETTINGS, SECRET_SETTINGS
+from tap_x_dm.sync.passes import SKEW_MS, bookmark_id
 from tap_x_dm.times import parse_timestamp
-from tap_x_dm.urls import transport_problem
 
 
 def text_setting(config: Mapping[str, Any], name: str) -> str:
@@ -202,7 +202,7 @@ def api_covered_from_problem(
     would skip the archive's events for good; too late, archive rows would replace
     the API's and double its joins and leaves.
     """
-    from tap_x_dm.archive_import import FIRST_RUN_SQL, time_ms
+    from tap_x_dm.sync.archive_import import FIRST_RUN_SQL, time_ms
 
     fix = f"set it to the created_at of the oldest API row in dm_events ({FIRST_RUN_SQL})"
     given_ms = time_ms(given)

@@ -6,7 +6,8 @@ and when X's list ends first (its last page has no `next_token`, and no event at
 below the bookmark came), the events between the bookmark and the oldest event X
 served are lost from the API. An empty list says nothing (a quiet conversation, or one
 X does not know): no gap. The partition's state records them as `dm_events` does
-(`archive.api_missing_ids`, `tap_x_dm.archive_gaps`), with the same warning: the X archive has them.
+(`archive.api_missing_ids`, `tap_x_dm.sync.api_gaps`), with the same warning: the X
+archive has them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from tap_x_dm.archive_gaps import Gap, load_gaps, merged, min_id_at, save_gaps
 from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.passes import PassProgress
+from tap_x_dm.sync.api_gaps import Gap, load_gaps, merged, min_id_at, save_gaps
+from tap_x_dm.sync.passes import PassProgress
 
 
 def _day(event_id: int) -> str:

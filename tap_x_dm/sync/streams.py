@@ -10,31 +10,31 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from tap_x_dm.archive_import import ArchiveImport, record_api_gap, record_coverage
+from tap_x_dm.api.pagination import NewestFirstPaginator
+from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XNotFoundError
-from tap_x_dm.event_stream import DmEventStreamBase
-from tap_x_dm.forecast import first_runs_line
-from tap_x_dm.history_gaps import HistoryWatch
 from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id, snowflake_ms
-from tap_x_dm.missing import MissingResources, not_found_error
-from tap_x_dm.pagination import NewestFirstPaginator
-from tap_x_dm.passes import (
+from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
+from tap_x_dm.sync.archive_import import ArchiveImport, record_api_gap, record_coverage
+from tap_x_dm.sync.event_stream import DmEventStreamBase
+from tap_x_dm.sync.forecast import first_runs_line
+from tap_x_dm.sync.history_gaps import HistoryWatch
+from tap_x_dm.sync.missing import MissingResources, not_found_error
+from tap_x_dm.sync.passes import (
     PassProgress,
     bookmark_id,
     covered_id,
     first_page_size,
     remember_arrivals,
 )
-from tap_x_dm.ratelimit import endpoint_of
-from tap_x_dm.routing import ROUTING_STATE_KEY, Feed
-from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
+from tap_x_dm.sync.routing import ROUTING_STATE_KEY, Feed
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-    from tap_x_dm.includes import IncludesWriter
+    from tap_x_dm.objects.includes import IncludesWriter
     from tap_x_dm.services import RunServices
 
 #: State key of `dm_event_ids` asked for: `{event id: "fetched" | "not_found"}` (X said 404;
@@ -154,7 +154,7 @@ class DmEventsStream(DmEventStreamBase):
 
     @contextlib.contextmanager
     def feeding_partitions(self, progress: PassProgress) -> Iterator[Feed]:
-        """The main pass feeds the conversation partitions routed to it (`tap_x_dm.routing`)."""
+        """The main pass feeds the conversation partitions routed to it (`sync.routing`)."""
         routing = self.services.routing
         try:
             yield routing.begin(self.name, progress)
@@ -195,7 +195,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
     A participant id is read through `/with/:participant_id/` but partitioned by
     its one-to-one conversation id, so the same conversation configured both
     ways is read once and keeps one bookmark. A partition whose bookmark an
-    account-wide pass reaches is read from that pass's pages (`tap_x_dm.routing`).
+    account-wide pass reaches is read from that pass's pages (`tap_x_dm.sync.routing`).
     """
 
     name = "conversation_events"
@@ -353,7 +353,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         super()._end_page()
 
     def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
-        """Record what the conversation endpoint no longer serves (`tap_x_dm.history_gaps`)."""
+        """Record what the conversation endpoint no longer serves (`tap_x_dm.sync.history_gaps`)."""
         if self._via_dm_events:
             return
         start = self.services.start_date

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tap_x_dm.auth.signers import AUTH_SCOPES
+from tap_x_dm.auth.token_endpoint import token_url_for
+from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.errors import TapXDMError
-from tap_x_dm.signers import AUTH_SCOPES
-from tap_x_dm.token_endpoint import token_url_for
-from tap_x_dm.urls import transport_problem
 
 DEFAULT_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
 DEFAULT_API_URL = "https://api.x.com"

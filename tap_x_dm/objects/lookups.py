@@ -28,7 +28,7 @@ from typing import Any
 
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_x_dm.client import XStream
+from tap_x_dm.api.client import XStream
 from tap_x_dm.schemas import X_SCHEMAS
 
 if t.TYPE_CHECKING:

@@ -18,8 +18,13 @@ from urllib.parse import parse_qsl, urlsplit
 from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from tap_x_dm.authorize_settings import CALLBACK_HOST, CALLBACK_PATH, AuthorizeError, AuthSettings
-from tap_x_dm.urls import loopback_http_allowed
+from tap_x_dm.auth.authorize_settings import (
+    CALLBACK_HOST,
+    CALLBACK_PATH,
+    AuthorizeError,
+    AuthSettings,
+)
+from tap_x_dm.auth.urls import loopback_http_allowed
 
 #: RFC 7636 allows 43-128 characters; the longest verifier is the hardest to guess.
 CODE_VERIFIER_LENGTH = 128

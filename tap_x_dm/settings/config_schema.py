@@ -15,7 +15,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from tap_x_dm.costs import PRICES_USD
+from tap_x_dm.api.costs import PRICES_USD
 from tap_x_dm.schemas import event_types, parameter_values
 
 EVENT_TYPES = event_types()

@@ -16,10 +16,10 @@ Version history (the schema and docs/state.md document the current shape):
   and `routed_by`. (Version 3 only added keys to version 2.)
 * 4 (after 0.3): the same facts in fewer keys (`state_upgrades._upgrade_3_to_4`).
 
-Issue 21 added the top-level `vocabulary` (`tap_x_dm.vocabulary`), only while X takes
+Issue 21 added the top-level `vocabulary` (`tap_x_dm.api.vocabulary`), only while X takes
 OpenAPI 2.167 names and not 2.166 ones: `{"asks": "2.167", "decided_on": "2026-12-06"}`;
 absent means 2.166 names. Conversation partitions may hold `archive.api_missing_ids`
-(`tap_x_dm.history_gaps`).
+(`tap_x_dm.sync.history_gaps`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import jsonschema
 
 from tap_x_dm.errors import TapXDMError
 from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.state_upgrades import pass_states, upgrade
+from tap_x_dm.state.upgrades import pass_states, upgrade
 from tap_x_dm.times import parse_timestamp
 
 STATE_VERSION = 4

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from tap_x_dm.ratelimit import RateBudget, endpoint_of
-from tap_x_dm.signers import BearerToken, OAuth1Signer, Signer
+from tap_x_dm.api.ratelimit import RateBudget, endpoint_of
+from tap_x_dm.auth.signers import BearerToken, OAuth1Signer, Signer
 
 if t.TYPE_CHECKING:
     from tap_x_dm.clock import Clock
@@ -54,13 +54,13 @@ def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Log
     if store_path and client_id:
         # Imported here: a run with a config token never loads the refresh machinery or
         # oauthlib (start-up CPU; see docs/benchmarks.md).
-        from tap_x_dm.refreshing import RefreshingBearer
-        from tap_x_dm.token_endpoint import (
+        from tap_x_dm.auth.refreshing import RefreshingBearer
+        from tap_x_dm.auth.token_endpoint import (
             TokenEndpoint,
             silence_library_debug_logs,
             token_url_for,
         )
-        from tap_x_dm.tokenstore import TokenStore
+        from tap_x_dm.auth.tokenstore import TokenStore
 
         silence_library_debug_logs()
         endpoint = TokenEndpoint(

@@ -16,7 +16,7 @@ import urllib3
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from tap_x_dm.urls import loopback_http_allowed
+from tap_x_dm.auth.urls import loopback_http_allowed
 
 
 def silence_library_debug_logs() -> None:

@@ -9,13 +9,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tap_x_dm import sdk_adapter
-from tap_x_dm.client import XStream
+from tap_x_dm.api.client import XStream
+from tap_x_dm.api.page_shape import page_shape_problem
+from tap_x_dm.api.pagination import NewestFirstPaginator
+from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XAPIError
-from tap_x_dm.forecast import first_sync_forecast
-from tap_x_dm.includes import IncludesWriter, PageIncludes
-from tap_x_dm.page_shape import page_shape_problem
-from tap_x_dm.pagination import NewestFirstPaginator
-from tap_x_dm.passes import (
+from tap_x_dm.objects.includes import IncludesWriter, PageIncludes
+from tap_x_dm.schemas import parameter_values
+from tap_x_dm.sync.forecast import first_sync_forecast
+from tap_x_dm.sync.passes import (
     BOOKMARK_ID_KEY,
     IN_FLIGHT_KEY,
     REPLICATION_KEY,
@@ -32,9 +34,7 @@ from tap_x_dm.passes import (
     stored_event_types,
     top_id_at,
 )
-from tap_x_dm.ratelimit import endpoint_of
-from tap_x_dm.routing import Feed
-from tap_x_dm.schemas import parameter_values
+from tap_x_dm.sync.routing import Feed
 from tap_x_dm.times import header_time_ms
 
 if t.TYPE_CHECKING:
@@ -266,7 +266,7 @@ class DmEventStreamBase(XStream):
         )
 
     def feeding_partitions(self, progress: PassProgress) -> contextlib.AbstractContextManager[Feed]:
-        """Hook: the partitions this main pass feeds (`tap_x_dm.routing`); none by default."""
+        """Hook: the partitions this main pass feeds (`tap_x_dm.sync.routing`); none by default."""
         return contextlib.nullcontext(Feed())
 
     def run_pass(

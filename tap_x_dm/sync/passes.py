@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
-from tap_x_dm.state_upgrades import ALL_EVENT_TYPES
+from tap_x_dm.state.upgrades import ALL_EVENT_TYPES
 from tap_x_dm.times import parse_timestamp, x_time_text
 
 REPLICATION_KEY = "created_at"
@@ -43,7 +43,7 @@ BOOKMARK_ID_KEY = "replication_key_id"
 #: State key of the pass in flight (absent when none).
 IN_FLIGHT_KEY = "pass"
 #: State key: every event of the stream or partition with a lower id has been read (a
-#: quiet conversation's bookmark lags far behind this; see `tap_x_dm.routing`).
+#: quiet conversation's bookmark lags far behind this; see `tap_x_dm.sync.routing`).
 COVERED_KEY = "read_below_id"
 #: State key of the event types the bookmark covers (absent: all of them).
 EVENT_TYPES_KEY = "event_types"
@@ -74,7 +74,7 @@ def first_page_size(
     margin is generous: twice the expectation plus `FIRST_PAGE_SLACK`, which
     also holds the bookmark's own event and the older ones that prove the pass
     reached it. Three new events expected: 16 billed, not 100. (`since_id`: where a
-    pass without a bookmark of its own stops, see `tap_x_dm.routing`.) A full page
+    pass without a bookmark of its own stops, see `tap_x_dm.sync.routing`.) A full page
     while the seconds below the bookmark are still to be read (`stops_at_bookmark`):
     the rate does not foretell how many events a burst put there.
     """
@@ -167,7 +167,7 @@ class PassProgress:
     #: `max_results` of every page of this pass but a small first one: X's tokens may count
     #: pages of the request's size, so a pass never changes it (None: `page_size`).
     page_size: int | None = None
-    #: The account-wide pass that feeds this partition's pass (`tap_x_dm.routing`), if any.
+    #: The account-wide pass that feeds this partition's pass (`tap_x_dm.sync.routing`), if any.
     routed_by: str | None = None
     #: An id minted `SKEW_MS` before the pass read its first page: every event with a lower
     #: id was in X's list by then, so the pass, once complete, has read them all.
@@ -200,7 +200,7 @@ class PassProgress:
 
     @classmethod
     def from_state(cls, saved: Mapping[str, Any]) -> PassProgress:
-        """Rebuild from `to_state` output (checked by `tap_x_dm.state` beforehand)."""
+        """Rebuild from `to_state` output (checked by `tap_x_dm.state.loading` beforehand)."""
         frontier = {int(i): snowflake_ms(i) for i in saved.get("frontier_ids") or []}
         return cls(
             since_id=_int_or_none(saved.get("since_id")),

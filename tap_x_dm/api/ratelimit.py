@@ -105,7 +105,7 @@ class RateBudget:
         check_during_waits: Callable[[], None] | None = None,
     ) -> None:
         self._clock = clock
-        #: Raises to end a wait early (`tap_x_dm.target.check_target`), called every second.
+        #: Raises to end a wait early (`tap_x_dm.run.target.check_target`), called every second.
         self._check = check_during_waits
         self._max_wait = max_wait_seconds
         self._logger = logger

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import requests
 
-from tap_x_dm.authorize_settings import (
+from tap_x_dm.auth.authorize_settings import (
     CALLBACK_HOST,
     CALLBACK_PATH,
     AuthorizeError,
@@ -30,21 +30,21 @@ from tap_x_dm.authorize_settings import (
     load_settings,
     parser,
 )
-from tap_x_dm.clock import Clock, SystemClock
-from tap_x_dm.consent import (
+from tap_x_dm.auth.consent import (
     AuthorizationRequest,
     CallbackServer,
     authorization_request,
     code_from_redirect,
 )
-from tap_x_dm.errors import TapXDMError
-from tap_x_dm.token_endpoint import (
+from tap_x_dm.auth.token_endpoint import (
     TokenEndpoint,
     TokenEndpointError,
     scope_text,
     silence_library_debug_logs,
 )
-from tap_x_dm.tokenstore import StoredTokens, TokenStore
+from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore
+from tap_x_dm.clock import Clock, SystemClock
+from tap_x_dm.errors import TapXDMError
 
 
 def _exchange(settings: AuthSettings, request: AuthorizationRequest, code: str) -> dict[str, Any]:

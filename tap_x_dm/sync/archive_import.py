@@ -13,7 +13,7 @@ event must come from one side only, whatever the order of first runs:
   `SKEW_MS` before that id's time. In the few seconds around the edge a join or
   leave is left to the API: an archive row must never stand beside, or
   replace, an API row.
-* **Gaps the API lost** (the other `api_missing_ids`, see `tap_x_dm.archive_gaps`):
+* **Gaps the API lost** (the other `api_missing_ids`, see `tap_x_dm.sync.api_gaps`):
   runs stopped for over 30 days leave events the API no longer serves. The
   archive emits those by the same rules at both edges; a new gap makes the next
   import read the configured archive again (`imported_files` is forgotten).
@@ -39,7 +39,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence, Set
 from typing import Any
 
-from tap_x_dm.archive_gaps import (
+from tap_x_dm.errors import ConfigError
+from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.sync.api_gaps import (
     ARCHIVE_KEY,
     Gap,
     api_floor_id,
@@ -50,9 +52,7 @@ from tap_x_dm.archive_gaps import (
     save_gaps,
     save_missing,
 )
-from tap_x_dm.errors import ConfigError
-from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
+from tap_x_dm.sync.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
 from tap_x_dm.times import parse_timestamp, x_time_text
 
 ARCHIVE_SOURCE = "archive"
@@ -239,7 +239,7 @@ class ArchiveImport:
         self, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
     ) -> None:
         """`api_covered_from` against the state (and the archive), in one line."""
-        from tap_x_dm.config_checks import api_covered_from_problem
+        from tap_x_dm.settings.checks import api_covered_from_problem
 
         if problem := api_covered_from_problem(str(self.api_covered_from), state, archive):
             raise ConfigError(problem)

@@ -14,9 +14,9 @@ import typing as t
 import requests
 from requests.auth import AuthBase
 
+from tap_x_dm.auth.tokenstore import fingerprint
 from tap_x_dm.clock import Clock
 from tap_x_dm.errors import XAPIError
-from tap_x_dm.tokenstore import fingerprint
 
 if t.TYPE_CHECKING:
     from requests_oauthlib import OAuth1
@@ -132,7 +132,7 @@ class OAuth1Signer(Signer):
         # Imported here: a run with an OAuth 2.0 token never loads oauthlib (start-up CPU).
         from requests_oauthlib import OAuth1
 
-        from tap_x_dm.token_endpoint import silence_library_debug_logs
+        from tap_x_dm.auth.token_endpoint import silence_library_debug_logs
 
         silence_library_debug_logs()
         self._identity = f"oauth1:{fingerprint(consumer_key + ':' + access_token)}"

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
-from tap_x_dm.passes import SKEW_MS, PassProgress
+from tap_x_dm.sync.passes import SKEW_MS, PassProgress
 
 #: State key (in `bookmarks.dm_events`) of everything the archive import keeps.
 ARCHIVE_KEY = "archive"
@@ -83,7 +83,7 @@ def min_id_at(ms: int) -> int:
 
 
 def _missing(state: Mapping[str, Any]) -> list[Gap]:
-    """Every range the API lacks (checked by `tap_x_dm.state` beforehand)."""
+    """Every range the API lacks (checked by `tap_x_dm.state.loading` beforehand)."""
     saved = (state.get(ARCHIVE_KEY) or {}).get(MISSING_KEY) or []
     return sorted(Gap(int(lo), int(hi)) for lo, hi in saved)
 

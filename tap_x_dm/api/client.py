@@ -17,9 +17,11 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_x_dm import network
-from tap_x_dm.conform import KnownProperties, WarnOnce
-from tap_x_dm.costs import resources_in
+from tap_x_dm.api import network
+from tap_x_dm.api.conform import KnownProperties, WarnOnce
+from tap_x_dm.api.costs import resources_in
+from tap_x_dm.api.ratelimit import endpoint_of
+from tap_x_dm.api.vocabulary import shipped_names
 from tap_x_dm.errors import (
     XAPIError,
     XNotFoundError,
@@ -27,10 +29,8 @@ from tap_x_dm.errors import (
     problem_type,
     rejected_parameters,
 )
-from tap_x_dm.ratelimit import endpoint_of
 from tap_x_dm.schemas import X_SCHEMAS
 from tap_x_dm.sdk_adapter import LeanRecordMessages
-from tap_x_dm.vocabulary import shipped_names
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -80,7 +80,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     #: The kind of resource an answer's `data` holds, for the cost ledger.
     data_kind: t.ClassVar[str] = "dm_events"
     #: X's JSON needs no type conversion; unknown properties, nested ones too, are dropped
-    #: by `drop_unknown_fields` (`tap_x_dm.conform`), at a fraction of the SDK's cost.
+    #: by `drop_unknown_fields` (`tap_x_dm.api.conform`), at a fraction of the SDK's cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
@@ -95,7 +95,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         self._problems_seen: set[str] = set()
         #: The endpoint of the request in flight, for retry lines when an error carries no URL.
         self._endpoint = ""
-        #: The query of the request in flight in 2.166 names (`tap_x_dm.vocabulary`).
+        #: The query of the request in flight in 2.166 names (`tap_x_dm.api.vocabulary`).
         self._asked_params: dict[str, Any] = {}
         self._resolve_proxies_once(self.requests_session)
 

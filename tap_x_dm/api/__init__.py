@@ -1,0 +1,1 @@
+"""Talking to X: the base REST stream, its retries, rate limits, costs and field names."""

@@ -1,0 +1,1 @@
+"""The tap's settings: their JSON Schema, rules across settings, and checks on the clock."""
