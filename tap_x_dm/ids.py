@@ -6,8 +6,6 @@ strings (lengths differ) or floats (digits are lost).
 
 from __future__ import annotations
 
-import datetime as dt
-
 #: X's snowflake epoch: an id's top bits are milliseconds since then.
 TWEPOCH_MS = 1288834974657
 
@@ -15,13 +13,6 @@ TWEPOCH_MS = 1288834974657
 def snowflake_ms(event_id: str | int) -> int:
     """Epoch milliseconds at which X minted `event_id`."""
     return (int(event_id) >> 22) + TWEPOCH_MS
-
-
-def snowflake_iso(event_id: str | int) -> str:
-    """The minting time of `event_id` as X writes `created_at` (millisecond precision)."""
-    ms = snowflake_ms(event_id)
-    moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def one_to_one_conversation_id(user_a: str | int, user_b: str | int) -> str:

@@ -56,6 +56,7 @@ from singer_sdk.helpers import types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams._state import StreamStateManager
+from typing_extensions import override
 
 from tap_x_dm.run.target import reason_of, target_gone
 from tap_x_dm.surrogates import repaired
@@ -88,6 +89,7 @@ class LeanRecordMessages(Stream):
             self._all_selected = (mask, all(mask.values()))
         return self._all_selected[1]
 
+    @override
     def _generate_record_messages(
         self, record: types.Record
     ) -> Generator[singer.RecordMessage, None, None]:
@@ -129,6 +131,7 @@ class LeanRecordMessages(Stream):
             writer.repaired_records += 1
         return t.cast("types.Record", fixed)
 
+    @override
     def _write_record_message(self, record: types.Record) -> None:
         """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
         self.count_record()
@@ -143,6 +146,7 @@ class LeanRecordMessages(Stream):
             write(message)
         self.state_manager.is_flushed = False
 
+    @override
     def _increment_stream_state(
         self, latest_record: types.Record, *, context: types.Context | None = None
     ) -> None:
@@ -151,6 +155,7 @@ class LeanRecordMessages(Stream):
             return
         super()._increment_stream_state(latest_record, context=context)
 
+    @override
     def _process_record(
         self,
         record: types.Record,
@@ -182,6 +187,7 @@ class LineWriter(MsgSpecWriter):
     replaced_surrogates = 0
     repaired_records = 0
 
+    @override
     def serialize_message(self, message: singer.Message) -> bytearray:
         """The SDK's line, without the deep copy for STATE and SCHEMA."""
         kind = type(message)
@@ -219,6 +225,7 @@ class LineWriter(MsgSpecWriter):
                 self.repaired_records,
             )
 
+    @override
     def write_message(self, message: singer.Message) -> None:
         """Write one line; flush unless it is a RECORD (the next STATE flushes it).
 
@@ -244,6 +251,7 @@ class OutOfBandRecordsStream(LeanRecordMessages):
         """Whether this run writes the stream at all (False: not even its SCHEMA)."""
         return True
 
+    @override
     def _write_schema_message(self) -> None:
         """Send SCHEMA once per run, before the first record (overrides an SDK private)."""
         if not self._schema_sent and self.schema_wanted():
@@ -260,6 +268,7 @@ class OptInStream(Stream):
     """A stream left out unless the catalog selects it; its properties are selected by default."""
 
     @property
+    @override
     def metadata(self) -> singer.MetadataMapping:
         """The SDK's metadata, with the stream itself not selected by default."""
         metadata = super().metadata
@@ -273,6 +282,7 @@ class OptInStream(Stream):
 class PassStateManager(StreamStateManager):
     """The SDK's state manager, minus its per-record bookmark updates."""
 
+    @override
     def increment_state(
         self,
         latest_record: types.Record,
@@ -296,7 +306,8 @@ class RunScopedTap(Tap):
         """Override: what must hold for the duration of `sync_all`."""
         yield
 
-    def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK; only wrapped here
+    @override  # type: ignore[misc]  # final in the SDK; only wrapped here
+    def sync_all(self) -> None:
         """Run the SDK's `sync_all` inside `run_scope()`."""
         with self.run_scope():
             super().sync_all()
@@ -325,6 +336,7 @@ class MarkerlessStateManager(PassStateManager):
     key to every STATE in between.
     """
 
+    @override
     def write_starting_replication_value(self, *args: Any, **kwargs: Any) -> None:
         """Write nothing (overrides an SDK method the stream calls at each partition start)."""
 

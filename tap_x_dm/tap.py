@@ -15,6 +15,7 @@ import click
 from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
+from typing_extensions import override
 
 from tap_x_dm.api.client import AuthenticatedUserStream
 from tap_x_dm.api.vocabulary import STATE_KEY as VOCABULARY_KEY
@@ -103,6 +104,7 @@ class TapXDM(RunScopedTap):
             ),
         )
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """The legacy DM streams and the XChat streams (`tap_x_dm.chat`); no request is made."""
         services = self.services
@@ -117,6 +119,7 @@ class TapXDM(RunScopedTap):
         ]
 
     @contextlib.contextmanager
+    @override
     def run_scope(self) -> Iterator[None]:
         """One run per account at a time, and never on another account's state.
 
@@ -158,6 +161,7 @@ class TapXDM(RunScopedTap):
         if archive is not None and dm_events.selected:
             archive.preflight(dm_events.get_context_state(None), account_id)
 
+    @override
     def load_state(self, state: dict[str, Any]) -> None:
         """Upgrade and check the state, then keep its version and account beside the bookmarks."""
         upgraded = tap_state.load(state, now_ms=int(self.clock.time() * 1000), logger=self.logger)
@@ -169,6 +173,7 @@ class TapXDM(RunScopedTap):
                 ours[key] = upgraded[key]
 
     @classmethod
+    @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """`--config`: a missing or broken file is one line, not the SDK's traceback."""
         for path in value:
@@ -179,6 +184,7 @@ class TapXDM(RunScopedTap):
         return super().cb_config(ctx, param, value)
 
     @classmethod
+    @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run the tap; a failure we can explain is one log line, not a traceback.
 
@@ -216,6 +222,7 @@ class TapXDM(RunScopedTap):
         run_summary.summarise_early_failure(exc, summary_file, SystemClock(), cls.logger, line=line)
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test`: the same one-line errors as a sync."""
         try:

@@ -18,6 +18,23 @@ def parse_timestamp(value: str) -> dt.datetime:
     return parsed.astimezone(dt.timezone.utc)
 
 
+#: `/2/dm_events` serves this many days of history (X's docs; the conversation endpoints may
+#: serve less, see `sync.history_gaps`).
+DM_EVENTS_WINDOW_DAYS = 30
+DAY_MS = 86_400_000
+DM_EVENTS_WINDOW_MS = DM_EVENTS_WINDOW_DAYS * DAY_MS
+
+
+def epoch_ms(moment: dt.datetime) -> int:
+    """An aware datetime in epoch milliseconds: the unit of the tap's ids, state and clock."""
+    return int(moment.timestamp() * 1000)
+
+
+def timestamp_ms(value: str) -> int:
+    """X's `created_at` (or a date) in epoch milliseconds."""
+    return epoch_ms(parse_timestamp(value))
+
+
 def x_time_text(ms: int) -> str:
     """Epoch ms as X writes `created_at`: `2026-11-23T17:48:34.885Z`."""
     moment = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
@@ -35,6 +52,6 @@ def header_time_ms(response: requests.Response, *, default: int) -> int:
     if not value:
         return default
     try:
-        return int(email.utils.parsedate_to_datetime(value).timestamp() * 1000)
+        return epoch_ms(email.utils.parsedate_to_datetime(value))
     except (TypeError, ValueError):
         return default

@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from typing import NoReturn
 
+from typing_extensions import override
+
 from tap_x_dm_sandbox.brand_flags import add_brand_flags
 from tap_x_dm_sandbox.config import SandboxConfig
 from tap_x_dm_sandbox.flags_today import add_today_flags
@@ -55,6 +57,7 @@ repository (sandbox/README.md for the short version).
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block), exit status 2."""
 
+    @override
     def error(self, message: str) -> NoReturn:
         """Print `prog: error: message` and exit 2."""
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from requests.structures import CaseInsensitiveDict
+from typing_extensions import override
 
 from tap_x_dm_sandbox.app import Request, SandboxApp
 
@@ -32,6 +33,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    @override
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS lookup, which can stall for seconds."""
         socketserver.TCPServer.server_bind(self)
@@ -66,11 +68,13 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16  # headers and body leave in one write
     timeout = 120.0  # idle keep-alive connections end eventually
 
+    @override
     def setup(self) -> None:
         """Register the connection."""
         super().setup()
         self.server.track(self.connection, open_=True)
 
+    @override
     def finish(self) -> None:
         """Unregister the connection."""
         try:
@@ -80,13 +84,16 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.server.track(self.connection, open_=False)
 
+    @override
     def version_string(self) -> str:
         """Name the server without Python's version."""
         return self.server_version
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    @override
+    def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the request log records every request."""
 
+    @override
     def date_time_string(self, timestamp: float | None = None) -> str:
         """Use the sandbox clock for the Date header, like every other time it reports."""
         when = self.server.app.clock.time() if timestamp is None else timestamp

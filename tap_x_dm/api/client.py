@@ -16,6 +16,7 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
 from tap_x_dm.api import network
 from tap_x_dm.api.conform import KnownProperties, WarnOnce
@@ -53,6 +54,7 @@ class _OneLinePerProblem(logging.Filter):
     success).
     """
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         if record.funcName in {"_log_backoff", "_log_giveup"}:
             return False
@@ -118,20 +120,24 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         session.trust_env = False
 
     @property
+    @override
     def url_base(self) -> str:
         """`api_url` without a trailing slash."""
         return str(self.config["api_url"]).rstrip("/")
 
     @property
+    @override
     def authenticator(self) -> AuthBase:
         """The run's single authenticator (one budget, one token chain per run)."""
         return self.services.authenticator
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds before a request is abandoned and retried."""
         return int(self.config["request_timeout"])
 
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """The request, its fields and expansions in the names this run asks X in."""
         request = super().get_http_request(page=page)
@@ -154,10 +160,12 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         path = urlsplit(response.url).path
         return f"{method} {path} answered {response.status_code}: {problem_summary(response)}"
 
+    @override
     def response_error_message(self, response: requests.Response) -> str:
         """One line: endpoint, status and X's title/detail (never headers or tokens)."""
         return self._describe(response)
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """Sort X's answers into retriable, fatal with a clear line, and good.
 
@@ -203,6 +211,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         parameters = rejected_parameters(response)
         return XAPIError(message, status=status, parameters=parameters, problem=kind)
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """Yield the answer's records (a list, or the one object of a lookup)."""
         payload = self.payload(response)
@@ -245,6 +254,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
                 *(len(ids), kind, title, shown, more),
             )
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Normalise X's spec-version differences and tag the row with the account."""
         nested = row.pop("entities", None)
@@ -257,6 +267,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         row["account_id"] = self.services.account.id
         return row
 
+    @override
     def count_record(self) -> None:
         """One more record of this stream in the run summary."""
         self.services.tally.records[self.name] += 1
@@ -265,6 +276,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         """Drop fields X added after our schema, at any depth, warning once per field per run."""
         self._known.prune(row, self._warn_unknown_field)
 
+    @override
     def calculate_sync_cost(
         self,
         request: requests.PreparedRequest,
@@ -280,6 +292,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         self.services.costs.add(self.name, resources)
         return {"requests": 1, **resources}
 
+    @override
     def log_sync_costs(self) -> None:
         """One line per stream: requests, resources by kind, and what X may bill for them."""
         counts = self.services.costs.totals(self.name)
@@ -288,6 +301,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
 
     # -- retries ------------------------------------------------------------------------
 
+    @override
     def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """Wait through the run's clock: until the reset on 429, else exponential.
 
@@ -318,17 +332,21 @@ class XStream(LeanRecordMessages, RESTStream[str]):
 
         return waits()
 
+    @override
     def backoff_max_tries(self) -> int:
         """Tries per request before giving up (`max_retries` + 1)."""
         return int(self.config["max_retries"]) + 1
 
+    @override
     def backoff_jitter(self, value: float) -> float:
         """No extra jitter: waits until a reset must be exact; our own backoff adds it."""
         return value
 
+    @override
     def backoff_handler(self, details: Any) -> None:
         """The wait itself is logged by the rate budget, with its reason."""
 
+    @override
     def request_decorator(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """The SDK's retries, ending in one clear line instead of a retry exception.
 
@@ -378,9 +396,11 @@ class AuthenticatedUserStream(XStream):
     schema_key = "User"
     data_kind = "users"
 
+    @override
     def get_new_paginator(self) -> None:
         """One object, one page."""
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:

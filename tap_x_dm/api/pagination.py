@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
 
 
 class NewestFirstPaginator(BaseAPIPaginator[str | None]):
@@ -30,16 +31,19 @@ class NewestFirstPaginator(BaseAPIPaginator[str | None]):
         self._reached_floor = reached_floor
         self._payload = payload  # the stream's parsed page, so a page is parsed once
 
+    @override
     def get_next(self, response: requests.Response) -> str | None:
         """Return `meta.next_token`, or None on the last page."""
         meta = self._payload(response).get("meta") or {}
         token = meta.get("next_token")
         return str(token) if token else None
 
+    @override
     def has_more(self, response: requests.Response) -> bool:
         """Continue only while the pass needs older events."""
         return not self._reached_floor()
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """Follow an empty page that still carries a `next_token`."""
         return not self._reached_floor() and self.get_next(response) is not None

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, cast
 
+from typing_extensions import override
+
 from tap_x_dm.archive.errors import ArchiveError, ArchiveFormatError, one_line
 
 DATA = "data/"
@@ -70,19 +72,23 @@ class FolderContainer(Container):
         super().__init__(label)
         self.root = root
 
+    @override
     def data_names(self) -> list[str]:
         """Files of `data/`, sorted (media subfolders are skipped)."""
         return sorted(DATA + p.name for p in (self.root / "data").iterdir() if p.is_file())
 
+    @override
     def size(self, name: str) -> int:
         """Size on disk."""
         return (self.root / name).stat().st_size
 
+    @override
     def identity(self, name: str) -> str:
         """Size and modification time: what changes when the file does, read without it."""
         stat = (self.root / name).stat()
         return f"{stat.st_size}:{stat.st_mtime_ns}"
 
+    @override
     def open(self, name: str) -> IO[bytes]:
         """The file, opened for binary reading."""
         try:
@@ -91,6 +97,7 @@ class FolderContainer(Container):
             msg = f"X archive {self.label}: {name} cannot be read: {exc.strerror or exc}"
             raise ArchiveError(msg) from exc
 
+    @override
     def close(self) -> None:
         """Nothing to release."""
 
@@ -108,19 +115,23 @@ class ZipContainer(Container):
             if info.filename.startswith(prefix + DATA) and not info.is_dir()
         }
 
+    @override
     def data_names(self) -> list[str]:
         """Members directly inside `data/`, sorted."""
         return sorted(name for name in self._infos if "/" not in name[len(DATA) :])
 
+    @override
     def size(self, name: str) -> int:
         """Uncompressed size from the zip's directory."""
         return self._infos[name].file_size
 
+    @override
     def identity(self, name: str) -> str:
         """Size and CRC-32 from the zip's directory: the content's, read without it."""
         info = self._infos[name]
         return f"{info.file_size}:{info.CRC:08x}"
 
+    @override
     def open(self, name: str) -> IO[bytes]:
         """The member, decompressed while it is read, its inflation counted."""
         info = self._infos[name]
@@ -137,6 +148,7 @@ class ZipContainer(Container):
             raise ArchiveError(msg) from exc
         return cast("IO[bytes]", CountedMember(member, where, info.file_size, info.compress_size))
 
+    @override
     def close(self) -> None:
         """Close the zip file."""
         self._zip.close()

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
+from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import RateBudget, endpoint_of
 from tap_x_dm.auth.signers import BearerToken, OAuth1Signer, Signer
@@ -114,6 +115,7 @@ class XAuthenticator(AuthBase):
         """The X user the credential acts for, if known without a request."""
         return self._signer.user_id
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Wait if the window is spent, then sign and watch the response."""
         self.budget.before_request(self._endpoint(request))
@@ -157,5 +159,6 @@ class XAuthenticator(AuthBase):
             return self._signer.hint_401()
         return self._signer.hint_403(urlsplit(response.url).path)
 
+    @override
     def __repr__(self) -> str:
         return f"XAuthenticator({self._signer!r})"

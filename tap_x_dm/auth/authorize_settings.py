@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from tap_x_dm.auth.signers import AUTH_SCOPES
 from tap_x_dm.auth.token_endpoint import token_url_for
 from tap_x_dm.auth.urls import transport_problem
@@ -54,6 +56,7 @@ class AuthSettings:
     callback_timeout: float
     request_timeout: float
 
+    @override
     def __repr__(self) -> str:
         return f"AuthSettings(client_id={self.client_id!r}, store={str(self.token_store_path)!r})"
 

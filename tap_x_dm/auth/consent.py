@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
+from typing_extensions import override
 
 from tap_x_dm.auth.authorize_settings import (
     CALLBACK_HOST,
@@ -39,6 +40,7 @@ class AuthorizationRequest:
     code_verifier: str
     redirect_uri: str
 
+    @override
     def __repr__(self) -> str:
         return f"AuthorizationRequest(redirect_uri={self.redirect_uri!r})"
 
@@ -128,7 +130,8 @@ class CallbackServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            @override
+            def log_message(self, format: str, *args: Any) -> None:
                 """The request line holds the code: log nothing."""
 
         try:

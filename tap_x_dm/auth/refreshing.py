@@ -7,6 +7,7 @@ import threading
 from dataclasses import replace
 
 import requests
+from typing_extensions import override
 
 from tap_x_dm.auth.signers import AuthError, Signer, scope_hint
 from tap_x_dm.auth.token_endpoint import TokenEndpoint, TokenEndpointError, scope_text
@@ -68,10 +69,12 @@ class RefreshingBearer(Signer):
         self._tokens: StoredTokens | None = None
         self._failure: AuthError | None = None
 
+    @override
     def __repr__(self) -> str:
         return f"RefreshingBearer({self._store!r}, {self._endpoint!r})"
 
     @property
+    @override
     def identity(self) -> str:
         """The token store's path: one store holds one account's token chain."""
         return f"oauth2-store:{fingerprint(str(self._store.path.resolve()))}"
@@ -82,6 +85,7 @@ class RefreshingBearer(Signer):
         return self._tokens.scope if self._tokens else None
 
     @property
+    @override
     def user_id(self) -> str | None:
         """The account tap-x-dm-auth recorded in the store (a file read, no request)."""
         tokens = self._tokens or self._store.read()
@@ -89,6 +93,7 @@ class RefreshingBearer(Signer):
 
     # -- signing ----------------------------------------------------------------------
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Refresh first if the access token is missing or about to expire, then sign."""
         with self._lock:
@@ -102,6 +107,7 @@ class RefreshingBearer(Signer):
             request.headers["Authorization"] = f"Bearer {tokens.access_token}"
         return request
 
+    @override
     def recover_from_401(self, request: requests.PreparedRequest) -> bool:
         """Refresh once for the refused token (or take the one already refreshed)."""
         used = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
@@ -111,6 +117,7 @@ class RefreshingBearer(Signer):
             self._refresh("X refused the access token (401)", rejected=used)
             return True
 
+    @override
     def hint_401(self) -> str:
         """A 401 right after a refresh: the grant itself is gone."""
         return (
@@ -119,6 +126,7 @@ class RefreshingBearer(Signer):
             f"{self._store.path}` to re-authorise."
         )
 
+    @override
     def hint_403(self, path: str) -> str:
         """The stored scope tells the two causes of a 403 apart."""
         return scope_hint(self.scope, path)

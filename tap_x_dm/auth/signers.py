@@ -13,6 +13,7 @@ import typing as t
 
 import requests
 from requests.auth import AuthBase
+from typing_extensions import override
 
 from tap_x_dm.auth.tokenstore import fingerprint
 from tap_x_dm.clock import Clock
@@ -39,6 +40,7 @@ class AuthError(XAPIError):
 class Signer(AuthBase):
     """Puts a credential on a request, and knows what X's 401/403 mean for it."""
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign the request (idempotent: the SDK signs every request twice)."""
         raise NotImplementedError
@@ -90,16 +92,19 @@ class BearerToken(Signer):
     def __init__(self, access_token: str) -> None:
         self._access_token = access_token
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Set the bearer header."""
         request.headers["Authorization"] = f"Bearer {self._access_token}"
         return request
 
     @property
+    @override
     def identity(self) -> str:
         """The token's fingerprint (a config token is the whole credential)."""
         return f"oauth2:{fingerprint(self._access_token)}"
 
+    @override
     def hint_401(self) -> str:
         """A config token cannot be refreshed: say how to get one that can."""
         return (
@@ -108,6 +113,7 @@ class BearerToken(Signer):
             "set token_store_path and client_id."
         )
 
+    @override
     def __repr__(self) -> str:
         return "BearerToken(<redacted>)"
 
@@ -147,6 +153,7 @@ class OAuth1Signer(Signer):
         self._clock = clock
         self._lock = threading.Lock()
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign with a fresh nonce and the clock's timestamp."""
         with self._lock:
@@ -155,15 +162,18 @@ class OAuth1Signer(Signer):
             return signed
 
     @property
+    @override
     def identity(self) -> str:
         """The app and user's fingerprint."""
         return self._identity
 
     @property
+    @override
     def user_id(self) -> str | None:
         """X's OAuth 1.0a access tokens start with the user's id: `<user id>-...`."""
         return self._user_id
 
+    @override
     def hint_401(self) -> str:
         """OAuth 1.0a has no refresh: the four keys or the clock are wrong."""
         return (
@@ -173,6 +183,7 @@ class OAuth1Signer(Signer):
             "and that this machine's clock is right."
         )
 
+    @override
     def hint_403(self, path: str) -> str:
         """OAuth 1.0a has no scopes: a 403 is the app's permission."""
         return (
@@ -181,5 +192,6 @@ class OAuth1Signer(Signer):
             "settings), then regenerate access_token and access_token_secret."
         )
 
+    @override
     def __repr__(self) -> str:
         return "OAuth1Signer(<redacted>)"

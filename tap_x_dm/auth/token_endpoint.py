@@ -15,6 +15,7 @@ import requests
 import urllib3
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
+from typing_extensions import override
 
 from tap_x_dm.auth.urls import loopback_http_allowed
 
@@ -113,6 +114,7 @@ class TokenEndpoint:
         self._client_secret = client_secret
         self._timeout = timeout
 
+    @override
     def __repr__(self) -> str:
         return f"TokenEndpoint({self.url!r}, client_id={self.client_id!r})"
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+from typing_extensions import override
 
 from tap_x_dm.errors import TapXDMError
 
@@ -106,6 +107,7 @@ class TokenStore:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock_timeout = lock_timeout
 
+    @override
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
 

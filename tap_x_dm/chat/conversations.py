@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
+from typing_extensions import override
+
 from tap_x_dm.api.client import XStream
 from tap_x_dm.api.pagination import NewestFirstPaginator
 from tap_x_dm.chat.reading import UPDATED_KEY
@@ -72,12 +74,14 @@ class ChatStream(OptInStream, XStream):
         super().__init__(tap, services)
 
     @property
+    @override
     def state_manager(self) -> PassStateManager:
         """No per-record bookmarks (see `sdk_adapter.PassStateManager`)."""
         if self._chat_state_manager is None:
             self._chat_state_manager = new_state_manager(self, MarkerlessStateManager)
         return self._chat_state_manager
 
+    @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: the bookmark is a sequence id, not a time."""
 
@@ -100,14 +104,17 @@ class ChatConversationsStream(ChatStream):
         super().__init__(tap, services, chat)
         self._probe = False
 
+    @override
     def record_schema(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """`tap_x_dm.chat.schemas.CHAT_CONVERSATIONS`."""
         return dict(CHAT_CONVERSATIONS)
 
+    @override
     def get_new_paginator(self) -> NewestFirstPaginator:
         """The whole inbox (a probe: its first page)."""
         return NewestFirstPaginator(lambda: self._probe, payload=self.payload)
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
@@ -132,6 +139,7 @@ class ChatConversationsStream(ChatStream):
                 raise
             yield from self.request_records(None)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The conversations that moved; each one's events are read (the SDK) as it is written."""
         if self.skipping:
@@ -180,10 +188,12 @@ class ChatConversationsStream(ChatStream):
             )
         return {}
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """One set of columns whichever vocabulary X answered in."""
         return conversation_record(row, self.services.account.id)
 
+    @override
     def get_child_context(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """`chat_events` reads this conversation, under its own partition."""
         return {PARTITION_KEY: record["id"]}

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from singer_sdk.pagination import SinglePagePaginator
+from typing_extensions import override
 
 from tap_x_dm.chat.conversations import (
     PARTITION_KEY,
@@ -60,14 +61,17 @@ class ChatEventsStream(ChatStream):
     #: `max_results` of the next request (None: `page_size`).
     _size: int | None = None
 
+    @override
     def record_schema(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """`chat_events`, with the ciphertext columns under `xchat_ciphertext`."""
         return chat_events_schema(ciphertext=bool(config.get("xchat_ciphertext")))
 
+    @override
     def get_new_paginator(self) -> SinglePagePaginator:
         """One request per call: `get_records` pages itself (state between pages)."""
         return SinglePagePaginator()
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
@@ -86,6 +90,7 @@ class ChatEventsStream(ChatStream):
             params["pagination_token"] = self._token
         return params
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         """The page's events (checked whole, before any is written)."""
         payload = self.payload(response)
@@ -109,6 +114,7 @@ class ChatEventsStream(ChatStream):
                 raise
             return list(self.request_records(context))
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The conversation's new events, one page at a time; STATE after each page."""
         if not context or self.skipping:
@@ -234,6 +240,7 @@ class ChatEventsStream(ChatStream):
             raise XAPIError(msg)
         return record
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Records are built per page (`_record`), before the page is admitted."""
         return row

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from tap_x_dm.chat.envelope import EnvelopeError, read_envelope
 from tap_x_dm.chat.records import key_record
@@ -41,10 +42,12 @@ class ChatConversationKeysStream(OptInStream, OutOfBandRecordsStream):
         #: (conversation, key version) written in this run: each page repeats its keys.
         self._written: set[tuple[str, str]] = set()
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Nothing at its own turn: its records are written as `chat_events` reads pages."""
         return iter(())
 
+    @override
     def count_record(self) -> None:
         """One more record in the run summary."""
         self._services.tally.records[self.name] += 1

@@ -147,6 +147,7 @@ class ChatMessagesStream(OutOfBandRecordsStream):
             )
             self.write_out_of_band(row)
 
+    @override
     def schema_wanted(self) -> bool:
         """No SCHEMA when this run cannot decrypt (asked at its turn: the one WARNING)."""
         return self.decrypting

@@ -22,6 +22,7 @@ from typing import Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
+from typing_extensions import override
 
 from tap_x_dm.api.conform import KnownProperties, WarnOnce
 from tap_x_dm.api.vocabulary import shipped_names
@@ -221,10 +222,12 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             return 0.0
         return len(self.pending) * self._services.costs.prices[self.name]
 
+    @override
     def count_record(self) -> None:
         """One more record of this stream in the run summary."""
         self._services.tally.records[self.name] += 1
 
+    @override
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
         return self._written
@@ -247,6 +250,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
             self.write_out_of_band(record)
             self._written.increment()
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The lookup of what is still queued; everything else was written already.
 

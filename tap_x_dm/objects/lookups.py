@@ -27,6 +27,7 @@ from functools import cache
 from typing import Any
 
 from singer_sdk.exceptions import RetriableAPIError
+from typing_extensions import override
 
 from tap_x_dm.api.client import XStream
 from tap_x_dm.schemas import X_SCHEMAS
@@ -137,9 +138,11 @@ class ObjectLookupStream(XStream):
         super().__init__(*args, **kwargs)
         self._ids: list[str] = []
 
+    @override
     def get_new_paginator(self) -> None:
         """One batch, one page."""
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """A 200 with neither `data` nor `errors` (`{}`) is retried like a 5xx.
 
@@ -154,6 +157,7 @@ class ObjectLookupStream(XStream):
             msg = f"GET {self.path} answered 200 without `data` or `errors`"
             raise RetriableAPIError(msg, response)
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from typing_extensions import override
+
 METRICS_LOGGER = "singer_sdk.metrics"
 TAP_LOGGER = "tap-x-dm"
 ENV_SETTINGS_LINES = ("Skipping parse of env var settings", "Parsing env var for settings")
@@ -24,6 +26,7 @@ class _AtDebug(logging.Filter):
         super().__init__()
         self._matches = matches
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._matches(record):
             return True

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from singer_sdk.schema.source import OpenAPISchema
+from typing_extensions import override
 
 #: X's media union: the `media` stream holds the properties of them all.
 MEDIA_VARIANTS = ("Photo", "Video", "AnimatedGif")
@@ -51,6 +52,7 @@ class XSchemaSource(OpenAPISchema[str]):
     Video, AnimatedGif share the `media` stream) into one object.
     """
 
+    @override
     def fetch_schema(self, key: str) -> dict[str, Any]:
         """Resolve `key` from the spec and add what every warehouse row carries."""
         schema = copy.deepcopy(super().fetch_schema(key))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from tap_x_dm.api.costs import PRICES_USD
 from tap_x_dm.schemas import event_types, parameter_values
@@ -64,6 +65,7 @@ class StringList(th.ArrayType[th.StringType]):
         self._unique = unique
 
     @property
+    @override
     def type_dict(self) -> dict[str, Any]:
         """The array schema plus `uniqueItems` and `minItems` where X demands them."""
         schema = dict(super().type_dict)

@@ -8,6 +8,8 @@ from collections.abc import Generator, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from typing_extensions import override
+
 from tap_x_dm import sdk_adapter
 from tap_x_dm.api.client import XStream
 from tap_x_dm.api.page_shape import page_shape_problem
@@ -77,12 +79,14 @@ class DmEventStreamBase(XStream):
         self._page_next: str | None = None
 
     @property
+    @override
     def state_manager(self) -> sdk_adapter.PassStateManager:
         """Bookmarks move per completed pass, not per record (see `sdk_adapter`)."""
         if self._pass_state_manager is None:
             self._pass_state_manager = sdk_adapter.new_state_manager(self)
         return self._pass_state_manager
 
+    @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: X assigns `created_at`, and the bookmark is exact to the id."""
 
@@ -106,6 +110,7 @@ class DmEventStreamBase(XStream):
             params["expansions"] = ",".join(expansions)
         return params
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
@@ -142,6 +147,7 @@ class DmEventStreamBase(XStream):
         kinds = self._includes.billed_kinds()
         return size if cap is None else self.services.costs.page_size_under(float(cap), kinds, size)
 
+    @override
     def get_new_paginator(self) -> NewestFirstPaginator | None:
         """Cursor paging that stops once the current pass reaches its floor."""
         return NewestFirstPaginator(
@@ -152,6 +158,7 @@ class DmEventStreamBase(XStream):
 
     # -- response -----------------------------------------------------------------------
 
+    @override
     def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
         """The page's events; its includes are indexed for them, its end noted for the pass.
 
@@ -187,6 +194,7 @@ class DmEventStreamBase(XStream):
         """Whether the request in flight fetches one event by id (see `dm_events`)."""
         return False
 
+    @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Tag the row, and write the users, tweets and media it refers to, before it."""
         row = self.as_record(row)

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from typing_extensions import override
+
 from tap_x_dm.api.pagination import NewestFirstPaginator
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XNotFoundError
@@ -57,12 +59,14 @@ class DmEventsStream(DmEventStreamBase):
         #: Below this id every event was read before this run's pass (for the API's gaps).
         self._read_to_id: int | None = None
 
+    @override
     def get_url(self, context: Context | None) -> str:
         """`/2/dm_events/{id}` while fetching one of `dm_event_ids`."""
         if self._lookup is not None:
             return f"{self.url_base}/2/dm_events/{self._lookup}"
         return super().get_url(context)
 
+    @override
     def get_url_params(
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
@@ -71,10 +75,12 @@ class DmEventsStream(DmEventStreamBase):
             return self.lookup_params()
         return super().get_url_params(context, next_page_token)
 
+    @override
     def get_new_paginator(self) -> NewestFirstPaginator | None:
         """A lookup is one page."""
         return None if self._lookup is not None else super().get_new_paginator()
 
+    @override
     def _is_lookup(self) -> bool:
         return self._lookup is not None
 
@@ -86,6 +92,7 @@ class DmEventsStream(DmEventStreamBase):
         finally:
             self._lookup = None
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The API's events, then the X archive's that the API does not have (`archive_path`)."""
         state = self.get_context_state(context)
@@ -100,6 +107,7 @@ class DmEventsStream(DmEventStreamBase):
             fetched = {event_id for event_id, found in asked.items() if found == "fetched"}
             yield from archive.rows(state, self.services.account.id, fetched)
 
+    @override
     def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
         """Tell the archive import where the API's range starts, and what the API lost."""
         window_ms = self._now_ms() - DM_EVENTS_WINDOW_DAYS * 86_400_000
@@ -153,6 +161,7 @@ class DmEventsStream(DmEventStreamBase):
             yield event
 
     @contextlib.contextmanager
+    @override
     def feeding_partitions(self, progress: PassProgress) -> Iterator[Feed]:
         """The main pass feeds the conversation partitions routed to it (`sync.routing`)."""
         routing = self.services.routing
@@ -161,6 +170,7 @@ class DmEventsStream(DmEventStreamBase):
         finally:
             routing.end()
 
+    @override
     def warn_if_gap(self, state: dict[str, Any]) -> None:
         """Say what to do when what was read is older than what `/2/dm_events` still serves."""
         read_to = self._read_to_id  # as `pass_completed` records it (a catch-up lowers the state's)
@@ -218,7 +228,8 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         self._history = HistoryWatch()
         self._current = ""
 
-    @property
+    @property  # type: ignore[explicit-override]  # mypy misses @override with a setter
+    @override
     def selected(self) -> bool:
         """Selected and given a conversation: else no SCHEMA, so no target makes an empty table."""
         if not super().selected:
@@ -234,10 +245,12 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         return False
 
     @selected.setter
+    @override
     def selected(self, value: bool | None) -> None:
         OutOfBandRecordsStream.selected.fset(self, value)  # type: ignore[attr-defined]
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]] | None:
         """One context per configured conversation (asked at sync time only)."""
         contexts: dict[str, dict[str, Any]] = {}
@@ -295,6 +308,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         if line:
             self.logger.info("%s", line)
 
+    @override
     def get_url(self, context: Context | None) -> str:
         """Use `/with/:participant_id/` for conversations configured by participant."""
         if self._via_dm_events:
@@ -305,6 +319,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
             return f"{self.url_base}/2/dm_conversations/with/{participant_id}/dm_events"
         return super().get_url(context)
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """One pass per conversation; one X says does not exist is skipped, its bookmark kept."""
         if not context:
@@ -335,6 +350,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
             else:
                 self._missing.note("dm_conversation_ids", context["dm_conversation_id"])
 
+    @override
     def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
         """X's 200 with only `resource-not-found` errors: the conversation does not exist."""
         missing = not_found_error(self.payload(response), urlsplit(response.url).path)
@@ -345,6 +361,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
             self._history.saw(records)
         return records
 
+    @override
     def _end_page(self) -> None:
         """Note whether X's list goes on, before the page's STATE."""
         if self._pass is not None and not self._via_dm_events:
@@ -352,6 +369,7 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
             self._history.page_ended(next_token=self._page_next, reached_floor=floor)
         super()._end_page()
 
+    @override
     def pass_completed(self, state: dict[str, Any], progress: PassProgress) -> None:
         """Record what the conversation endpoint no longer serves (`tap_x_dm.sync.history_gaps`)."""
         if self._via_dm_events:
