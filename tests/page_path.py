@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_x_dm.run.log_lines import quiet_sdk_lines
 from tap_x_dm.sdk_adapter import LineWriter
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox, SandboxConfig
@@ -136,10 +137,15 @@ class _Stdout:
 
 
 def measure() -> PagePath:
-    """Run the scenario of the module docstring; return the profiled page's path."""
+    """Run the scenario of the module docstring; return the profiled page's path.
+
+    The SDK's METRIC lines go to DEBUG through the tap's log filter, as `tap_x_dm.main`
+    installs it for every run.
+    """
     clock = ManualClock(START)
     sandbox = Sandbox(SandboxConfig(rate_limit=10_000, events=600, conversations=20), clock=clock)
     sandbox.start()
+    undo_quiet_lines = quiet_sdk_lines(discovering=False)
     try:
         first = run_tap(sandbox, clock=clock)
         clock.advance(6 * 3600)
@@ -150,6 +156,7 @@ def measure() -> PagePath:
         sandbox.clear_log()
         return _profiled_run(sandbox, clock, first.final_state)
     finally:
+        undo_quiet_lines()
         sandbox.stop()
 
 
