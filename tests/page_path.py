@@ -5,8 +5,9 @@ Issue 20: `docs/architecture.md` lists that path ("The modules one page runs thr
 run (incremental, default config: `object_lookups: by_id`) of a sandbox whose inbox got 360
 new messages in four conversations after the first run, read 100 a page. Its pass reads
 them newest first; the profiled page is the second one the SDK's paginator advances to
-(the pass's third page of 100, after the first run's 14-event first page was read again
-at 100): a page that follows the cursor of a full page and is followed by another one.
+(the pass's third page of 100: its first page, of 14 events sized from the arrival rate,
+did not reach the bookmark and was read again at 100): a page that follows the cursor
+of a full page and is followed by another one.
 
 The window opens when the SDK's paginator advances to the page (`BaseAPIPaginator.advance`
 on the page before: from there the SDK builds, signs and sends the page's request) and
