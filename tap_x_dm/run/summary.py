@@ -17,10 +17,8 @@ so a file that is there is this run's, and a missing one means the run died
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
-import math
 import os
 import tempfile
 import typing as t
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tap_x_dm.errors import ConfigError, StopRunError, TapXDMError, XAPIError
+from tap_x_dm.times import iso_utc
 
 if t.TYPE_CHECKING:
     from tap_x_dm.clock import Clock
@@ -81,12 +80,6 @@ def status_of(error: BaseException) -> Status:
 def exit_code_of(error: BaseException) -> int:
     """The exit code of a run that ended with `error`."""
     return EXIT_CODES[status_of(error)]
-
-
-def iso_utc(epoch: float, *, round_up: bool = False) -> str:
-    """Epoch seconds as `2026-12-06T10:15:00Z` (whole seconds; `round_up`: never early)."""
-    whole = math.ceil(epoch) if round_up else math.floor(epoch)
-    return dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def error_line(error: BaseException) -> str:
