@@ -67,7 +67,8 @@ def x_time(value: Any) -> str:
         digits = zone[1:].replace(":", "")
         offset = sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     try:
-        moment = dt.datetime(*map(int, fields), tzinfo=dt.timezone(offset))
+        year, month, day, hour, minute, second = map(int, fields)
+        moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone(offset))
     except ValueError as exc:
         msg = f"createdAt {text[:40]!r} is not a time ({exc})"
         raise ItemError(msg) from exc
