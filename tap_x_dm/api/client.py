@@ -267,11 +267,6 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         row["account_id"] = self.services.account.id
         return row
 
-    @override
-    def count_record(self) -> None:
-        """One more record of this stream in the run summary."""
-        self.services.tally.records[self.name] += 1
-
     def drop_unknown_fields(self, row: dict[str, Any]) -> None:
         """Drop fields X added after our schema, at any depth, warning once per field per run."""
         self._known.prune(row, self._warn_unknown_field)

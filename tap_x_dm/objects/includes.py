@@ -213,11 +213,6 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         return len(self.pending) * self._services.costs.prices[self.name]
 
     @override
-    def count_record(self) -> None:
-        """One more record of this stream in the run summary."""
-        self._services.tally.records[self.name] += 1
-
-    @override
     def get_record_counter(self, **kwargs: Any) -> Counter:
         """The counter the writer increments, so the SDK's metric is what was written."""
         return self._written

@@ -98,6 +98,10 @@ class RunTally:
         #: Conversations with new events, per system (`legacy`: /2/dm_*, `xchat`: Chat API).
         self.conversations: dict[str, set[str]] = {"legacy": set(), "xchat": set()}
 
+    def count_record(self, stream_name: str) -> None:
+        """One record of `stream_name` written (`sdk_adapter.LeanRecordMessages`)."""
+        self.records[stream_name] += 1
+
     def count_request(self, endpoint: str) -> None:
         """One answer from `endpoint` (its template: `/2/dm_conversations/:id/dm_events`)."""
         self.requests[endpoint] += 1
