@@ -22,6 +22,7 @@ from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.chat.key_settings import key_problems
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.settings.config_schema import OAUTH1_SETTINGS, SECRET_SETTINGS
+from tap_x_dm.settings.paths import PATH_SETTINGS, home_problem
 from tap_x_dm.sync.passes import SKEW_MS, bookmark_id
 from tap_x_dm.times import iso_utc, parse_timestamp, timestamp_ms
 
@@ -117,6 +118,9 @@ def odd_number_problems(data: Any, path: str = "") -> list[str]:
 def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
     """The rules JSON Schema cannot say; one line per problem, never a secret's value."""
     problems = odd_number_problems(config)
+    homeless = path_problems(config)
+    if homeless:  # the checks below would expand `~` to read those paths
+        return problems + homeless
     problems.extend(credential_problems(config))
     api_url = str(config.get("api_url", ""))
     api_problem = transport_problem("api_url", api_url, "https://api.x.com")
@@ -161,6 +165,16 @@ def cost_cap_problem(config: Mapping[str, Any]) -> str | None:
         f"it may bring (${worst:.3f} at these prices): every run would stop before its first "
         "page. Raise it, or remove it for no cap."
     )
+
+
+def path_problems(config: Mapping[str, Any]) -> list[str]:
+    """A line per path setting whose `~user` names no user of this machine."""
+    problems = []
+    for name in PATH_SETTINGS:
+        problem = home_problem(name, text_setting(config, name), secret=name in SECRET_SETTINGS)
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def archive_problems(config: Mapping[str, Any]) -> list[str]:
