@@ -28,7 +28,7 @@ from typing import IO, Any, Protocol
 
 import ijson  # type: ignore[import-untyped]
 
-from tap_x_dm.archive.errors import ArchiveFormatError, one_line
+from tap_x_dm.archive.errors import ArchiveFormatError, one_line, unreadable
 
 #: How far into a file the `=` may be (the longest global name is far shorter).
 MAX_PREFIX = 4096
@@ -135,29 +135,10 @@ class AssignmentReader:
         try:
             data = self._raw.read(size)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            raise self._read_error(exc) from exc
+            raise unreadable(self.name, self._raw, exc) from exc
         if self._hasher is not None and data:
             self._hasher.update(data)
         return data
-
-    def _read_error(self, exc: Exception) -> ArchiveFormatError:
-        """One line for a member zipfile or the disk could not hand on.
-
-        zipfile inflates a zip member to the size its directory declares and no
-        further, then checks its CRC-32: a member that inflates past its size (a
-        crafted or damaged zip) is refused here, with that size (where it stopped).
-        """
-        if isinstance(exc, zipfile.BadZipFile) and str(exc).startswith("Bad CRC-32"):
-            try:
-                declared = self._raw.tell()
-            except (OSError, ValueError):
-                declared = None
-            if declared is not None:
-                return ArchiveFormatError(
-                    f"{self.name} inflates past the {declared} bytes the zip declares for it: "
-                    "the zip is damaged or crafted"
-                )
-        return ArchiveFormatError(f"{self.name}: cannot be read ({one_line(str(exc))})")
 
     def _skip_prefix(self) -> None:
         """Drop `window.YTD... =` (plain JSON, starting with `[` or `{`, is kept)."""
