@@ -8,11 +8,23 @@ from __future__ import annotations
 
 #: X's snowflake epoch: an id's top bits are milliseconds since then.
 TWEPOCH_MS = 1288834974657
+#: An id's low bits (worker and sequence) below its millisecond.
+_LOW_BITS = 22
 
 
 def snowflake_ms(event_id: str | int) -> int:
     """Epoch milliseconds at which X minted `event_id`."""
-    return (int(event_id) >> 22) + TWEPOCH_MS
+    return (int(event_id) >> _LOW_BITS) + TWEPOCH_MS
+
+
+def min_snowflake_at(ms: int) -> int:
+    """The lowest snowflake X could mint in the millisecond `ms` (0 before X's epoch)."""
+    return max(0, ms - TWEPOCH_MS) << _LOW_BITS
+
+
+def max_snowflake_at(ms: int) -> int:
+    """The highest snowflake X could mint in the millisecond `ms`."""
+    return min_snowflake_at(ms) | ((1 << _LOW_BITS) - 1)
 
 
 def one_to_one_conversation_id(user_a: str | int, user_b: str | int) -> str:

@@ -17,7 +17,8 @@ Each exists because no public hook does the job (singer-sdk 0.54):
   property selected and conformance off (the tap's streams drop unknown properties
   themselves, `tap_x_dm.api.conform`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
-  Every record it writes has every top-level property of the schema (null when absent).
+  Every record it writes has every top-level property of the schema (null when absent),
+  and is counted in the Tap's run tally (`services.tally`, the run summary's).
 * `OptInStream`: a stream synced only when a catalog selects it. The SDK's
   `selected_by_default = False` also deselects every property, so a catalog that selects
   the stream alone would load rows without columns; this deselects the stream only,
@@ -60,6 +61,22 @@ from typing_extensions import override
 
 from tap_x_dm.run.target import reason_of, target_gone
 from tap_x_dm.surrogates import repaired
+
+
+class _RecordTally(t.Protocol):
+    def count_record(self, stream_name: str) -> None: ...
+
+
+class _RunServices(t.Protocol):
+    @property
+    def tally(self) -> _RecordTally: ...
+
+
+class _CountingTap(t.Protocol):
+    """The Tap `LeanRecordMessages` streams belong to: its run tally counts their records."""
+
+    @property
+    def services(self) -> _RunServices: ...
 
 
 class LeanRecordMessages(Stream):
@@ -119,9 +136,6 @@ class LeanRecordMessages(Stream):
                 )
         return messages
 
-    def count_record(self) -> None:
-        """Hook: one record of this stream is being written (the run summary counts them)."""
-
     def _repaired_for_maps(self, record: types.Record) -> types.Record:
         """Lone surrogates out before a stream map (`sha256(text)`) encodes the text."""
         fixed, count = repaired(record)
@@ -133,8 +147,11 @@ class LeanRecordMessages(Stream):
 
     @override
     def _write_record_message(self, record: types.Record) -> None:
-        """Override an SDK private: the SDK's loop, without a generator when nothing to do."""
-        self.count_record()
+        """Override an SDK private: the SDK's loop, without a generator when nothing to do.
+
+        Every record any stream writes passes here: the run summary counts it here, once.
+        """
+        t.cast("_CountingTap", self._tap).services.tally.count_record(self.name)
         record = self._with_every_property(record)
         if any(not isinstance(m, SameRecordTransform) for m in self.stream_maps):
             record = self._repaired_for_maps(record)

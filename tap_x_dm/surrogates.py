@@ -88,6 +88,10 @@ class RepairingStream:
             if data:
                 return self._repair(data)
 
+    def tell(self) -> int:
+        """How many bytes of the underlying file were read (for a zip member: inflated)."""
+        return self._raw.tell()
+
     def _repair(self, data: bytes) -> bytes:
         if b"\\ud" not in data and b"\\uD" not in data:
             return data

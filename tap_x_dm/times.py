@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import math
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -23,11 +24,19 @@ def parse_timestamp(value: str) -> dt.datetime:
 DM_EVENTS_WINDOW_DAYS = 30
 DAY_MS = 86_400_000
 DM_EVENTS_WINDOW_MS = DM_EVENTS_WINDOW_DAYS * DAY_MS
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_ONE_MS = dt.timedelta(milliseconds=1)
 
 
 def epoch_ms(moment: dt.datetime) -> int:
-    """An aware datetime in epoch milliseconds: the unit of the tap's ids, state and clock."""
-    return int(moment.timestamp() * 1000)
+    """An aware datetime in epoch milliseconds: the unit of the tap's ids, state and clock.
+
+    Integer arithmetic: `timestamp() * 1000` in floats can land a millisecond early. A
+    naive datetime (an HTTP date in `-0000`) is taken as UTC.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return (moment - _EPOCH) // _ONE_MS
 
 
 def timestamp_ms(value: str) -> int:
@@ -39,6 +48,17 @@ def x_time_text(ms: int) -> str:
     """Epoch ms as X writes `created_at`: `2026-11-23T17:48:34.885Z`."""
     moment = dt.datetime.fromtimestamp(ms // 1000, tz=dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def utc_day(epoch: float) -> str:
+    """The UTC date of epoch seconds (`2026-12-01`): X's billing day."""
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).date().isoformat()
+
+
+def iso_utc(epoch: float, *, round_up: bool = False) -> str:
+    """Epoch seconds as `2026-12-06T10:15:00Z` (whole seconds; `round_up`: never early)."""
+    whole = math.ceil(epoch) if round_up else math.floor(epoch)
+    return dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def utc_text(epoch: float) -> str:

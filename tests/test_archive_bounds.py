@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import subprocess
 import sys
 import tracemalloc
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from tap_x_dm.archive import ArchiveFormatError, jsdata, open_archive
-from tap_x_dm.archive.container import CountedMember
+from tap_x_dm.archive.container import ZipContainer
 from tests.archive_builder import ACCOUNT_ID, ArchiveBuilder, Conversation, message
 from tests.archive_support import ALICE, many_messages
 
@@ -173,20 +174,36 @@ def test_a_zip_member_inflating_past_100_to_1_is_refused_before_any_record(
     )
 
 
-def test_the_inflated_bytes_are_counted_against_the_declared_size_while_streaming() -> None:
-    member = CountedMember(io.BytesIO(b"x" * 5000), "X archive a.zip: f.js", 4096, 4000)
-    assert len(member.read(4096)) == 4096
+def crafted_zip(content: bytes, *, file_size: int, compress_size: int | None = None) -> bytes:
+    """A zip of `data/f.js` whose directory declares `file_size` (and `compress_size`)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data/f.js", content)
+        real = archive.getinfo("data/f.js").compress_size
+    lie = buffer.getvalue().replace(struct.pack("<I", len(content)), struct.pack("<I", file_size))
+    if compress_size is not None:
+        lie = lie.replace(struct.pack("<I", real), struct.pack("<I", compress_size))
+    return lie
+
+
+def test_a_member_is_not_inflated_past_its_declared_size() -> None:
+    """zipfile stops at the declared size and checks the CRC-32; the reader says why."""
+    crafted = zipfile.ZipFile(io.BytesIO(crafted_zip(b"x" * 5000, file_size=4096)))
+    member = crafted.open("data/f.js")
+    reader = jsdata.AssignmentReader(member, "X archive a.zip: f.js")
     with pytest.raises(ArchiveFormatError) as caught:
-        member.read(4096)
+        reader.drain()
     assert str(caught.value) == (
         "X archive a.zip: f.js inflates past the 4096 bytes the zip declares for it: the zip "
         "is damaged or crafted"
     )
-    bomb = CountedMember(io.BytesIO(b" " * (3 * MIB)), "X archive a.zip: f.js", 3 * MIB, 100)
+    # A member declaring more than 100 times its compressed size is refused unopened.
+    bomb = zipfile.ZipFile(
+        io.BytesIO(crafted_zip(b" " * (3 * MIB), file_size=3 * MIB, compress_size=100))
+    )
+    container = ZipContainer("a.zip", bomb, "")
     with pytest.raises(ArchiveFormatError, match="more than 100 times its 100 compressed"):
-        while bomb.read(65536):
-            pass
-    assert bomb.inflated == MIB + 65536  # stopped within a chunk of the floor
+        container.open("data/f.js")
 
 
 def test_real_archives_compress_well_below_the_limit(tmp_path: Path) -> None:

@@ -283,6 +283,22 @@ def test_missing_settings_are_named_before_anything_happens(
     assert sandbox.request_log == []
 
 
+def test_a_token_store_under_an_unknown_users_home_is_one_line(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    sandbox = sandbox_factory(clock=clock)
+    nobody = "~tap-x-dm-no-such-user"
+
+    status, _, err = run_auth(auth_args(sandbox, Path(f"{nobody}/t.json")), clock=clock)
+
+    assert status == 1
+    assert err.getvalue() == (
+        f"tap-x-dm-auth: token_store_path {nobody}/t.json: tap-x-dm-no-such-user is not a user "
+        f"of this machine, so {nobody} cannot be expanded; write the path in full.\n"
+    )
+    assert sandbox.request_log == []
+
+
 def test_busy_port_says_how_to_pick_another(
     sandbox_factory: Any, clock: ManualClock, tmp_path: Path
 ) -> None:

@@ -177,3 +177,41 @@ def test_a_run_lock_dir_that_cannot_hold_the_lock_is_one_line_before_any_request
     assert expected in errors[0]
     assert done.stdout == ""
     assert sandbox.request_log == []
+
+
+def test_a_run_locked_out_ends_with_its_lock_line_and_leaves_the_summary_file_alone(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """The running run removed its `run_summary_path` file and writes it when it ends."""
+    sandbox = sandbox_factory(rate_limit=10_000, events=5, conversations=2)
+    account_id = sandbox.account.id
+    summary = tmp_path / "summary.json"
+    config, state = tmp_path / "config.json", tmp_path / "state.json"
+    config.write_text(
+        json.dumps(
+            {
+                "api_url": sandbox.base_url,
+                "access_token": sandbox.access_token(),
+                "run_lock_dir": str(tmp_path / "locks"),
+                "run_summary_path": str(summary),
+            }
+        )
+    )
+    state.write_text(json.dumps({"account": {"id": account_id}}))
+    command = [sys.executable, "-m", "tap_x_dm", "--config", str(config), "--state", str(state)]
+
+    with account_run_lock(account_id, tmp_path / "locks") as lock:  # the running run
+        locked_out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    lock_line = (
+        f"Another tap-x-dm run for this account is in progress (lock {lock}); this run exits "
+        "without reading, so the two cannot split the rate budget or race on state."
+    )
+    assert locked_out.returncode == 1
+    assert "Traceback" not in locked_out.stderr
+    assert "This run:" not in locked_out.stderr
+    last = locked_out.stderr.rstrip().splitlines()[-1]
+    assert "| ERROR " in last
+    assert last.endswith(lock_line)
+    assert not summary.exists()
+    assert sandbox.request_log == []

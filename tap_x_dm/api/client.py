@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import typing as t
 from collections.abc import Callable, Generator, Iterable
 from http import HTTPStatus
@@ -44,23 +43,6 @@ ENTITY_KINDS = ("cashtags", "hashtags", "mentions", "urls")
 MISSING_IDS_SHOWN = 10
 
 
-class _OneLinePerProblem(logging.Filter):
-    """Drop the SDK's and python-backoff's lines that repeat what the tap says better.
-
-    Backoff's "Backing off"/"Giving up" lines: the wait generator already logs
-    each wait once, with its reason and end time. The SDK's "An unhandled error
-    occurred while syncing": the tap's own line names the endpoint and the fix
-    (and `--test`, which ends each stream early on purpose, would print it on
-    success).
-    """
-
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.funcName in {"_log_backoff", "_log_giveup"}:
-            return False
-        return not str(record.msg).startswith("An unhandled error occurred while syncing")
-
-
 def _retry_reason(exc: BaseException) -> str:
     """Why a request is retried, in a few words and without a secret.
 
@@ -90,7 +72,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         schema = self.record_schema(tap.config)
         super().__init__(tap=tap, schema=schema)
         self.services = services
-        self.logger.addFilter(_OneLinePerProblem())
+        self.logger.addFilter(network.OneLinePerProblem())
         self._known = KnownProperties(schema)
         self._warn_unknown_field = WarnOnce(self.logger, self.name)
         self._last_payload: tuple[requests.Response | None, Any] = (None, None)
@@ -266,11 +248,6 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         self.drop_unknown_fields(row)
         row["account_id"] = self.services.account.id
         return row
-
-    @override
-    def count_record(self) -> None:
-        """One more record of this stream in the run summary."""
-        self.services.tally.records[self.name] += 1
 
     def drop_unknown_fields(self, row: dict[str, Any]) -> None:
         """Drop fields X added after our schema, at any depth, warning once per field per run."""

@@ -10,7 +10,6 @@ figures are an upper estimate of the bill, never a lower one.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,20 +66,17 @@ class CostLedger:
     def __init__(self, prices: Mapping[str, float] | None = None) -> None:
         self.prices = {**PRICES_USD, **(prices or {})}
         self._by_stream: dict[str, dict[str, int]] = {}
-        self._lock = threading.Lock()
 
     def add(self, stream: str, resources: Mapping[str, int]) -> None:
         """Count one request of `stream` and what its answer returned."""
-        with self._lock:
-            totals = self._by_stream.setdefault(stream, dict.fromkeys(("requests", *PRICES_USD), 0))
-            totals["requests"] += 1
-            for kind, count in resources.items():
-                totals[kind] = totals.get(kind, 0) + count
+        totals = self._by_stream.setdefault(stream, dict.fromkeys(("requests", *PRICES_USD), 0))
+        totals["requests"] += 1
+        for kind, count in resources.items():
+            totals[kind] = totals.get(kind, 0) + count
 
     def totals(self, stream: str | None = None) -> dict[str, int]:
         """The counts of one stream, or of the whole run."""
-        with self._lock:
-            rows = [self._by_stream.get(stream, {})] if stream else list(self._by_stream.values())
+        rows = [self._by_stream.get(stream, {})] if stream else list(self._by_stream.values())
         summed = dict.fromkeys(("requests", *PRICES_USD), 0)
         for row in rows:
             for key, value in row.items():

@@ -3,17 +3,20 @@
 A refused connection or a name that does not resolve will not heal in a minute: the
 tap tries such a request twice (one short backoff apart, a few seconds), then stops
 with a line a newcomer can act on. Timeouts and reset connections are X's or the
-network's hiccups: they keep the bounded retries (`max_retries`).
+network's hiccups: they keep the bounded retries (`max_retries`). Each wait is logged once,
+by the tap: `OneLinePerProblem` drops python-backoff's and the SDK's repeats of it.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import XAPIError
@@ -131,3 +134,20 @@ class TransportTries:
                 raise
 
         return one_try
+
+
+class OneLinePerProblem(logging.Filter):
+    """Drop the SDK's and python-backoff's lines that repeat what the tap says better.
+
+    Backoff's "Backing off"/"Giving up" lines: the wait generator already logs
+    each wait once, with its reason and end time. The SDK's "An unhandled error
+    occurred while syncing": the tap's own line names the endpoint and the fix
+    (and `--test`, which ends each stream early on purpose, would print it on
+    success).
+    """
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.funcName in {"_log_backoff", "_log_giveup"}:
+            return False
+        return not str(record.msg).startswith("An unhandled error occurred while syncing")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -91,7 +90,7 @@ class RateBudget:
     (the Tap builds one budget next to its one authenticator, and a token
     refresh does not change the user), so windows are keyed by endpoint
     template, and endpoints X turns out to count together share one window.
-    Thread-safe, although the SDK syncs streams one after another.
+    One thread uses it: the SDK syncs streams one after another.
     """
 
     def __init__(
@@ -114,7 +113,6 @@ class RateBudget:
         self._windows: dict[str, Window] = {}
         self._group_of: dict[str, str] = {}
         self._last_observed: str | None = None
-        self._lock = threading.Lock()
 
     # -- learning ---------------------------------------------------------------------
 
@@ -131,33 +129,32 @@ class RateBudget:
         one answers 429 exactly when the other's window ran out.
         """
         window = parse_window(headers)
-        with self._lock:
-            if window is None:
-                return
-            previous_key = self._last_observed
-            if endpoint in LIST_ENDPOINTS:  # a users/tweets lookup between pages changes nothing
-                self._last_observed = endpoint
+        if window is None:
+            return
+        previous_key = self._last_observed
+        if endpoint in LIST_ENDPOINTS:  # a users/tweets lookup between pages changes nothing
+            self._last_observed = endpoint
+        if (
+            previous_key is not None
+            and self._group(previous_key) != self._group(endpoint)
+            and {previous_key, endpoint} <= LIST_ENDPOINTS
+        ):
+            other = self._windows.get(self._group(previous_key))
+            own = self._windows.get(self._group(endpoint))
             if (
-                previous_key is not None
-                and self._group(previous_key) != self._group(endpoint)
-                and {previous_key, endpoint} <= LIST_ENDPOINTS
+                other is not None
+                and self._same_window(other, window, status)
+                and not self._continues(own, window)
             ):
-                other = self._windows.get(self._group(previous_key))
-                own = self._windows.get(self._group(endpoint))
-                if (
-                    other is not None
-                    and self._same_window(other, window, status)
-                    and not self._continues(own, window)
-                ):
-                    # The two endpoints spend one budget: X shares the window.
-                    self._group_of[endpoint] = self._group(previous_key)
-                    self._logger.info(
-                        "Rate limit: %s and %s share one window of %d requests.",
-                        endpoint,
-                        previous_key,
-                        window.limit,
-                    )
-            self._windows[self._group(endpoint)] = window
+                # The two endpoints spend one budget: X shares the window.
+                self._group_of[endpoint] = self._group(previous_key)
+                self._logger.info(
+                    "Rate limit: %s and %s share one window of %d requests.",
+                    endpoint,
+                    previous_key,
+                    window.limit,
+                )
+        self._windows[self._group(endpoint)] = window
 
     @staticmethod
     def _continues(own: Window | None, window: Window) -> bool:
@@ -181,8 +178,7 @@ class RateBudget:
 
     def window(self, endpoint: str) -> Window | None:
         """Return the last known window of `endpoint` (for tests and cost logs)."""
-        with self._lock:
-            return self._windows.get(self._group(endpoint))
+        return self._windows.get(self._group(endpoint))
 
     # -- waiting ----------------------------------------------------------------------
 
@@ -208,8 +204,7 @@ class RateBudget:
                 f"{utc_text(until)}; {reason}), longer than max_rate_limit_wait_seconds="
                 f"{self._max_wait:.0f}. Finished work is kept in the state; run again later."
             )
-            with self._lock:
-                window = self._windows.get(self._group(endpoint))
+            window = self._windows.get(self._group(endpoint))
             spent = window is not None and window.remaining == 0 and window.reset > now
             raise StopRunError(msg, resume_at=window.reset if spent and window else until)
         if retry is None:
@@ -233,8 +228,7 @@ class RateBudget:
 
     def before_request(self, endpoint: str) -> None:
         """Wait for the reset when the last response left no request in the window."""
-        with self._lock:
-            window = self._windows.get(self._group(endpoint))
+        window = self._windows.get(self._group(endpoint))
         if window is None or window.remaining > 0:
             return
         seconds = window.reset + RESET_MARGIN_SECONDS - self._clock.time()
@@ -245,9 +239,8 @@ class RateBudget:
             endpoint=endpoint,
             reason=f"0 of {window.limit} requests left in this window",
         )
-        with self._lock:
-            # The window has reset; the next response will tell us the new one.
-            window.remaining = window.limit
+        # The window has reset; the next response will tell us the new one.
+        window.remaining = window.limit
 
     def delay_for_retry(self, endpoint: str, headers: Mapping[str, str], attempt: int) -> float:
         """Seconds to wait before retrying a 429 or a transient failure.
@@ -258,8 +251,7 @@ class RateBudget:
         """
         window = parse_window(headers)
         if window is not None and window.remaining == 0:
-            with self._lock:
-                self._windows[self._group(endpoint)] = window
+            self._windows[self._group(endpoint)] = window
             until_reset = window.reset + RESET_MARGIN_SECONDS - self._clock.time()
             if until_reset > 0:
                 return until_reset

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tap_x_dm.clock import Clock
+from tap_x_dm.times import utc_day
 
 #: The top-level state key, only while X takes 2.167 names and not 2.166 ones:
 #: `{"asks": "2.167", "decided_on": "2026-12-06"}` (state.schema.json); absent: 2.166.
@@ -108,10 +109,6 @@ def shipped_names(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def _today(clock: Clock) -> str:
-    return dt.datetime.fromtimestamp(clock.time(), tz=dt.timezone.utc).date().isoformat()
-
-
 class AskedVocabulary:
     """The run's choice of names, kept in the tap's state (one per run, shared by streams)."""
 
@@ -138,7 +135,7 @@ class AskedVocabulary:
             self._version, self._confirmed = V2166, asks is None and _answered_before(self._state)
             if asks == V2167:
                 since = dt.date.fromisoformat(str(saved["decided_on"]))  # type: ignore[index]
-                age = (dt.date.fromisoformat(_today(self._clock)) - since).days
+                age = (dt.date.fromisoformat(utc_day(self._clock.time())) - since).days
                 self._version, self._confirmed = (
                     (V2167, True) if age < RETRY_DAYS else (V2166, False)
                 )
@@ -220,7 +217,7 @@ class AskedVocabulary:
     def _remember(self, version: str) -> None:
         """Only 2.167 is kept, with its date for the weekly retry: absent means 2.166."""
         if version == V2167:
-            self._state[STATE_KEY] = {"asks": version, "decided_on": _today(self._clock)}
+            self._state[STATE_KEY] = {"asks": version, "decided_on": utc_day(self._clock.time())}
         else:
             self._state.pop(STATE_KEY, None)
 

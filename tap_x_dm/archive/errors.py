@@ -7,6 +7,9 @@ messages into logs.
 
 from __future__ import annotations
 
+import zipfile
+from typing import IO
+
 from tap_x_dm.errors import TapXDMError
 
 
@@ -36,3 +39,23 @@ def one_line(text: str, limit: int = 200) -> str:
     """Collapse whitespace and cut `text`, so a message stays on one line."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def unreadable(name: str, raw: IO[bytes], exc: Exception) -> ArchiveFormatError:
+    """One line for a file `raw` (named `name`) that zipfile or the disk could not hand on.
+
+    zipfile inflates a zip member to the size its directory declares and no further,
+    then checks its CRC-32: a member that inflates past its size (a crafted or damaged
+    zip) fails that check, at that size.
+    """
+    if isinstance(exc, zipfile.BadZipFile) and str(exc).startswith("Bad CRC-32"):
+        try:
+            declared = raw.tell()
+        except (OSError, ValueError):
+            declared = None
+        if declared is not None:
+            return ArchiveFormatError(
+                f"{name} inflates past the {declared} bytes the zip declares for it: the zip "
+                "is damaged or crafted"
+            )
+    return ArchiveFormatError(f"{name}: cannot be read ({one_line(str(exc))})")

@@ -28,7 +28,7 @@ from typing import IO, Any, Protocol
 
 import ijson  # type: ignore[import-untyped]
 
-from tap_x_dm.archive.errors import ArchiveFormatError, one_line
+from tap_x_dm.archive.errors import ArchiveFormatError, one_line, unreadable
 
 #: How far into a file the `=` may be (the longest global name is far shorter).
 MAX_PREFIX = 4096
@@ -135,8 +135,7 @@ class AssignmentReader:
         try:
             data = self._raw.read(size)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-            msg = f"{self.name}: cannot be read ({one_line(str(exc))})"
-            raise ArchiveFormatError(msg) from exc
+            raise unreadable(self.name, self._raw, exc) from exc
         if self._hasher is not None and data:
             self._hasher.update(data)
         return data

@@ -17,13 +17,14 @@ from typing import Any
 
 from tap_x_dm.archive.ids import DerivedIds
 from tap_x_dm.ids import canonical_conversation_id
+from tap_x_dm.times import epoch_ms, x_time_text
 
 #: Every column a `dm_events` row has, in the order the API's fields are listed.
 EVENT_FIELDS = (
-    "id", "event_type", "text", "sender_id", "dm_conversation_id", "created_at",
-    "participant_ids", "attachments", "referenced_tweets", "urls", "hashtags", "mentions",
-    "cashtags", "account_id", "source", "media_urls",
-)  # fmt: skip
+    *("id", "event_type", "text", "sender_id", "dm_conversation_id", "created_at"),
+    *("participant_ids", "attachments", "referenced_tweets", "urls", "hashtags"),
+    *("mentions", "cashtags", "account_id", "source", "media_urls"),
+)
 
 _X_ID = re.compile(r"[0-9]{1,19}")
 _CONVERSATION = re.compile(r"[0-9]{1,19}(-[0-9]{1,19})?")
@@ -53,13 +54,12 @@ def x_time(value: Any) -> str:
     """
     text = str(value).strip()
     if _EPOCH_MS.fullmatch(text):
-        moment = dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.timezone.utc)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(text) % 1000:03d}Z"
+        return x_time_text(int(text))
     match = _TIME.fullmatch(text)
     if match is None:
         msg = f"createdAt {text[:40]!r} is not a time"
         raise ItemError(msg)
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    *fields, fraction, zone = match.groups()
     zone = (zone or "Z").upper()
     offset = dt.timedelta(0)
     if zone != "Z":
@@ -67,16 +67,13 @@ def x_time(value: Any) -> str:
         digits = zone[1:].replace(":", "")
         offset = sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     try:
-        moment = dt.datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second),
-            tzinfo=dt.timezone(offset),
-        )  # fmt: skip
+        year, month, day, hour, minute, second = map(int, fields)
+        moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone(offset))
     except ValueError as exc:
         msg = f"createdAt {text[:40]!r} is not a time ({exc})"
         raise ItemError(msg) from exc
-    millis = (fraction or "0")[:3].ljust(3, "0")
-    utc = moment.astimezone(dt.timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + millis + "Z"
+    millis = int((fraction or "0")[:3].ljust(3, "0"))
+    return x_time_text(epoch_ms(moment) + millis)
 
 
 def _x_id(value: Any, what: str) -> str:

@@ -18,6 +18,7 @@ from tap_x_dm.auth.signers import AUTH_SCOPES
 from tap_x_dm.auth.token_endpoint import token_url_for
 from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.errors import TapXDMError
+from tap_x_dm.settings.paths import home_problem
 
 DEFAULT_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
 DEFAULT_API_URL = "https://api.x.com"
@@ -165,6 +166,8 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> AuthS
             "token_store_path is missing: pass --token-store PATH (the same file as the tap's "
             "token_store_path setting, on storage that outlives the tap's runs)."
         )
+    elif home := home_problem("token_store_path", str(values["token_store_path"]).strip()):
+        missing.append(home)
     if not 0 <= args.port <= 65535:
         missing.append(f"--port must be 0-65535 (got {args.port}).")
     if missing:

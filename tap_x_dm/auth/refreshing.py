@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import replace
 
 import requests
@@ -65,7 +64,6 @@ class RefreshingBearer(Signer):
         #: The access token's lifetime: `expires_in` of this run's last refresh, else the
         #: time the stored token had left when first read (a lower bound).
         self._lifetime: float | None = None
-        self._lock = threading.RLock()
         self._tokens: StoredTokens | None = None
         self._failure: AuthError | None = None
 
@@ -96,26 +94,24 @@ class RefreshingBearer(Signer):
     @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Refresh first if the access token is missing or about to expire, then sign."""
-        with self._lock:
-            tokens = self._current()
-            if not tokens.access_token:
-                tokens = self._refresh("there is no access token yet", rejected=None)
-            elif self._expiring(tokens):
-                assert tokens.expires_at is not None
-                reason = f"the access token expires at {utc_text(tokens.expires_at)}"
-                tokens = self._refresh(reason, rejected=None)
-            request.headers["Authorization"] = f"Bearer {tokens.access_token}"
+        tokens = self._current()
+        if not tokens.access_token:
+            tokens = self._refresh("there is no access token yet", rejected=None)
+        elif self._expiring(tokens):
+            assert tokens.expires_at is not None
+            reason = f"the access token expires at {utc_text(tokens.expires_at)}"
+            tokens = self._refresh(reason, rejected=None)
+        request.headers["Authorization"] = f"Bearer {tokens.access_token}"
         return request
 
     @override
     def recover_from_401(self, request: requests.PreparedRequest) -> bool:
         """Refresh once for the refused token (or take the one already refreshed)."""
         used = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
-        with self._lock:
-            if self._current().access_token != used:
-                return True  # refreshed since this request was signed
-            self._refresh("X refused the access token (401)", rejected=used)
-            return True
+        if self._current().access_token != used:
+            return True  # refreshed since this request was signed
+        self._refresh("X refused the access token (401)", rejected=used)
+        return True
 
     @override
     def hint_401(self) -> str:

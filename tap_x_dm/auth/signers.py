@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import threading
 import typing as t
 
 import requests
@@ -151,15 +150,13 @@ class OAuth1Signer(Signer):
             resource_owner_secret=access_token_secret,
         )
         self._clock = clock
-        self._lock = threading.Lock()
 
     @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign with a fresh nonce and the clock's timestamp."""
-        with self._lock:
-            self._oauth.client.timestamp = str(int(self._clock.time()))
-            signed: requests.PreparedRequest = self._oauth(request)
-            return signed
+        self._oauth.client.timestamp = str(int(self._clock.time()))
+        signed: requests.PreparedRequest = self._oauth(request)
+        return signed
 
     @property
     @override

@@ -9,14 +9,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from tap_x_dm.errors import ConfigError
 
 _INSECURE_ENV = "OAUTHLIB_INSECURE_TRANSPORT"
-_insecure_lock = threading.Lock()
 
 
 def is_loopback(host: str | None) -> bool:
@@ -67,13 +65,12 @@ def loopback_http_allowed(url: str) -> Iterator[None]:
     if not is_loopback(parts.hostname):
         msg = f"{url} must use https; plain http is allowed only for 127.0.0.1/localhost."
         raise ConfigError(msg)
-    with _insecure_lock:
-        previous = os.environ.get(_INSECURE_ENV)
-        os.environ[_INSECURE_ENV] = "1"
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(_INSECURE_ENV, None)
-            else:
-                os.environ[_INSECURE_ENV] = previous
+    previous = os.environ.get(_INSECURE_ENV)
+    os.environ[_INSECURE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_INSECURE_ENV, None)
+        else:
+            os.environ[_INSECURE_ENV] = previous

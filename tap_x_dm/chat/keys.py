@@ -47,11 +47,6 @@ class ChatConversationKeysStream(OptInStream, OutOfBandRecordsStream):
         """Nothing at its own turn: its records are written as `chat_events` reads pages."""
         return iter(())
 
-    @override
-    def count_record(self) -> None:
-        """One more record in the run summary."""
-        self._services.tally.records[self.name] += 1
-
     def take_page(self, page: ChatPage) -> None:
         """Write the account's copy of each key a page's events use (once per run)."""
         if not self.selected:

@@ -153,11 +153,6 @@ class ChatMessagesStream(OutOfBandRecordsStream):
         return self.decrypting
 
     @override
-    def count_record(self) -> None:
-        """One more record of this stream in the run summary."""
-        self._services.tally.records[self.name] += 1
-
-    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Nothing of its own: its rows are written with `chat_events`' pages."""
         return iter(())

@@ -34,10 +34,10 @@ from tap_x_dm.objects.lookups import (
     TweetsLookupStream,
     UsersLookupStream,
     save_pending,
-    utc_day,
 )
 from tap_x_dm.schemas import X_SCHEMAS, parameter_values
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
+from tap_x_dm.times import utc_day
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -109,16 +109,6 @@ class PageIncludes:
         """The page's objects of `kind` with these keys (those it has)."""
         found = self._objects.get(kind, {})
         return [found[key] for key in keys if key in found]
-
-    def referenced_by(self, event: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-        """The page's objects that `event` refers to, by kind."""
-        found: dict[str, list[dict[str, Any]]] = {}
-        for kind, keys in references_of(event).items():
-            objects = self._objects.get(kind, {})
-            hits = [objects[key] for key in keys if key in objects]
-            if hits:
-                found[kind] = hits
-        return found
 
 
 class IncludedObjectsStream(OutOfBandRecordsStream):
@@ -221,11 +211,6 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         if self.lookup_type is None:
             return 0.0
         return len(self.pending) * self._services.costs.prices[self.name]
-
-    @override
-    def count_record(self) -> None:
-        """One more record of this stream in the run summary."""
-        self._services.tally.records[self.name] += 1
 
     @override
     def get_record_counter(self, **kwargs: Any) -> Counter:

@@ -65,11 +65,6 @@ def max_ids_per_request(path: str) -> int:
     raise LookupError(msg)
 
 
-def utc_day(epoch_s: float) -> str:
-    """The UTC date of `epoch_s`, as X's billing day (`2026-12-01`)."""
-    return dt.datetime.fromtimestamp(epoch_s, tz=dt.timezone.utc).date().isoformat()
-
-
 class LoadedIds:
     """The ids a stream loaded in the last `days` UTC days, at most `max_ids`, in its state.
 

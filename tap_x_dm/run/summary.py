@@ -17,10 +17,8 @@ so a file that is there is this run's, and a missing one means the run died
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import logging
-import math
 import os
 import tempfile
 import typing as t
@@ -31,6 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tap_x_dm.errors import ConfigError, StopRunError, TapXDMError, XAPIError
+from tap_x_dm.run.lock import RunLockedError
+from tap_x_dm.settings.paths import home_problem
+from tap_x_dm.times import iso_utc
 
 if t.TYPE_CHECKING:
     from tap_x_dm.clock import Clock
@@ -38,6 +39,8 @@ if t.TYPE_CHECKING:
 
 #: Bumped when a field changes meaning or goes away (adding one does not).
 SUMMARY_VERSION = 1
+#: The setting naming the file.
+SETTING = "run_summary_path"
 #: The JSON Schema of the file, shipped in the package.
 SCHEMA_RESOURCE = "run_summary.schema.json"
 
@@ -83,12 +86,6 @@ def exit_code_of(error: BaseException) -> int:
     return EXIT_CODES[status_of(error)]
 
 
-def iso_utc(epoch: float, *, round_up: bool = False) -> str:
-    """Epoch seconds as `2026-12-06T10:15:00Z` (whole seconds; `round_up`: never early)."""
-    whole = math.ceil(epoch) if round_up else math.floor(epoch)
-    return dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def error_line(error: BaseException) -> str:
     """One line for the file: the tap's own message (it never holds a secret), else the type."""
     text = str(error) if isinstance(error, TapXDMError) else type(error).__name__
@@ -104,6 +101,10 @@ class RunTally:
 
         #: Conversations with new events, per system (`legacy`: /2/dm_*, `xchat`: Chat API).
         self.conversations: dict[str, set[str]] = {"legacy": set(), "xchat": set()}
+
+    def count_record(self, stream_name: str) -> None:
+        """One record of `stream_name` written (`sdk_adapter.LeanRecordMessages`)."""
+        self.records[stream_name] += 1
 
     def count_request(self, endpoint: str) -> None:
         """One answer from `endpoint` (its template: `/2/dm_conversations/:id/dm_events`)."""
@@ -249,15 +250,19 @@ class SummaryFile:
     """`run_summary_path`: removed when a run starts, replaced whole when it ends."""
 
     def __init__(self, path: str | os.PathLike[str] | None, logger: logging.Logger) -> None:
-        self.path = Path(path).expanduser() if path else None
+        #: Why `~user` in the path cannot be expanded (then there is no file to write).
+        self._problem = home_problem(SETTING, str(path)) if path else None
+        self.path = Path(path).expanduser() if path and not self._problem else None
         self._logger = logger
 
     def remove(self) -> None:
         """Remove the last run's file, so a stale one is never read as this run's.
 
         Raises:
-            ConfigError: the folder does not exist, or the file cannot be removed.
+            ConfigError: the path or its folder does not exist, or the file cannot be removed.
         """
+        if self._problem:
+            raise ConfigError(self._problem)
         if self.path is None:
             return
         if not self.path.parent.is_dir():
@@ -316,12 +321,15 @@ def recording(
     A run that raises is summarised from its error (then the error goes on to the
     CLI, which exits with the same code). A `BaseException` that is not an
     `Exception` (a kill, Ctrl-C) writes nothing: the run did not end, it was ended.
+    Nor does a run locked out by another run of the account: the file is that run's.
     """
     summary_file = SummaryFile(path, logger)
     summary_file.remove()
     started = services.clock.time()
     try:
         yield summary_file
+    except RunLockedError:
+        raise  # its one line is the lock's (`Tap.invoke`); the other run writes the file
     except Exception as exc:
         finish(summarise(services, started=started, error=exc), summary_file, logger)
         raise
@@ -338,9 +346,10 @@ def summarise_early_failure(
 ) -> None:
     """A run that failed before its start (bad config or state): say so in the file too.
 
-    Nothing is written when the run got as far as writing its own summary.
+    Nothing is written when the run got as far as writing its own summary, nor when
+    another run of the account holds the lock (the file is that run's).
     """
-    if summary_file.path is None or summary_file.written:
+    if summary_file.path is None or summary_file.written or isinstance(error, RunLockedError):
         return
     now = iso_utc(clock.time())
     summary = RunSummary(status=status_of(error), started_at=now, ended_at=now)

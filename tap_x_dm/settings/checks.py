@@ -9,7 +9,6 @@ through, and the SDK's parser refuses the first two with a traceback).
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import json
 import math
@@ -23,8 +22,9 @@ from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.chat.key_settings import key_problems
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.settings.config_schema import OAUTH1_SETTINGS, SECRET_SETTINGS
+from tap_x_dm.settings.paths import PATH_SETTINGS, home_problem
 from tap_x_dm.sync.passes import SKEW_MS, bookmark_id
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.times import iso_utc, parse_timestamp, timestamp_ms
 
 
 def text_setting(config: Mapping[str, Any], name: str) -> str:
@@ -40,9 +40,8 @@ def credential_problems(config: Mapping[str, Any]) -> list[str]:
     and keeps the rotating tokens in the store), seeded by `refresh_token`
     and/or `access_token`, or by a store written by `tap-x-dm-auth`.
     """
-    has = {name: bool(text_setting(config, name)) for name in (
-        *OAUTH1_SETTINGS, "refresh_token", "client_id", "client_secret", "token_store_path",
-    )}  # fmt: skip
+    names = (*OAUTH1_SETTINGS, "refresh_token", "client_id", "client_secret", "token_store_path")
+    has = {name: bool(text_setting(config, name)) for name in names}
     if has["consumer_key"]:
         missing = [name for name in OAUTH1_SETTINGS if not has[name]]
         if missing:
@@ -119,10 +118,12 @@ def odd_number_problems(data: Any, path: str = "") -> list[str]:
 def cross_setting_problems(config: Mapping[str, Any]) -> list[str]:
     """The rules JSON Schema cannot say; one line per problem, never a secret's value."""
     problems = odd_number_problems(config)
+    homeless = path_problems(config)
+    if homeless:  # the checks below would expand `~` to read those paths
+        return problems + homeless
     problems.extend(credential_problems(config))
-    api_problem = transport_problem(
-        "api_url", str(config.get("api_url", "")), "https://api.x.com"
-    )  # fmt: skip
+    api_url = str(config.get("api_url", ""))
+    api_problem = transport_problem("api_url", api_url, "https://api.x.com")
     if api_problem:
         problems.append(api_problem)
     if text_setting(config, "token_url"):
@@ -166,6 +167,16 @@ def cost_cap_problem(config: Mapping[str, Any]) -> str | None:
     )
 
 
+def path_problems(config: Mapping[str, Any]) -> list[str]:
+    """A line per path setting whose `~user` names no user of this machine."""
+    problems = []
+    for name in PATH_SETTINGS:
+        problem = home_problem(name, text_setting(config, name), secret=name in SECRET_SETTINGS)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
 def archive_problems(config: Mapping[str, Any]) -> list[str]:
     """Rules of the archive settings, before the first request; one line each."""
     problems: list[str] = []
@@ -202,10 +213,10 @@ def api_covered_from_problem(
     would skip the archive's events for good; too late, archive rows would replace
     the API's and double its joins and leaves.
     """
-    from tap_x_dm.sync.archive_import import FIRST_RUN_SQL, time_ms
+    from tap_x_dm.sync.archive_import import FIRST_RUN_SQL
 
     fix = f"set it to the created_at of the oldest API row in dm_events ({FIRST_RUN_SQL})"
-    given_ms = time_ms(given)
+    given_ms = timestamp_ms(given)
     bookmark = bookmark_id(state)
     if bookmark is None:
         return (
@@ -215,12 +226,11 @@ def api_covered_from_problem(
         )
     newest_ms = snowflake_ms(bookmark)
     if given_ms > newest_ms + SKEW_MS:
-        newest = dt.datetime.fromtimestamp(newest_ms / 1000, tz=dt.timezone.utc)
         return (
             f"api_covered_from ({given}) is after the newest event the API loaded (the "
-            f"dm_events bookmark, id {bookmark} of {newest:%Y-%m-%dT%H:%M:%SZ}): {fix}."
+            f"dm_events bookmark, id {bookmark} of {iso_utc(newest_ms / 1000)}): {fix}."
         )
-    if archive is not None and archive[1] and given_ms + SKEW_MS < time_ms(archive[1]):
+    if archive is not None and archive[1] and given_ms + SKEW_MS < timestamp_ms(archive[1]):
         return (
             f"api_covered_from ({given}) is before the oldest event of X archive {archive[0]} "
             f"({archive[1]}), and no API row can be older: {fix}."

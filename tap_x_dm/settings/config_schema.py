@@ -23,18 +23,18 @@ EVENT_TYPES = event_types()
 
 #: Object fields that need no permission beyond `dm.read tweet.read users.read`.
 DEFAULT_USER_FIELDS = (
-    "created_at", "description", "id", "location", "name", "profile_image_url",
-    "protected", "url", "username", "verified", "verified_type",
-)  # fmt: skip
+    *("created_at", "description", "id", "location", "name", "profile_image_url"),
+    *("protected", "url", "username", "verified", "verified_type"),
+)
 DEFAULT_TWEET_FIELDS = (
-    "attachments", "author_id", "conversation_id", "created_at", "edit_history_tweet_ids",
-    "entities", "id", "in_reply_to_user_id", "lang", "possibly_sensitive",
-    "referenced_tweets", "text",
-)  # fmt: skip
+    *("attachments", "author_id", "conversation_id", "created_at"),
+    *("edit_history_tweet_ids", "entities", "id", "in_reply_to_user_id", "lang"),
+    *("possibly_sensitive", "referenced_tweets", "text"),
+)
 DEFAULT_MEDIA_FIELDS = (
-    "alt_text", "duration_ms", "height", "media_key", "preview_image_url", "type", "url",
-    "variants", "width",
-)  # fmt: skip
+    *("alt_text", "duration_ms", "height", "media_key", "preview_image_url", "type"),
+    *("url", "variants", "width"),
+)
 
 #: X's id patterns (OpenAPI `UserId`, `DmConversationId`, `DmEventId`).
 USER_ID_PATTERN = r"^[0-9]{1,19}$"
@@ -42,9 +42,9 @@ CONVERSATION_ID_PATTERN = r"^([0-9]{1,19}-[0-9]{1,19}|[0-9]{15,19})$"
 
 OAUTH1_SETTINGS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 SECRET_SETTINGS = (
-    "access_token", "refresh_token", "client_secret", "consumer_secret", "access_token_secret",
-    "xchat_key_blob", "xchat_key_version",
-)  # fmt: skip
+    *("access_token", "refresh_token", "client_secret", "consumer_secret"),
+    *("access_token_secret", "xchat_key_blob", "xchat_key_version"),
+)
 
 
 class StringList(th.ArrayType[th.StringType]):

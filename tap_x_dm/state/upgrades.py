@@ -10,8 +10,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tap_x_dm.errors import TapXDMError
-from tap_x_dm.ids import TWEPOCH_MS
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.ids import max_snowflake_at
+from tap_x_dm.times import timestamp_ms
 
 #: X's DM event types: a bookmark without `event_types` covers them all (state version 4).
 ALL_EVENT_TYPES = ["MessageCreate", "ParticipantsJoin", "ParticipantsLeave"]
@@ -48,8 +48,7 @@ def upgrade(state: dict[str, Any], version: int) -> None:
 
 def _max_id_at(created_at: str) -> str:
     """The highest snowflake X could have minted in the millisecond of `created_at`."""
-    ms = int(parse_timestamp(created_at).timestamp() * 1000)
-    return str(((ms - TWEPOCH_MS) << 22) | ((1 << 22) - 1))
+    return str(max_snowflake_at(timestamp_ms(created_at)))
 
 
 def _upgrade_1_to_2(state: dict[str, Any]) -> None:
