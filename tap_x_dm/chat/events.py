@@ -2,9 +2,9 @@
 
 One read per conversation (`tap_x_dm.chat.reading`: either page order, resumable,
 at most one page read again after a kill), one request per page through the run's
-authenticator, rate budget, retries and cost ledger. After a page's records are
-written, the page goes to the run's page consumers (`ChatRun.end_page`:
-`chat_conversation_keys`, and whatever else reads the same pages), then its STATE.
+authenticator, rate budget, retries and cost ledger. Each page goes first to the run's
+page consumers (`ChatRun.end_page`: `chat_messages`, `chat_conversation_keys`), then
+its records are written, then its STATE.
 """
 
 from __future__ import annotations
@@ -170,8 +170,8 @@ class ChatEventsStream(ChatStream):
             new = read.admit(records)
             if self.chat.order is None:
                 self.chat.order = read.order
-            yield from new
             by_id = {str(row.get("id")): row for row in rows}
+            # The consumers first: one that stops the run leaves nothing of the page written.
             self.chat.end_page(
                 ChatPage(
                     conversation_id,
@@ -180,6 +180,7 @@ class ChatEventsStream(ChatStream):
                     raw_events=[by_id[r["id"]] for r in new if r["id"] in by_id],
                 )
             )
+            yield from new
             meta = payload.get("meta")
             next_token = meta.get("next_token") if isinstance(meta, dict) else None
             if small and next_token and not read.stops_here():

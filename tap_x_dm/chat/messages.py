@@ -6,8 +6,9 @@ whatever happened: `decrypted` and `verified` say how far it got, and `status`
 why it stopped (`ok`, `unknown_key_version`: keyed to a key version the blob
 does not hold; `departed_signer`: X no longer serves the sender's signing key,
 as for a member who left; `bad_signature`: the signature does not match, as
-when tampered with; `signing_keys_unavailable`: X did not answer for the sender's keys in
-this run; `undecryptable`: anything else chatxdk refused).
+when tampered with; `signing_keys_unavailable`: the event names no sender whose keys
+could be asked for (when X refuses the lookup, the run stops before the page instead:
+`signing_keys`); `undecryptable`: anything else chatxdk refused).
 
 The content of an event whose signature did not verify is withheld (null): its
 sender cannot be told from anyone else holding the conversation key, so its
