@@ -25,7 +25,7 @@ from tap_x_dm.chat.conversations import (
 )
 from tap_x_dm.chat.envelope import Envelope, EnvelopeError, read_envelope
 from tap_x_dm.chat.reading import BOOKMARK_KEY, OLDEST_FIRST, ConversationRead
-from tap_x_dm.chat.records import EVENT_FIELDS, event_record
+from tap_x_dm.chat.records import EVENT_FIELDS, ServedValueError, event_record
 from tap_x_dm.chat.run import ChatPage
 from tap_x_dm.chat.schemas import chat_events_schema
 from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
@@ -166,7 +166,9 @@ class ChatEventsStream(ChatStream):
                 read.restart()
                 continue
             payload = self._page_payload or {}
-            records = [self._record(row, account, ciphertext=ciphertext) for row in rows]
+            records = [
+                self._record(row, account, conversation_id, ciphertext=ciphertext) for row in rows
+            ]
             new = read.admit(records)
             if self.chat.order is None:
                 self.chat.order = read.order
@@ -221,7 +223,9 @@ class ChatEventsStream(ChatStream):
             read.state.get(BOOKMARK_KEY, "not set"),
         )
 
-    def _record(self, row: dict[str, Any], account: str, *, ciphertext: bool) -> dict[str, Any]:
+    def _record(
+        self, row: dict[str, Any], account: str, conversation_id: str, *, ciphertext: bool
+    ) -> dict[str, Any]:
         """The `chat_events` record of one served event; refused if it has no sequence id."""
         envelope = Envelope()
         encoded = row.get("encoded_event")
@@ -232,7 +236,15 @@ class ChatEventsStream(ChatStream):
                 event_id = row.get("id")
                 msg = f"GET {self.path}: event {event_id} has an unreadable encoded_event ({exc})"
                 raise XAPIError(msg) from None
-        record = event_record(row, envelope, account, ciphertext=ciphertext)
+        try:
+            record = event_record(row, envelope, account, ciphertext=ciphertext)
+        except ServedValueError as exc:
+            path = self.path.format(conversation_id=conversation_id)
+            msg = (
+                f"GET {path} answered 200 with a body tap-x-dm cannot read: event "
+                f"{row.get('id')}: {exc}; the state is kept as it was."
+            )
+            raise XAPIError(msg) from None
         if record["sequence_id"] is None:
             msg = (
                 f"GET {self.path} answered an event without a sequence id ({row.get('id')}): "

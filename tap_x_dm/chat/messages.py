@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tap_x_dm.chat.crypto import Opened
-from tap_x_dm.times import x_time_text
+from tap_x_dm.chat.records import ServedValueError, msec_time_text
 
 STATUSES = (
     "ok",
@@ -99,7 +99,10 @@ def _created_at(event: Mapping[str, Any], opened: Mapping[str, Any] | None) -> s
     msec = event.get("created_at_msec") or (opened or {}).get("created_at_msec")
     if msec is None:
         return None
-    return x_time_text(int(msec))
+    try:  # `chat_events` refused the served one already: this is chatxdk's, from the envelope
+        return msec_time_text(msec, "created_at_msec")
+    except ServedValueError:
+        return None
 
 
 def _kind(opened: Mapping[str, Any]) -> str:

@@ -79,6 +79,23 @@ class Vocabulary:
         return True
 
 
+class ServedValueError(ValueError):
+    """A field of X's answer is not what X's spec says (the message names the field)."""
+
+
+def msec_time_text(value: object, field: str) -> str:
+    """An epoch-ms string (2.166's `created_at_msec`) as X writes `created_at`.
+
+    Raises:
+        ServedValueError: not a string of digits, as X's spec has it.
+    """
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit():
+        msg = f"{field} is not a number of milliseconds ({text[:30]!r})"
+        raise ServedValueError(msg)
+    return x_time_text(int(text))
+
+
 def dm_conversation_id(conversation_id: str) -> str | None:
     """The legacy `A-B` id of a one-to-one conversation (`A:B`, `B-A`...); None for a group."""
     if conversation_id.startswith("g"):
@@ -109,10 +126,14 @@ def sequence_of(row: Mapping[str, Any], envelope: Envelope) -> str | None:
 def event_record(
     row: Mapping[str, Any], envelope: Envelope, account_id: str, *, ciphertext: bool
 ) -> dict[str, Any]:
-    """A `chat_events` record (with `encoded_event` and the signature under `ciphertext`)."""
+    """A `chat_events` record (with `encoded_event` and the signature under `ciphertext`).
+
+    Raises:
+        ServedValueError: a field is not what X's spec says.
+    """
     created = row.get("created_at")
     if created is None and row.get("created_at_msec") is not None:
-        created = x_time_text(int(row["created_at_msec"]))
+        created = msec_time_text(row["created_at_msec"], "created_at_msec")
     conversation_id = str(row.get("conversation_id") or "")
     record: dict[str, Any] = {
         "account_id": account_id,
