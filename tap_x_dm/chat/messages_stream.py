@@ -22,8 +22,7 @@ from typing_extensions import override
 
 from tap_x_dm.chat import key_settings as keys
 from tap_x_dm.chat.crypto import INSTALL_HINT, Decryptor, KeyBlobError, chatxdk_installed
-from tap_x_dm.chat.envelope import EnvelopeError, read_envelope
-from tap_x_dm.chat.group_upgrade import is_legacy_group_upgrade
+from tap_x_dm.chat.envelope import Envelope, EnvelopeError, read_envelope
 from tap_x_dm.chat.messages import SCHEMA, chat_message_row
 from tap_x_dm.chat.run import ChatPage, ChatRun
 from tap_x_dm.chat.signing_keys import PublicKeysStream, SigningKeys
@@ -139,12 +138,12 @@ class ChatMessagesStream(OutOfBandRecordsStream):
             if wanted is not None and str(event["id"]) not in wanted:
                 continue
             signature = event.get("message_event_signature") or {}
-            encoded = str(event.get("encoded_event") or "")
+            envelope = _envelope(event)
             row = chat_message_row(
                 event,
                 result,
-                sequence_id=_sequence_id(event),
-                legacy_group_upgrade=is_legacy_group_upgrade(encoded),
+                sequence_id=envelope.sequence_id,
+                legacy_group_upgrade=envelope.is_legacy_group_upgrade,
                 account_id=account_id,
                 key_version=version,
                 signer_served=signing.served(
@@ -170,16 +169,17 @@ class ChatMessagesStream(OutOfBandRecordsStream):
         return iter(())
 
 
-def _sequence_id(event: Mapping[str, Any]) -> str | None:
+def _envelope(event: Mapping[str, Any]) -> Envelope:
+    """The event's plaintext framing (an empty one when it cannot be read)."""
     try:
-        return read_envelope(str(event.get("encoded_event") or "")).sequence_id
+        return read_envelope(str(event.get("encoded_event") or ""))
     except EnvelopeError:
-        return None
+        return Envelope()
 
 
 def _sequence_of(event: Mapping[str, Any]) -> int:
     """Oldest first: sequence ids grow with time (message ids are UUIDs, never compared)."""
-    sequence = _sequence_id(event)
+    sequence = _envelope(event).sequence_id
     return _as_int(sequence) if sequence else 0
 
 
