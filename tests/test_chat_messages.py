@@ -25,6 +25,7 @@ from tests.chat_content_support import (
 )
 from tests.chat_support import chat_sandbox, xchat_cache
 from tests.conftest import Killed, TapRun, run_tap
+from tests.test_run_summary import read_summary
 
 __all__ = ["chat_sandbox", "xchat_cache"]
 
@@ -228,10 +229,19 @@ def test_a_refused_signing_key_lookup_stops_before_the_page_and_the_next_run_rea
             sb.faults.inject("server_error", path_prefix="/2/users/public_keys", count=100)
 
     caplog.set_level(logging.WARNING)
+    summary = tmp_path / "summary.json"
     first = decrypting_run(
-        sb, tmp_path, clock, max_retries=0, on_message=refuse_keys_after_the_first_row
+        sb,
+        tmp_path,
+        clock,
+        max_retries=0,
+        run_summary_path=str(summary),
+        on_message=refuse_keys_after_the_first_row,
     )
     assert first.error is None  # a clean stop, like a rate-limit stop
+    ended = read_summary(summary)
+    assert (ended["status"], ended["exit_code"]) == ("budget_spent", 0)
+    assert "signing keys" in ended["stop_line"]
     rows = rows_of(first)
     # The first conversation only: every event written has its row, each as it should be.
     (read,) = {r["conversation_id"] for r in rows.values()}
