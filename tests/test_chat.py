@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import requests
 
 from tap_x_dm.chat.envelope import read_envelope
 from tap_x_dm.chat.reading import NEWEST_FIRST, OLDEST_FIRST, ConversationRead
+from tap_x_dm.clock import SystemClock
 from tap_x_dm.state.loading import StateError
 from tap_x_dm.state.loading import load as load_state
 from tap_x_dm.tap import TapXDM
@@ -348,3 +351,56 @@ def test_an_incremental_read_first_asks_for_a_few_events(
     run = chat_run(sb, clock, CHAT_STREAMS, state=first.final_state)
     assert sorted(run.ids("chat_events")) == sorted(set(all_chat_events(sb)) - before)
     assert [e["query"]["max_results"] for e in event_pages(sb)] == sizes
+
+
+@pytest.mark.parametrize("msec", ["yesterday", "1.7e12", ""])
+def test_a_created_at_msec_that_is_not_a_number_is_one_line_naming_it(
+    chat_sandbox: Any, tmp_path: Any, msec: str
+) -> None:
+    """Over HTTP, from the command line: one error line naming the response, no traceback."""
+    sb = chat_sandbox(ManualClock(start=SystemClock().time()), chat_vocabulary="2.166")
+    conversation = sb.xchat.conversations(sb.account.id)[0].id
+    path = f"/2/chat/conversations/{conversation}/events"
+    headers = {"Authorization": f"Bearer {sb.access_token()}"}
+    fields = "id,conversation_id,sender_id,created_at_msec,encoded_event"
+    page = requests.get(
+        f"{sb.base_url}{path}",
+        headers=headers,
+        params={"max_results": 100, "chat_message_event.fields": fields},
+        timeout=10,
+    ).json()
+    assert page["data"][0]["created_at_msec"].isdigit()  # what the 2.166 Chat API serves
+    page["data"][0]["created_at_msec"] = msec
+    bad = page["data"][0]["id"]
+    sb.faults.inject("malformed_200", body=page, path_prefix=path)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tap_config(sb, run_lock_dir=str(tmp_path / "locks"))))
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(catalog(sb, CHAT_STREAMS)))
+    sb.clear_log()
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_x_dm", "--config", str(config), "--catalog", str(catalog_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "| ERROR " in line]
+    assert len(errors) == 1, done.stderr
+    assert f"GET {path} answered 200 with a body tap-x-dm cannot read: event {bad}" in errors[0]
+    assert f"created_at_msec is not a number of milliseconds ({msec!r})" in errors[0]
+    states = [json.loads(line) for line in done.stdout.splitlines() if '"STATE"' in line]
+    records = [line for line in done.stdout.splitlines() if '"chat_events"' in line]
+    assert not any('"RECORD"' in line for line in records)  # nothing of the page
+    for state in states:  # and its conversation's bookmark never moved
+        chat = state["value"].get("bookmarks", {}).get("chat_events", {})
+        partitions = chat.get("partitions", [])
+        assert not [p for p in partitions if p["context"]["conversation_id"] == conversation]
+    # The inbox (2.167 names refused, then 2.166's), then that page, and nothing more.
+    assert [(e["path"], e["status"]) for e in chat_requests(sb)] == [
+        ("/2/chat/conversations", 400),
+        ("/2/chat/conversations", 200),
+        (path, 200),
+    ]

@@ -25,6 +25,7 @@ from tests.chat_content_support import (
 )
 from tests.chat_support import chat_sandbox, xchat_cache
 from tests.conftest import Killed, TapRun, run_tap
+from tests.test_run_summary import read_summary
 
 __all__ = ["chat_sandbox", "xchat_cache"]
 
@@ -150,31 +151,58 @@ def test_nothing_decrypted_or_secret_reaches_any_output(
             assert secret not in text, (where, secret[:6])
 
 
-def test_selected_without_a_blob_one_warning_no_schema(chat_sandbox, clock, caplog) -> None:
-    sb = chat_sandbox(clock)
-    caplog.set_level(logging.WARNING)
-    run = run_tap(sb, clock=clock, select=CHAT)
-    assert run.records("chat_events")  # the metadata still loads
+def chat_paths(sb: Any) -> list[str]:
+    return [e["path"] for e in sb.request_log if e["path"].startswith("/2/chat/")]
+
+
+def chat_bookmarks(state: dict[str, Any]) -> list[Any]:
+    return (state.get("bookmarks", {}).get("chat_events") or {}).get("partitions") or []
+
+
+def assert_held_back_then_recovered(sb, tmp_path, clock, run, caplog, needle: str) -> None:
+    """Nothing of the chat streams moved; the next run, able to decrypt, loads everything."""
+    assert run.error is None
     assert run.schemas("chat_messages") == []
+    assert run.ids("chat_events") == [] and run.ids("chat_conversations") == []
+    assert chat_paths(sb) == []  # not one Chat API request
+    assert chat_bookmarks(run.final_state) == []
+    assert sorted(run.ids("dm_events")) == sorted(e["id"] for e in sb.visible_events())
     lines = [r.getMessage() for r in caplog.records if "chat_messages" in r.getMessage()]
-    assert len(lines) == 1 and "no key blob" in lines[0]
+    assert len(lines) == 1 and needle in lines[0] and "read nothing" in lines[0]
+    fixed = decrypting_run(sb, tmp_path, clock, state=run.final_state)
+    expected = {e["id"]: e for c in roles(sb).values() for e in sb.xchat.events(c)}
+    rows = rows_of(fixed)
+    assert sorted(rows) == sorted(expected) == sorted(fixed.ids("chat_events"))
+    assert all(rows[i]["status"] == e["expect"]["outcome"] for i, e in expected.items())
 
 
-def test_selected_without_the_extra_one_warning(chat_sandbox, tmp_path, clock, caplog, monkeypatch):
+def test_selected_without_a_blob_the_chat_streams_wait_for_it(
+    chat_sandbox, tmp_path, clock, caplog
+) -> None:
     sb = chat_sandbox(clock)
-    monkeypatch.setattr(crypto.importlib.util, "find_spec", lambda name: None)
     caplog.set_level(logging.WARNING)
-    blob = blob_file(sb, tmp_path)
-    run = run_tap(
-        sb,
-        clock=clock,
-        select=CHAT,
-        xchat_key_blob=str(blob),
-        xchat_key_version="1",
+    run = run_tap(sb, clock=clock, select=[*CHAT, "dm_events"])
+    assert_held_back_then_recovered(sb, tmp_path, clock, run, caplog, "no key blob")
+
+
+def test_selected_without_the_extra_the_chat_streams_wait_for_it(
+    chat_sandbox, tmp_path, clock, caplog, monkeypatch
+):
+    sb = chat_sandbox(clock)
+    with monkeypatch.context() as patched:
+        patched.setattr(crypto.importlib.util, "find_spec", lambda name: None)
+        caplog.set_level(logging.WARNING)
+        blob = blob_file(sb, tmp_path)
+        run = run_tap(
+            sb,
+            clock=clock,
+            select=[*CHAT, "dm_events"],
+            xchat_key_blob=str(blob),
+            xchat_key_version="1",
+        )
+    assert_held_back_then_recovered(
+        sb, tmp_path, clock, run, caplog, "pip install 'tap-x-dm[xchat]'"
     )
-    assert run.schemas("chat_messages") == []
-    lines = [r.getMessage() for r in caplog.records if "chat_messages" in r.getMessage()]
-    assert len(lines) == 1 and "pip install 'tap-x-dm[xchat]'" in lines[0]
 
 
 def test_a_bad_blob_is_one_line_that_never_quotes_it(chat_sandbox, clock) -> None:
@@ -189,20 +217,56 @@ def test_a_bad_blob_is_one_line_that_never_quotes_it(chat_sandbox, clock) -> Non
     assert "xchat_key_version" in str(caught.value)
 
 
-def test_a_refused_signing_key_lookup_is_a_status_not_a_failed_run(
+def test_a_refused_signing_key_lookup_stops_before_the_page_and_the_next_run_reads_it(
     chat_sandbox, tmp_path, clock, caplog
 ) -> None:
     sb = chat_sandbox(clock)
-    sb.faults.inject("server_error", path_prefix="/2/users/public_keys", count=100)
+    expected = {e["id"]: e for c in roles(sb).values() for e in sb.xchat.events(c)}
+
+    def refuse_keys_after_the_first_row(message: dict[str, Any]) -> None:
+        wrote_a_row = message["type"] == "RECORD" and message["stream"] == "chat_messages"
+        if wrote_a_row and not sb.faults.pending:
+            sb.faults.inject("server_error", path_prefix="/2/users/public_keys", count=100)
+
     caplog.set_level(logging.WARNING)
-    run = decrypting_run(sb, tmp_path, clock, max_retries=0)
-    rows = rows_of(run)
-    assert len(rows) == len(run.ids("chat_events")) == 36
-    statuses = Counter(r["status"] for r in rows.values())
-    assert statuses["ok"] == 0 and statuses["signing_keys_unavailable"] > 0
-    assert not any(r.get("text") for r in rows.values())  # nothing unverified is written
+    summary = tmp_path / "summary.json"
+    first = decrypting_run(
+        sb,
+        tmp_path,
+        clock,
+        max_retries=0,
+        run_summary_path=str(summary),
+        on_message=refuse_keys_after_the_first_row,
+    )
+    assert first.error is None  # a clean stop, like a rate-limit stop
+    ended = read_summary(summary)
+    assert (ended["status"], ended["exit_code"]) == ("budget_spent", 0)
+    assert "signing keys" in ended["stop_line"]
+    rows = rows_of(first)
+    # The first conversation only: every event written has its row, each as it should be.
+    (read,) = {r["conversation_id"] for r in rows.values()}
+    assert sorted(rows) == sorted(first.ids("chat_events"))
+    assert sorted(rows) == sorted(i for i, e in expected.items() if e["conversation_id"] == read)
+    assert all(rows[i]["status"] == expected[i]["expect"]["outcome"] for i in rows)
+    # Exactly: the key lookup that worked, the one refused, and not one request after it.
+    keys = [e for e in sb.request_log if e["path"] == "/2/users/public_keys"]
+    assert [e["status"] for e in keys] == [200, 503]
+    assert sb.request_log[-1] is keys[-1]
+    refused = sb.request_log.index(keys[-1])
+    assert sb.request_log[refused - 1]["path"].endswith("/events")  # the page it stopped at
+    stopped = sb.request_log[refused - 1]["path"].split("/")[-2]
+    partitions = {p["context"]["conversation_id"]: p for p in chat_bookmarks(first.final_state)}
+    assert "replication_key_id" not in partitions.get(stopped, {})  # its page is read again
     warnings = [r.getMessage() for r in caplog.records if "signing keys" in r.getMessage()]
-    assert len(warnings) == 1 and "503" in warnings[0]
+    assert len(warnings) == 1 and "503" in warnings[0] and "reads it again" in warnings[0]
+
+    sb.faults.clear()
+    second = decrypting_run(sb, tmp_path, clock, max_retries=0, state=first.final_state)
+    more = rows_of(second)
+    assert not set(more) & set(rows)  # no event twice
+    assert sorted([*rows, *more]) == sorted(expected)  # nothing lost
+    assert all(more[i]["status"] == expected[i]["expect"]["outcome"] for i in more)
+    assert sorted(more) == sorted(second.ids("chat_events"))
 
 
 def test_every_row_has_every_column(chat_sandbox, tmp_path, clock) -> None:

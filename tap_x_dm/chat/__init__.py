@@ -38,14 +38,16 @@ def chat_streams(tap: Tap, services: RunServices) -> list[Stream]:
         ChatConversationsStream(tap, services, chat),
         ChatEventsStream(tap, services, chat),
     ]
+    # Decrypted, from the same pages (issue 24). First: it may stop the run before anything
+    # of a page is written; and without its key, the chat streams read nothing.
+    messages = ChatMessagesStream(tap, services, chat)
+    chat.add_page_consumer(messages.take_page)
+    chat.add_precondition(messages.why_not_decrypting)
     if tap.config.get("xchat_ciphertext"):
         keys = ChatConversationKeysStream(tap, services)
         chat.add_page_consumer(keys.take_page)
         streams.append(keys)
-    messages = ChatMessagesStream(tap, services)  # decrypted, from the same pages (issue 24)
-    chat.add_page_consumer(messages.take_page)
-    streams.append(messages)
-    return streams
+    return [*streams, messages]
 
 
 def warn_if_unselected(

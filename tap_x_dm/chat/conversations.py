@@ -87,8 +87,8 @@ class ChatStream(OptInStream, XStream):
 
     @property
     def skipping(self) -> bool:
-        """Whether this run reads no more from the Chat API."""
-        return self.chat.denied or self.services.stop.stopped
+        """Whether this run reads no more from the Chat API (asked before its first request)."""
+        return self.chat.denied or self.services.stop.stopped or self.chat.held()
 
 
 class ChatConversationsStream(ChatStream):

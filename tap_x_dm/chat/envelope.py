@@ -3,8 +3,11 @@
 X serves each chat event as a base64 Thrift `MessageEvent` (binary protocol, field ids
 of `thrift/event.thrift` in xdevplatform/chat-xdk). Its framing is plaintext: the
 sequence id (the number events are ordered by, which `previous_id` points at), and, in
-a message or a key change, the conversation key version. Message contents stay
-ciphertext: nothing here decrypts, and nothing here reads past the framing.
+a message or a key change, the conversation key version; a group create says in its
+signed, unencrypted detail whether it upgrades a legacy DM group (`is_legacy_group_upgrade`,
+which chatxdk 0.5.2's decrypted group change leaves out; trusted only when chatxdk
+verified the event's signature, which covers it). Message contents stay ciphertext:
+nothing here decrypts, and nothing here reads past the framing.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ _FIXED = {_BOOL: 1, _BYTE: 1, _DOUBLE: 8, _I16: 2, _I32: 4, _I64: 8}
 
 # MessageEvent fields, and the members of its `detail` union that carry a key version.
 _SEQUENCE_ID, _DETAIL = 1, 7
-_MESSAGE_CREATE, _KEY_CHANGE = 1, 3
+_MESSAGE_CREATE, _KEY_CHANGE, _GROUP_CHANGE = 1, 3, 4
 _MESSAGE_KEY_VERSION = 101
 _KEY_CHANGE_VERSION, _KEY_CHANGE_PARTICIPANTS = 1, 2
+# GroupChangeEvent {1: GroupChange {1: GroupCreate {6: is_legacy_group_upgrade}}}.
+_GROUP_CREATE_PATH, _IS_LEGACY_GROUP_UPGRADE = (1, 1), 6
 # ConversationParticipantKey fields.
 _PARTICIPANT_USER, _PARTICIPANT_KEY, _PARTICIPANT_KEY_VERSION = 1, 2, 3
 
@@ -40,6 +45,8 @@ class Envelope:
     is_key_change: bool = False
     #: A key change's encrypted conversation key per participant: user id -> (key, version).
     participant_keys: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    #: A group create that upgrades a legacy DM group (trust it only once verified).
+    is_legacy_group_upgrade: bool = False
 
 
 def read_envelope(encoded_event: str) -> Envelope:
@@ -131,6 +138,20 @@ class _Reader:
             elif member == _KEY_CHANGE:
                 out.is_key_change = True
                 self._key_change(at, out)
+            elif member == _GROUP_CHANGE:
+                out.is_legacy_group_upgrade = self._legacy_group_upgrade(at)
+
+    def _legacy_group_upgrade(self, pos: int) -> bool:
+        for field_id in _GROUP_CREATE_PATH:
+            found = [at for kind, i, at in self.fields(pos) if i == field_id and kind == _STRUCT]
+            if not found:
+                return False
+            pos = found[-1]
+        return any(
+            kind == _BOOL and self.data[at] == 1
+            for kind, field_id, at in self.fields(pos)
+            if field_id == _IS_LEGACY_GROUP_UPGRADE
+        )
 
     def _key_change(self, pos: int, out: Envelope) -> None:
         for kind, field_id, at in self.fields(pos):

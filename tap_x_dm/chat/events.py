@@ -2,9 +2,9 @@
 
 One read per conversation (`tap_x_dm.chat.reading`: either page order, resumable,
 at most one page read again after a kill), one request per page through the run's
-authenticator, rate budget, retries and cost ledger. After a page's records are
-written, the page goes to the run's page consumers (`ChatRun.end_page`:
-`chat_conversation_keys`, and whatever else reads the same pages), then its STATE.
+authenticator, rate budget, retries and cost ledger. Each page goes first to the run's
+page consumers (`ChatRun.end_page`: `chat_messages`, `chat_conversation_keys`), then
+its records are written, then its STATE.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tap_x_dm.chat.conversations import (
 )
 from tap_x_dm.chat.envelope import Envelope, EnvelopeError, read_envelope
 from tap_x_dm.chat.reading import BOOKMARK_KEY, OLDEST_FIRST, ConversationRead
-from tap_x_dm.chat.records import EVENT_FIELDS, event_record
+from tap_x_dm.chat.records import EVENT_FIELDS, ServedValueError, event_record
 from tap_x_dm.chat.run import ChatPage
 from tap_x_dm.chat.schemas import chat_events_schema
 from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
@@ -166,12 +166,14 @@ class ChatEventsStream(ChatStream):
                 read.restart()
                 continue
             payload = self._page_payload or {}
-            records = [self._record(row, account, ciphertext=ciphertext) for row in rows]
+            records = [
+                self._record(row, account, conversation_id, ciphertext=ciphertext) for row in rows
+            ]
             new = read.admit(records)
             if self.chat.order is None:
                 self.chat.order = read.order
-            yield from new
             by_id = {str(row.get("id")): row for row in rows}
+            # The consumers first: one that stops the run leaves nothing of the page written.
             self.chat.end_page(
                 ChatPage(
                     conversation_id,
@@ -180,6 +182,7 @@ class ChatEventsStream(ChatStream):
                     raw_events=[by_id[r["id"]] for r in new if r["id"] in by_id],
                 )
             )
+            yield from new
             meta = payload.get("meta")
             next_token = meta.get("next_token") if isinstance(meta, dict) else None
             if small and next_token and not read.stops_here():
@@ -220,7 +223,9 @@ class ChatEventsStream(ChatStream):
             read.state.get(BOOKMARK_KEY, "not set"),
         )
 
-    def _record(self, row: dict[str, Any], account: str, *, ciphertext: bool) -> dict[str, Any]:
+    def _record(
+        self, row: dict[str, Any], account: str, conversation_id: str, *, ciphertext: bool
+    ) -> dict[str, Any]:
         """The `chat_events` record of one served event; refused if it has no sequence id."""
         envelope = Envelope()
         encoded = row.get("encoded_event")
@@ -231,7 +236,15 @@ class ChatEventsStream(ChatStream):
                 event_id = row.get("id")
                 msg = f"GET {self.path}: event {event_id} has an unreadable encoded_event ({exc})"
                 raise XAPIError(msg) from None
-        record = event_record(row, envelope, account, ciphertext=ciphertext)
+        try:
+            record = event_record(row, envelope, account, ciphertext=ciphertext)
+        except ServedValueError as exc:
+            path = self.path.format(conversation_id=conversation_id)
+            msg = (
+                f"GET {path} answered 200 with a body tap-x-dm cannot read: event "
+                f"{row.get('id')}: {exc}; the state is kept as it was."
+            )
+            raise XAPIError(msg) from None
         if record["sequence_id"] is None:
             msg = (
                 f"GET {self.path} answered an event without a sequence id ({row.get('id')}): "

@@ -6,8 +6,9 @@ whatever happened: `decrypted` and `verified` say how far it got, and `status`
 why it stopped (`ok`, `unknown_key_version`: keyed to a key version the blob
 does not hold; `departed_signer`: X no longer serves the sender's signing key,
 as for a member who left; `bad_signature`: the signature does not match, as
-when tampered with; `signing_keys_unavailable`: X did not answer for the sender's keys in
-this run; `undecryptable`: anything else chatxdk refused).
+when tampered with; `signing_keys_unavailable`: the event names no sender whose keys
+could be asked for (when X refuses the lookup, the run stops before the page instead:
+`signing_keys`); `undecryptable`: anything else chatxdk refused).
 
 The content of an event whose signature did not verify is withheld (null): its
 sender cannot be told from anyone else holding the conversation key, so its
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tap_x_dm.chat.crypto import Opened
-from tap_x_dm.times import x_time_text
+from tap_x_dm.chat.records import ServedValueError, msec_time_text
 
 STATUSES = (
     "ok",
@@ -98,7 +99,10 @@ def _created_at(event: Mapping[str, Any], opened: Mapping[str, Any] | None) -> s
     msec = event.get("created_at_msec") or (opened or {}).get("created_at_msec")
     if msec is None:
         return None
-    return x_time_text(int(msec))
+    try:  # `chat_events` refused the served one already: this is chatxdk's, from the envelope
+        return msec_time_text(msec, "created_at_msec")
+    except ServedValueError:
+        return None
 
 
 def _kind(opened: Mapping[str, Any]) -> str:

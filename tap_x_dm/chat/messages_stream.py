@@ -1,12 +1,14 @@
 """`chat_messages`: the decrypted content of the `chat_events` pages, no second read.
 
 `chat_events` hands each page to `ChatMessagesStream.write_page` before the
-page's STATE; this stream decrypts it with the owner's key blob (`crypto`),
-verifies every signature against keys from `GET /2/users/public_keys`
+page's records and STATE; this stream decrypts it with the owner's key blob
+(`crypto`), verifies every signature against keys from `GET /2/users/public_keys`
 (`signing_keys`) and writes one row per event (`messages`). It reads nothing
-itself and keeps no state. Without the `xchat` extra or without a key blob,
-one WARNING, no SCHEMA, and the run goes on. Nothing decrypted, and no key,
-is ever logged: lines carry counts and statuses only.
+itself and keeps no state, so content is never passed over: when X does not serve
+the signing keys, the run stops before the page (read again next run); without the
+`xchat` extra or without a key blob, one WARNING, no SCHEMA, and the chat streams
+read nothing (the other streams run). Nothing decrypted, and no key, is ever
+logged: lines carry counts and statuses only.
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ from typing_extensions import override
 
 from tap_x_dm.chat import key_settings as keys
 from tap_x_dm.chat.crypto import INSTALL_HINT, Decryptor, KeyBlobError, chatxdk_installed
-from tap_x_dm.chat.envelope import EnvelopeError, read_envelope
-from tap_x_dm.chat.group_upgrade import is_legacy_group_upgrade
+from tap_x_dm.chat.envelope import Envelope, EnvelopeError, read_envelope
 from tap_x_dm.chat.messages import SCHEMA, chat_message_row
-from tap_x_dm.chat.run import ChatPage
+from tap_x_dm.chat.run import ChatPage, ChatRun
 from tap_x_dm.chat.signing_keys import PublicKeysStream, SigningKeys
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 
@@ -44,13 +45,13 @@ class ChatMessagesStream(OutOfBandRecordsStream):
     #: Rows are built here from chatxdk's JSON: nothing to convert.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: Tap, services: RunServices) -> None:
+    def __init__(self, tap: Tap, services: RunServices, chat: ChatRun) -> None:
         super().__init__(tap=tap, schema=SCHEMA)
         self._services = services
+        self._chat = chat
         self._owner = tap
         self._decryptor: Decryptor | None = None
         self._signing: SigningKeys | None = None
-        self._disabled_warned = False
 
     # -- readiness ------------------------------------------------------------------------
 
@@ -64,21 +65,25 @@ class ChatMessagesStream(OutOfBandRecordsStream):
             )
         return None
 
+    def why_not_decrypting(self) -> str | None:
+        """A `ChatRun` precondition: the line when selected but unable to decrypt.
+
+        The chat streams then read nothing (their bookmarks stay): had `chat_events` gone
+        on, the next run, with the key, would never see the content of what it passed.
+        """
+        why = self._why_disabled() if self.selected else None
+        if why is None:
+            return None
+        return (
+            f"chat_messages is selected but {why}: the chat streams read nothing in this run, "
+            "so that no bookmark passes events it could not decrypt; the other streams run. "
+            "Fix it, or deselect chat_messages."
+        )
+
     @property
     def decrypting(self) -> bool:
         """Whether this run decrypts (selected, the extra installed, a blob configured)."""
-        if not self.selected:
-            return False
-        why = self._why_disabled()
-        if why is not None:
-            if not self._disabled_warned:
-                self._disabled_warned = True
-                self.logger.warning(
-                    "chat_messages is selected but %s: it is skipped; the other streams run.",
-                    why,
-                )
-            return False
-        return True
+        return self.selected and self._why_disabled() is None
 
     def _decryptor_now(self) -> Decryptor:
         if self._decryptor is None:
@@ -133,12 +138,12 @@ class ChatMessagesStream(OutOfBandRecordsStream):
             if wanted is not None and str(event["id"]) not in wanted:
                 continue
             signature = event.get("message_event_signature") or {}
-            encoded = str(event.get("encoded_event") or "")
+            envelope = _envelope(event)
             row = chat_message_row(
                 event,
                 result,
-                sequence_id=_sequence_id(event),
-                legacy_group_upgrade=is_legacy_group_upgrade(encoded),
+                sequence_id=envelope.sequence_id,
+                legacy_group_upgrade=envelope.is_legacy_group_upgrade,
                 account_id=account_id,
                 key_version=version,
                 signer_served=signing.served(
@@ -149,7 +154,8 @@ class ChatMessagesStream(OutOfBandRecordsStream):
 
     @override
     def schema_wanted(self) -> bool:
-        """No SCHEMA when this run cannot decrypt (asked at its turn: the one WARNING)."""
+        """No SCHEMA when this run cannot decrypt (the one WARNING is `ChatRun.held`'s)."""
+        self._chat.held()
         return self.decrypting
 
     @override
@@ -158,16 +164,17 @@ class ChatMessagesStream(OutOfBandRecordsStream):
         return iter(())
 
 
-def _sequence_id(event: Mapping[str, Any]) -> str | None:
+def _envelope(event: Mapping[str, Any]) -> Envelope:
+    """The event's plaintext framing (an empty one when it cannot be read)."""
     try:
-        return read_envelope(str(event.get("encoded_event") or "")).sequence_id
+        return read_envelope(str(event.get("encoded_event") or ""))
     except EnvelopeError:
-        return None
+        return Envelope()
 
 
 def _sequence_of(event: Mapping[str, Any]) -> int:
     """Oldest first: sequence ids grow with time (message ids are UUIDs, never compared)."""
-    sequence = _sequence_id(event)
+    sequence = _envelope(event).sequence_id
     return _as_int(sequence) if sequence else 0
 
 

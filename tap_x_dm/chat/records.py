@@ -13,11 +13,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from tap_x_dm.api.vocabulary import V2166, V2167
 from tap_x_dm.chat.envelope import Envelope
 from tap_x_dm.ids import canonical_conversation_id
 from tap_x_dm.times import x_time_text
 
-VOCABULARIES = ("2.167", "2.166")
+#: The Chat API is asked in 2.167's names first (its fields are new: no older run to follow).
+VOCABULARIES = (V2167, V2166)
 _COMMON_CONVERSATION_FIELDS = (
     "created_at",
     "group_avatar_url",
@@ -32,8 +34,8 @@ _COMMON_CONVERSATION_FIELDS = (
 #: Per vocabulary. 2.167 serves the member id lists only as (billed) user expansions, which
 #: the tap does not ask for; 2.166 serves them as plain fields.
 CONVERSATION_FIELDS = {
-    "2.167": (*_COMMON_CONVERSATION_FIELDS, "message_ttl_ms"),
-    "2.166": (
+    V2167: (*_COMMON_CONVERSATION_FIELDS, "message_ttl_ms"),
+    V2166: (
         *_COMMON_CONVERSATION_FIELDS,
         "message_ttl_msec",
         "admin_ids",
@@ -53,8 +55,8 @@ _COMMON_EVENT_FIELDS = (
 #: `encoded_event` is always asked for: its plaintext framing holds the sequence id and key
 #: version (`tap_x_dm.chat.envelope`); it is written out only with `xchat_ciphertext`.
 EVENT_FIELDS = {
-    "2.167": (*_COMMON_EVENT_FIELDS, "created_at"),
-    "2.166": (*_COMMON_EVENT_FIELDS, "created_at_msec"),
+    V2167: (*_COMMON_EVENT_FIELDS, "created_at"),
+    V2166: (*_COMMON_EVENT_FIELDS, "created_at_msec"),
 }
 FIELDS_PARAMETERS = ("chat_conversation.fields", "chat_message_event.fields")
 
@@ -77,6 +79,23 @@ class Vocabulary:
             ", ".join(sorted(set(rejected) & set(FIELDS_PARAMETERS))),
         )
         return True
+
+
+class ServedValueError(ValueError):
+    """A field of X's answer is not what X's spec says (the message names the field)."""
+
+
+def msec_time_text(value: object, field: str) -> str:
+    """An epoch-ms string (2.166's `created_at_msec`) as X writes `created_at`.
+
+    Raises:
+        ServedValueError: not a string of digits, as X's spec has it.
+    """
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit():
+        msg = f"{field} is not a number of milliseconds ({text[:30]!r})"
+        raise ServedValueError(msg)
+    return x_time_text(int(text))
 
 
 def dm_conversation_id(conversation_id: str) -> str | None:
@@ -109,10 +128,14 @@ def sequence_of(row: Mapping[str, Any], envelope: Envelope) -> str | None:
 def event_record(
     row: Mapping[str, Any], envelope: Envelope, account_id: str, *, ciphertext: bool
 ) -> dict[str, Any]:
-    """A `chat_events` record (with `encoded_event` and the signature under `ciphertext`)."""
+    """A `chat_events` record (with `encoded_event` and the signature under `ciphertext`).
+
+    Raises:
+        ServedValueError: a field is not what X's spec says.
+    """
     created = row.get("created_at")
     if created is None and row.get("created_at_msec") is not None:
-        created = x_time_text(int(row["created_at_msec"]))
+        created = msec_time_text(row["created_at_msec"], "created_at_msec")
     conversation_id = str(row.get("conversation_id") or "")
     record: dict[str, Any] = {
         "account_id": account_id,

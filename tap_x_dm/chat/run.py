@@ -21,9 +21,9 @@ from tap_x_dm.chat.records import Vocabulary
 class ChatPage:
     """One page of `GET /2/chat/conversations/{id}/events`, as its consumers see it.
 
-    Called after the page's new `chat_events` records were written and before the
-    STATE that covers the page: a consumer writes its own records here, and a kill
-    re-reads the page for it too.
+    Given to the consumers before the page's new `chat_events` records and the STATE
+    that covers the page are written: a consumer writes its own records here (or stops
+    the run, and nothing of the page is written), and a kill re-reads the page for it too.
     """
 
     #: The conversation as the path names it (`A-B` or `g...`).
@@ -37,6 +37,8 @@ class ChatPage:
 
 
 PageConsumer = Callable[[ChatPage], None]
+#: Why the chat streams must read nothing this run (a line), or None when they may read.
+Precondition = Callable[[], str | None]
 
 
 class ChatRun:
@@ -50,6 +52,8 @@ class ChatRun:
         #: The events' page order, once a page showed it (`tap_x_dm.chat.reading`).
         self.order: str | None = None
         self.page_consumers: list[PageConsumer] = []
+        self._preconditions: list[Precondition] = []
+        self._held: bool | None = None
         #: Conversations whose events were read whole in this run.
         self.read_whole: set[str] = set()
         #: XChat conversations seen and chat events emitted (for the run summary).
@@ -59,6 +63,23 @@ class ChatRun:
         """Have `consumer` called with every page of chat events this run reads."""
         self.page_consumers.append(consumer)
 
+    def add_precondition(self, why_not: Precondition) -> None:
+        """Have the chat streams read nothing this run when `why_not()` gives a reason."""
+        self._preconditions.append(why_not)
+
+    def held(self) -> bool:
+        """Whether a precondition holds the chat streams back (asked once a run; one WARNING).
+
+        A read that could not be completed (say, `chat_messages` selected without its key)
+        would move the bookmarks past content the next run could have had: nothing is read.
+        """
+        if self._held is None:
+            reasons = [line for line in (p() for p in self._preconditions) if line]
+            for line in reasons:
+                self._logger.warning("%s", line)
+            self._held = bool(reasons)
+        return self._held
+
     def deny(self, line: str) -> None:
         """X refused the Chat API: one warning, and the chat streams stop."""
         if not self.denied:
@@ -66,6 +87,10 @@ class ChatRun:
             self._logger.warning("%s", line)
 
     def end_page(self, page: ChatPage) -> None:
-        """Give one page to every consumer."""
+        """Give one page to every consumer, before any of its records is written.
+
+        A consumer that cannot finish the page raises `StopRunError`: the run stops before
+        the page's records and STATE, and the next run reads the page again.
+        """
         for consumer in self.page_consumers:
             consumer(page)

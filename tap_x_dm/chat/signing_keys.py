@@ -4,8 +4,10 @@
 version the signature names. X serves every key version of a user who is on
 XChat; a member who left a group, or an unknown id, is an `errors` entry: their
 events are then rows whose signature could not be verified (`departed_signer`),
-never a failure. Requests go through the run's budget, authenticator, retries
-and cost ledger (public keys are not billed), like the lookups by id.
+never a failure. A lookup X refuses stops the run before the page instead, so
+that no event is written unchecked. Requests go through the run's budget,
+authenticator, retries and cost ledger (public keys are not billed), like the
+lookups by id.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing_extensions import override
 
 from tap_x_dm.api.client import XStream
 from tap_x_dm.api.costs import PRICES_USD
-from tap_x_dm.errors import XAPIError
+from tap_x_dm.errors import StopRunError, XAPIError
 
 if t.TYPE_CHECKING:
     import requests
@@ -105,7 +107,6 @@ class SigningKeys:
     def __init__(self, stream: PublicKeysStream) -> None:
         self._stream = stream
         self._entries: dict[str, list[dict[str, str]]] = {}
-        self._warned = False
 
     def served(self, user_id: str, version: str | None) -> bool | None:
         """Whether X serves `user_id`'s signing key of `version` (None: X was not asked)."""
@@ -117,9 +118,12 @@ class SigningKeys:
     def for_users(self, user_ids: Iterable[str]) -> list[dict[str, str]]:
         """The signing keys of `user_ids`, asking X only for users not asked this run.
 
-        A lookup X refuses (after the retries) is one WARNING a run: those users' events are
-        rows whose signature could not be checked, and the next page asks again. A
-        too-long rate-limit wait (`StopRunError`) stops the run as usual.
+        A lookup X refuses (after the retries) stops the run (`StopRunError`, as a too-long
+        rate-limit wait does) before the page's rows and STATE: a row that could not be
+        checked now would be a row whose content is lost, since the bookmark moves past it.
+
+        Raises:
+            StopRunError: X did not serve the keys.
         """
         wanted = list(dict.fromkeys(str(u) for u in user_ids))
         new = [u for u in wanted if u not in self._entries]
@@ -128,19 +132,14 @@ class SigningKeys:
             try:
                 keys = self._stream.fetch(new)  # all batches, or nothing is remembered
             except XAPIError as exc:
-                self._warned, warned = True, self._warned
-                if not warned:
-                    self._stream.logger.warning(
-                        "chat_messages: the senders' signing keys could not be read (%s); "
-                        "the signatures of those events are not checked (status "
-                        "signing_keys_unavailable; said once a run).",
-                        exc,
-                    )
-                keys = None
-            if keys is not None:
-                for key in keys:
-                    entry = signing_key_entry(key["user_id"], key)
-                    if entry is not None and key["user_id"] in fetched:
-                        fetched[key["user_id"]].append(entry)
-                self._entries.update(fetched)
+                msg = (
+                    f"chat_messages: the senders' signing keys could not be read ({exc}); the "
+                    "run stops before that page of chat events, and the next run reads it again."
+                )
+                raise StopRunError(msg) from None
+            for key in keys:
+                entry = signing_key_entry(key["user_id"], key)
+                if entry is not None and key["user_id"] in fetched:
+                    fetched[key["user_id"]].append(entry)
+            self._entries.update(fetched)
         return [entry for user in wanted for entry in self._entries.get(user, [])]

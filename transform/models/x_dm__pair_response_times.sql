@@ -15,10 +15,7 @@ with messages as (
         sender_id,
         direction,
         created_at,
-        lag(direction) over pair as previous_direction,
-        count(*) filter (where direction = 'outbound') over (
-            pair rows between unbounded preceding and 1 preceding
-        ) as outbound_before
+        {{ x_dm_turn_columns('pair') }}
     from {{ ref('x_dm__pair_timeline') }}
     where kind = 'message'
         and direction is not null
@@ -28,18 +25,7 @@ with messages as (
     )
 ),
 
-turns as (
-    select *
-    from messages
-    where direction = 'inbound'
-        and (previous_direction is null or previous_direction = 'outbound')
-),
-
-replies as (
-    select *
-    from messages
-    where direction = 'outbound'
-)
+{{ x_dm_turns_and_replies() }}
 
 select
     turns.account_id,
@@ -53,8 +39,4 @@ select
     replies.created_at as replied_at,
     replies.created_at - turns.created_at as response_time,
     extract(epoch from replies.created_at - turns.created_at) as response_seconds
-from turns
-left join replies
-    on replies.account_id = turns.account_id
-    and replies.dm_conversation_id = turns.dm_conversation_id
-    and replies.outbound_before = turns.outbound_before
+{{ x_dm_turns_with_replies() }}

@@ -2,9 +2,9 @@
 -- first reply after it in the same conversation, and the delay.
 --
 -- Messages are ordered by id (X ids are Snowflakes, and created_at may be whole seconds);
--- sort_key orders a derived archive id by its time among them. A turn opens with an inbound
--- message whose previous message is outbound, or that starts the conversation; in a group,
--- inbound is any sender but the account. Join and leave events are not messages.
+-- sort_key orders a derived archive id by its time among them. Turns and replies: the
+-- x_dm_turn macros; in a group, inbound is any sender but the account. Join and leave events
+-- are not messages.
 with messages as (
     select
         account_id,
@@ -13,11 +13,7 @@ with messages as (
         sender_id,
         direction,
         created_at,
-        lag(direction) over conversation as previous_direction,
-        -- Outbound messages before this one: the reply to a turn is the next outbound one.
-        count(*) filter (where direction = 'outbound') over (
-            conversation rows between unbounded preceding and 1 preceding
-        ) as outbound_before
+        {{ x_dm_turn_columns('conversation') }}
     from {{ ref('x_dm__events') }}
     where event_type = 'MessageCreate'
         and direction is not null
@@ -28,20 +24,7 @@ with messages as (
     )
 ),
 
-turns as (
-    select *
-    from messages
-    where direction = 'inbound'
-        and (previous_direction is null or previous_direction = 'outbound')
-),
-
--- The k-th outbound message of a conversation has k - 1 outbound messages before it, the
--- same count as the turns it answers.
-replies as (
-    select *
-    from messages
-    where direction = 'outbound'
-)
+{{ x_dm_turns_and_replies() }}
 
 select
     turns.account_id,
@@ -55,8 +38,4 @@ select
     replies.created_at as replied_at,
     replies.created_at - turns.created_at as response_time,
     extract(epoch from replies.created_at - turns.created_at) as response_seconds
-from turns
-left join replies
-    on replies.account_id = turns.account_id
-    and replies.dm_conversation_id = turns.dm_conversation_id
-    and replies.outbound_before = turns.outbound_before
+{{ x_dm_turns_with_replies() }}
