@@ -15,7 +15,7 @@ Each exists because no public hook does the job (singer-sdk 0.54):
 * `LeanRecordMessages`: the SDK's `_generate_record_messages` walks every record
   twice (selection, type conformance) even when neither can change it; with every
   property selected and conformance off (the tap's streams drop unknown properties
-  themselves, `tap_x_dm.api.conform`) it builds the RECORD messages directly. Its
+  themselves, `tap_x_dm.api.answers`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
   Every record it writes has every top-level property of the schema (null when absent),
   and is counted in the Tap's run tally (`services.tally`, the run summary's).

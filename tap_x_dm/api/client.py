@@ -18,10 +18,9 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_x_dm.api import network
-from tap_x_dm.api.conform import KnownProperties, WarnOnce
+from tap_x_dm.api.answers import KnownProperties, WarnOnce, flat_entities, shipped_names
 from tap_x_dm.api.costs import resources_in
 from tap_x_dm.api.ratelimit import endpoint_of
-from tap_x_dm.api.vocabulary import shipped_names
 from tap_x_dm.errors import (
     XAPIError,
     XNotFoundError,
@@ -38,7 +37,6 @@ if t.TYPE_CHECKING:
 
     from tap_x_dm.services import RunServices
 
-ENTITY_KINDS = ("cashtags", "hashtags", "mentions", "urls")
 #: Ids named in the line about objects X could not return (the rest are counted).
 MISSING_IDS_SHOWN = 10
 
@@ -64,7 +62,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     #: The kind of resource an answer's `data` holds, for the cost ledger.
     data_kind: t.ClassVar[str] = "dm_events"
     #: X's JSON needs no type conversion; unknown properties, nested ones too, are dropped
-    #: by `drop_unknown_fields` (`tap_x_dm.api.conform`), at a fraction of the SDK's cost.
+    #: by `drop_unknown_fields` (`tap_x_dm.api.answers`), at a fraction of the SDK's cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
@@ -239,11 +237,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Normalise X's spec-version differences and tag the row with the account."""
-        nested = row.pop("entities", None)
-        if isinstance(nested, dict):  # spec 2.167 nests entities; 2.166 puts them flat
-            for kind in ENTITY_KINDS:
-                if nested.get(kind) and kind not in row:
-                    row[kind] = nested[kind]
+        flat_entities(row)  # spec 2.167 nests entities; 2.166 puts them flat
         shipped_names(row)  # 2.167's referenced_posts
         self.drop_unknown_fields(row)
         row["account_id"] = self.services.account.id

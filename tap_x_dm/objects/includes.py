@@ -24,8 +24,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 from typing_extensions import override
 
-from tap_x_dm.api.conform import KnownProperties, WarnOnce
-from tap_x_dm.api.vocabulary import shipped_names
+from tap_x_dm.api.answers import KnownProperties, WarnOnce, shipped_names
 from tap_x_dm.errors import StopRunError
 from tap_x_dm.objects.lookups import (
     PENDING_KEY,
