@@ -40,6 +40,7 @@ and fails loudly when an upgrade changes one (the pin is `<0.55`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -64,7 +65,8 @@ from tap_x_dm.surrogates import repaired
 
 
 class _RecordTally(t.Protocol):
-    def count_record(self, stream_name: str) -> None: ...
+    @property
+    def records(self) -> collections.Counter[str]: ...
 
 
 class _RunServices(t.Protocol):
@@ -151,7 +153,7 @@ class LeanRecordMessages(Stream):
 
         Every record any stream writes passes here: the run summary counts it here, once.
         """
-        t.cast("_CountingTap", self._tap).services.tally.count_record(self.name)
+        t.cast("_CountingTap", self._tap).services.tally.records[self.name] += 1
         record = self._with_every_property(record)
         if any(not isinstance(m, SameRecordTransform) for m in self.stream_maps):
             record = self._repaired_for_maps(record)

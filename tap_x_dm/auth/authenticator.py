@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,13 +98,17 @@ class XAuthenticator(AuthBase):
         budget: RateBudget,
         logger: logging.Logger | None = None,
         *,
+        answers: Counter[str] | None = None,
         on_answer: Callable[[str], None] | None = None,
     ) -> None:
         self._signer = signer
         self.budget = budget
         self._logger = logger or logging.getLogger("tap-x-dm")
-        #: Told the endpoint of every answer X sends (the run summary counts requests).
-        self._on_answer = on_answer or (lambda endpoint: None)
+        #: X's answers per endpoint template, 429s and errors included (the run summary's
+        #: `requests`: `RunTally.requests`, counted here without a call per answer).
+        self.answers: Counter[str] = Counter() if answers is None else answers
+        #: Told the endpoint of every answer too (the older way to count; None: not needed).
+        self._on_answer = on_answer
 
     @property
     def identity(self) -> str:
@@ -132,7 +137,7 @@ class XAuthenticator(AuthBase):
     def _on_response(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
         request = response.request
         endpoint = self._endpoint(request)
-        self._on_answer(endpoint)
+        self._count(endpoint)
         self.budget.observe(endpoint, response.headers, status=response.status_code)
         if response.status_code != requests.codes.unauthorized:
             return response
@@ -149,9 +154,14 @@ class XAuthenticator(AuthBase):
         second: requests.Response = response.connection.send(retry, **send_kwargs)
         second.history.append(response)
         second.request = retry
-        self._on_answer(endpoint)
+        self._count(endpoint)
         self.budget.observe(endpoint, second.headers, status=second.status_code)
         return second
+
+    def _count(self, endpoint: str) -> None:
+        self.answers[endpoint] += 1
+        if self._on_answer is not None:
+            self._on_answer(endpoint)
 
     def explain(self, response: requests.Response) -> str:
         """The hint for a 401 or a generic 403, from the credential's point of view."""
