@@ -118,6 +118,17 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         return int(self.config["request_timeout"])
 
     @override
+    def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
+        """The SDK's request, unsigned: the SDK's `_request` signs it once, as it is sent.
+
+        The SDK also sets it as the session's `auth`, which would wait for the rate budget
+        and sign a second time as the request is prepared.
+        """
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
+
+    @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """The request, its fields and expansions in the names this run asks X in."""
         request = super().get_http_request(page=page)

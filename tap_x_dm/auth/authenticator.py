@@ -1,5 +1,8 @@
 """The run's one authenticator: waits for the rate budget, signs, learns from the response.
 
+A config token (`BearerToken`) is signed here too: every request runs through this module
+only; OAuth 1.0a and refreshing OAuth 2.0 bring their own signers (`signers`, `refreshing`).
+
 The Tap's services hold a single `XAuthenticator` shared by every stream and
 partition (not a per-stream property, not a process-wide singleton), so all
 requests of a run draw on one budget and one token chain. The SDK's
@@ -21,10 +24,43 @@ from requests.auth import AuthBase
 from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import RateBudget, endpoint_of
-from tap_x_dm.auth.signers import BearerToken, OAuth1Signer, Signer
+from tap_x_dm.auth.signers import OAuth1Signer, Signer
+from tap_x_dm.auth.tokenstore import fingerprint
 
 if t.TYPE_CHECKING:
     from tap_x_dm.clock import Clock
+
+
+class BearerToken(Signer):
+    """An OAuth 2.0 user-context access token from the config, sent as is."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    @override
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the bearer header."""
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+        return request
+
+    @property
+    @override
+    def identity(self) -> str:
+        """The token's fingerprint (a config token is the whole credential)."""
+        return f"oauth2:{fingerprint(self._access_token)}"
+
+    @override
+    def hint_401(self) -> str:
+        """A config token cannot be refreshed: say how to get one that can."""
+        return (
+            "The access token is invalid or expired (X's access tokens last 2 hours): set a "
+            "fresh `access_token`, or let the tap refresh its own: run `tap-x-dm-auth`, then "
+            "set token_store_path and client_id."
+        )
+
+    @override
+    def __repr__(self) -> str:
+        return "BearerToken(<redacted>)"
 
 
 def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Logger) -> Signer:
@@ -85,11 +121,12 @@ def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Log
 class XAuthenticator(AuthBase):
     """Waits for the rate budget, signs the request, learns from the response.
 
-    The SDK applies an authenticator twice per request (when preparing and when
-    sending); both steps here are idempotent, and the response hook is
-    registered once. On a 401 the hook asks the signer for a better credential
-    and re-sends that request once, like requests' digest auth does; a second
-    401 goes back to the stream, which fails with the signer's hint.
+    The SDK applies it once per try, as the request is sent (`XStream` keeps it out
+    of the session, which would apply it a second time); applying it again (a retry)
+    is harmless, and the response hook is registered once. On a 401 the hook asks
+    the signer for a better credential and re-sends that request once, like
+    requests' digest auth does; a second 401 goes back to the stream, which fails
+    with the signer's hint.
     """
 
     def __init__(
