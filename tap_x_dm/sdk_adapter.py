@@ -15,7 +15,7 @@ Each exists because no public hook does the job (singer-sdk 0.54):
 * `LeanRecordMessages`: the SDK's `_generate_record_messages` walks every record
   twice (selection, type conformance) even when neither can change it; with every
   property selected and conformance off (the tap's streams drop unknown properties
-  themselves, `tap_x_dm.api.conform`) it builds the RECORD messages directly. Its
+  themselves, `tap_x_dm.api.answers`) it builds the RECORD messages directly. Its
   `_process_record` skips the child-stream machinery of a stream without children.
   Every record it writes has every top-level property of the schema (null when absent),
   and is counted in the Tap's run tally (`services.tally`, the run summary's).
@@ -40,6 +40,7 @@ and fails loudly when an upgrade changes one (the pin is `<0.55`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -64,7 +65,8 @@ from tap_x_dm.surrogates import repaired
 
 
 class _RecordTally(t.Protocol):
-    def count_record(self, stream_name: str) -> None: ...
+    @property
+    def records(self) -> collections.Counter[str]: ...
 
 
 class _RunServices(t.Protocol):
@@ -151,7 +153,7 @@ class LeanRecordMessages(Stream):
 
         Every record any stream writes passes here: the run summary counts it here, once.
         """
-        t.cast("_CountingTap", self._tap).services.tally.count_record(self.name)
+        t.cast("_CountingTap", self._tap).services.tally.records[self.name] += 1
         record = self._with_every_property(record)
         if any(not isinstance(m, SameRecordTransform) for m in self.stream_maps):
             record = self._repaired_for_maps(record)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from tap_x_dm.api.ratelimit import RateBudget
 from tap_x_dm.auth import tokenstore
+from tap_x_dm.auth.authenticator import BearerToken, XAuthenticator
 from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore, TokenStoreError
 from tap_x_dm.settings.checks import cross_setting_problems
 from tap_x_dm.tap import TapXDM
@@ -203,3 +207,23 @@ def test_a_damaged_store_is_one_line_without_its_content(tmp_path: Path) -> None
         f"The token store {path} is not a JSON object (damaged?): restore it, or delete it and "
         "run `tap-x-dm-auth` to re-authorise."
     )
+
+
+# -- answers counted for the run summary ----------------------------------------------------
+
+
+def test_the_authenticator_counts_every_answer_per_endpoint_in_the_counter_it_is_handed() -> None:
+    # The run summary's `requests` (`RunTally.requests`): no call into the summary per answer.
+    logger = logging.getLogger("tap-x-dm")
+    budget = RateBudget(ManualClock(0.0), max_wait_seconds=0, logger=logger)
+    answers: Counter[str] = Counter()
+    auth = XAuthenticator(BearerToken("t"), budget, logger, answers=answers)
+    for url, status in [("/2/dm_events", 200), ("/2/dm_events", 429), ("/2/users/me", 200)]:
+        signed = auth(requests.Request("GET", f"https://api.x.com{url}?a=1").prepare())
+        response = requests.Response()
+        response.status_code, response.request, response.url = status, signed, signed.url or ""
+        for hook in signed.hooks["response"]:
+            hook(response)
+
+    assert answers == {"/2/dm_events": 2, "/2/users/me": 1}
+    assert auth.answers is answers

@@ -1,7 +1,7 @@
 """Unknown properties never reach the target, at any depth, with the SDK's conformance off.
 
 The tap's streams use `TypeConformanceLevel.NONE` (the SDK then keeps every property)
-and drop unknown ones themselves (`tap_x_dm.api.conform`). These tests pin both halves:
+and drop unknown ones themselves (`tap_x_dm.api.answers`). These tests pin both halves:
 the emitted RECORD has no unknown property, and the tap's pruning gives the same
 record as the SDK's recursive conformance would.
 """
@@ -17,7 +17,7 @@ import pytest
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_x_dm.api.conform import KnownProperties
+from tap_x_dm.api.answers import KnownProperties
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox, SandboxConfig
 from tests.conftest import CollectingWriter

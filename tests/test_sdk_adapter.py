@@ -12,10 +12,11 @@ import logging
 from typing import Any
 
 import pytest
-from singer_sdk import Stream, Tap
+from singer_sdk import RESTStream, Stream, Tap
 from singer_sdk.streams import _state
 
 from tap_x_dm import sdk_adapter
+from tap_x_dm.auth.authenticator import BearerToken
 from tests.conftest import run_tap
 
 
@@ -27,6 +28,32 @@ def test_the_sdk_has_the_private_hooks_the_adapter_overrides_or_calls() -> None:
     assert increment["context"].kind is inspect.Parameter.KEYWORD_ONLY
     manager = inspect.signature(_state.StreamStateManager.__init__).parameters
     assert {"tap_name", "stream_name", "tap_state", "state_partitioning_keys"} <= set(manager)
+
+
+def test_the_sdk_signs_each_request_as_it_sends_it(
+    sandbox_factory: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `XStream.build_prepared_request` leaves the authenticator out of the session (which
+    # would sign as it prepares): the SDK's private `_request` signs, once per try.
+    assert "self.authenticator(prepared_request)" in inspect.getsource(RESTStream._request)
+    assert "self.requests_session.auth = self.authenticator" in inspect.getsource(
+        RESTStream.build_prepared_request
+    )
+    signed: list[str] = []
+    sign = BearerToken.__call__
+
+    def counting(self: BearerToken, request: Any) -> Any:
+        signed.append(request.path_url)
+        return sign(self, request)
+
+    monkeypatch.setattr(BearerToken, "__call__", counting)
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, events=300)
+
+    run_tap(sandbox, clock=clock)
+
+    sent = [entry["path"] for entry in sandbox.request_log]
+    assert len(sent) > 3 and len(signed) == len(sent)
+    assert [path.split("?")[0] for path in signed] == sent
 
 
 def test_the_sdk_advances_bookmarks_only_through_the_state_manager() -> None:

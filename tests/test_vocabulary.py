@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.api.vocabulary import in_2167_names, shipped_names
+from tap_x_dm.api.answers import shipped_names
+from tap_x_dm.api.vocabulary import in_2167_names
 from tap_x_dm.state.loading import StateError
 from tap_x_dm.state.loading import load as load_state
 from tap_x_dm.tap import TapXDM

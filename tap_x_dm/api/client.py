@@ -18,10 +18,9 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_x_dm.api import network
-from tap_x_dm.api.conform import KnownProperties, WarnOnce
+from tap_x_dm.api.answers import KnownProperties, WarnOnce, flat_entities, shipped_names
 from tap_x_dm.api.costs import resources_in
 from tap_x_dm.api.ratelimit import endpoint_of
-from tap_x_dm.api.vocabulary import shipped_names
 from tap_x_dm.errors import (
     XAPIError,
     XNotFoundError,
@@ -38,7 +37,6 @@ if t.TYPE_CHECKING:
 
     from tap_x_dm.services import RunServices
 
-ENTITY_KINDS = ("cashtags", "hashtags", "mentions", "urls")
 #: Ids named in the line about objects X could not return (the rest are counted).
 MISSING_IDS_SHOWN = 10
 
@@ -64,7 +62,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     #: The kind of resource an answer's `data` holds, for the cost ledger.
     data_kind: t.ClassVar[str] = "dm_events"
     #: X's JSON needs no type conversion; unknown properties, nested ones too, are dropped
-    #: by `drop_unknown_fields` (`tap_x_dm.api.conform`), at a fraction of the SDK's cost.
+    #: by `drop_unknown_fields` (`tap_x_dm.api.answers`), at a fraction of the SDK's cost.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, services: RunServices) -> None:
@@ -118,6 +116,17 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     def timeout(self) -> int:
         """Seconds before a request is abandoned and retried."""
         return int(self.config["request_timeout"])
+
+    @override
+    def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
+        """The SDK's request, unsigned: the SDK's `_request` signs it once, as it is sent.
+
+        The SDK also sets it as the session's `auth`, which would wait for the rate budget
+        and sign a second time as the request is prepared.
+        """
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
 
     @override
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
@@ -239,11 +248,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
     @override
     def post_process(self, row: dict[str, Any], context: Context | None = None) -> dict[str, Any]:
         """Normalise X's spec-version differences and tag the row with the account."""
-        nested = row.pop("entities", None)
-        if isinstance(nested, dict):  # spec 2.167 nests entities; 2.166 puts them flat
-            for kind in ENTITY_KINDS:
-                if nested.get(kind) and kind not in row:
-                    row[kind] = nested[kind]
+        flat_entities(row)  # spec 2.167 nests entities; 2.166 puts them flat
         shipped_names(row)  # 2.167's referenced_posts
         self.drop_unknown_fields(row)
         row["account_id"] = self.services.account.id

@@ -10,7 +10,7 @@ After a week on 2.167 a run tries 2.166 again (one rejected request at most a we
 In 2.167 names the tap asks only the values 2.167 lists (the others' columns stay
 null, one INFO line), and gets `sender_id`, `participant_ids` and the linked posts
 through their expansions: X returns (and bills) those users and posts in `includes`.
-Whatever was asked, answers are read in either vocabulary (`shipped_names`,
+Whatever was asked, answers are read in either vocabulary (`tap_x_dm.api.answers`,
 `PageIncludes`), so every stream keeps one schema.
 """
 
@@ -56,14 +56,6 @@ EVENT_FIELDS_AS_EXPANSIONS: Final[Mapping[str, str]] = {
     "participant_ids": "participant_ids",
     "referenced_tweets": "referenced_posts",
 }
-#: Keys of 2.167 answer objects, and the 2.166 names the streams' schemas use.
-_KEYS_2166: Final[Mapping[str, str]] = {
-    "referenced_posts": "referenced_tweets",
-    "edit_history_post_ids": "edit_history_tweet_ids",
-    "note_post": "note_tweet",
-    "most_recent_post_id": "most_recent_tweet_id",
-    "pinned_post_id": "pinned_tweet_id",
-}
 #: Parameters whose acceptance tells the vocabulary (`user.fields=id,name,username` does not).
 _TELLING: Final = ("dm_event.fields", "tweet.fields", "post.fields")
 
@@ -98,15 +90,6 @@ def in_2167_names(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     if expansions:
         out["expansions"] = ",".join(expansions)
     return out, unasked
-
-
-def shipped_names(obj: dict[str, Any]) -> dict[str, Any]:
-    """Rename, in place, the 2.167 keys of an answer object to the 2.166 names of the schema."""
-    for new, old in _KEYS_2166.items():
-        if new in obj:
-            value = obj.pop(new)
-            obj.setdefault(old, value)
-    return obj
 
 
 class AskedVocabulary:

@@ -1,5 +1,8 @@
 """The run's one authenticator: waits for the rate budget, signs, learns from the response.
 
+A config token (`BearerToken`) is signed here too: every request runs through this module
+only; OAuth 1.0a and refreshing OAuth 2.0 bring their own signers (`signers`, `refreshing`).
+
 The Tap's services hold a single `XAuthenticator` shared by every stream and
 partition (not a per-stream property, not a process-wide singleton), so all
 requests of a run draw on one budget and one token chain. The SDK's
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,10 +24,43 @@ from requests.auth import AuthBase
 from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import RateBudget, endpoint_of
-from tap_x_dm.auth.signers import BearerToken, OAuth1Signer, Signer
+from tap_x_dm.auth.signers import OAuth1Signer, Signer
+from tap_x_dm.auth.tokenstore import fingerprint
 
 if t.TYPE_CHECKING:
     from tap_x_dm.clock import Clock
+
+
+class BearerToken(Signer):
+    """An OAuth 2.0 user-context access token from the config, sent as is."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    @override
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the bearer header."""
+        request.headers["Authorization"] = f"Bearer {self._access_token}"
+        return request
+
+    @property
+    @override
+    def identity(self) -> str:
+        """The token's fingerprint (a config token is the whole credential)."""
+        return f"oauth2:{fingerprint(self._access_token)}"
+
+    @override
+    def hint_401(self) -> str:
+        """A config token cannot be refreshed: say how to get one that can."""
+        return (
+            "The access token is invalid or expired (X's access tokens last 2 hours): set a "
+            "fresh `access_token`, or let the tap refresh its own: run `tap-x-dm-auth`, then "
+            "set token_store_path and client_id."
+        )
+
+    @override
+    def __repr__(self) -> str:
+        return "BearerToken(<redacted>)"
 
 
 def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Logger) -> Signer:
@@ -84,11 +121,12 @@ def build_signer(config: Mapping[str, Any], *, clock: Clock, logger: logging.Log
 class XAuthenticator(AuthBase):
     """Waits for the rate budget, signs the request, learns from the response.
 
-    The SDK applies an authenticator twice per request (when preparing and when
-    sending); both steps here are idempotent, and the response hook is
-    registered once. On a 401 the hook asks the signer for a better credential
-    and re-sends that request once, like requests' digest auth does; a second
-    401 goes back to the stream, which fails with the signer's hint.
+    The SDK applies it once per try, as the request is sent (`XStream` keeps it out
+    of the session, which would apply it a second time); applying it again (a retry)
+    is harmless, and the response hook is registered once. On a 401 the hook asks
+    the signer for a better credential and re-sends that request once, like
+    requests' digest auth does; a second 401 goes back to the stream, which fails
+    with the signer's hint.
     """
 
     def __init__(
@@ -97,13 +135,17 @@ class XAuthenticator(AuthBase):
         budget: RateBudget,
         logger: logging.Logger | None = None,
         *,
+        answers: Counter[str] | None = None,
         on_answer: Callable[[str], None] | None = None,
     ) -> None:
         self._signer = signer
         self.budget = budget
         self._logger = logger or logging.getLogger("tap-x-dm")
-        #: Told the endpoint of every answer X sends (the run summary counts requests).
-        self._on_answer = on_answer or (lambda endpoint: None)
+        #: X's answers per endpoint template, 429s and errors included (the run summary's
+        #: `requests`: `RunTally.requests`, counted here without a call per answer).
+        self.answers: Counter[str] = Counter() if answers is None else answers
+        #: Told the endpoint of every answer too (the older way to count; None: not needed).
+        self._on_answer = on_answer
 
     @property
     def identity(self) -> str:
@@ -132,7 +174,7 @@ class XAuthenticator(AuthBase):
     def _on_response(self, response: requests.Response, **send_kwargs: Any) -> requests.Response:
         request = response.request
         endpoint = self._endpoint(request)
-        self._on_answer(endpoint)
+        self._count(endpoint)
         self.budget.observe(endpoint, response.headers, status=response.status_code)
         if response.status_code != requests.codes.unauthorized:
             return response
@@ -149,9 +191,14 @@ class XAuthenticator(AuthBase):
         second: requests.Response = response.connection.send(retry, **send_kwargs)
         second.history.append(response)
         second.request = retry
-        self._on_answer(endpoint)
+        self._count(endpoint)
         self.budget.observe(endpoint, second.headers, status=second.status_code)
         return second
+
+    def _count(self, endpoint: str) -> None:
+        self.answers[endpoint] += 1
+        if self._on_answer is not None:
+            self._on_answer(endpoint)
 
     def explain(self, response: requests.Response) -> str:
         """The hint for a 401 or a generic 403, from the credential's point of view."""

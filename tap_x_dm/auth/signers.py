@@ -1,6 +1,7 @@
 """Signers: put one credential on a request, and know what X's 401 and 403 mean for it.
 
-* `BearerToken`: an OAuth 2.0 user access token from the config, as is.
+* `BearerToken` (in `authenticator`, on every request's path): an OAuth 2.0 user access
+  token from the config, as is.
 * `OAuth1Signer`: OAuth 1.0a user context (HMAC-SHA1) via requests-oauthlib.
 * `RefreshingBearer` (in `refreshing`): OAuth 2.0 with single-use rotating
   refresh tokens kept in a `TokenStore`.
@@ -41,7 +42,7 @@ class Signer(AuthBase):
 
     @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Sign the request (idempotent: the SDK signs every request twice)."""
+        """Sign the request (idempotent: a retry signs the same request again)."""
         raise NotImplementedError
 
     @property
@@ -85,44 +86,12 @@ def scope_hint(scope: str | None, path: str) -> str:
     )
 
 
-class BearerToken(Signer):
-    """An OAuth 2.0 user-context access token from the config, sent as is."""
-
-    def __init__(self, access_token: str) -> None:
-        self._access_token = access_token
-
-    @override
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Set the bearer header."""
-        request.headers["Authorization"] = f"Bearer {self._access_token}"
-        return request
-
-    @property
-    @override
-    def identity(self) -> str:
-        """The token's fingerprint (a config token is the whole credential)."""
-        return f"oauth2:{fingerprint(self._access_token)}"
-
-    @override
-    def hint_401(self) -> str:
-        """A config token cannot be refreshed: say how to get one that can."""
-        return (
-            "The access token is invalid or expired (X's access tokens last 2 hours): set a "
-            "fresh `access_token`, or let the tap refresh its own: run `tap-x-dm-auth`, then "
-            "set token_store_path and client_id."
-        )
-
-    @override
-    def __repr__(self) -> str:
-        return "BearerToken(<redacted>)"
-
-
 class OAuth1Signer(Signer):
     """OAuth 1.0a user context (HMAC-SHA1 in the Authorization header).
 
     requests-oauthlib signs; the timestamp comes from the tap's clock (the one
-    seam for time), and every signing draws a fresh nonce, so retries and the
-    SDK's double signing are accepted.
+    seam for time), and every signing draws a fresh nonce, so a retry's signature
+    is accepted too.
     """
 
     def __init__(

@@ -24,8 +24,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.metrics import Counter
 from typing_extensions import override
 
-from tap_x_dm.api.conform import KnownProperties, WarnOnce
-from tap_x_dm.api.vocabulary import shipped_names
+from tap_x_dm.api.answers import KnownProperties, WarnOnce, shipped_names
 from tap_x_dm.errors import StopRunError
 from tap_x_dm.objects.lookups import (
     PENDING_KEY,
@@ -33,6 +32,7 @@ from tap_x_dm.objects.lookups import (
     ObjectLookupStream,
     TweetsLookupStream,
     UsersLookupStream,
+    max_ids_per_request,
     save_pending,
 )
 from tap_x_dm.schemas import X_SCHEMAS, parameter_values
@@ -143,6 +143,8 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         self._pending: dict[str, None] | None = None
         self._lookup: ObjectLookupStream | None = None
         self._loaded: LoadedIds | None = None
+        #: The most ids one lookup asks for (X's spec): a page's end waits for this many.
+        self._batch_size = max_ids_per_request(self.lookup_type.path) if self.lookup_type else 0
 
     @property
     def looks_up(self) -> bool:
@@ -170,7 +172,7 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
 
     def queue(self, keys: Iterable[str]) -> None:
         """Queue keys to look up (those not loaded recently); the queue is kept in state."""
-        loaded, pending = self.loaded, self.pending
+        loaded, pending = self.loaded.ids, self.pending
         added = False
         for key in keys:
             if key not in loaded and key not in pending:
@@ -187,17 +189,14 @@ class IncludedObjectsStream(OutOfBandRecordsStream):
         turn, after the event streams.
         """
         pending = self.pending
-        if not pending:
+        if not pending or (full_batches_only and len(pending) < self._batch_size):
             return
         if self._lookup is None:
             assert self.lookup_type is not None
             self._lookup = self.lookup_type(self._owner, self._services)
         keys = list(pending)
         if full_batches_only:
-            batch = self._lookup.batch_size
-            keys = keys[: len(keys) // batch * batch]
-            if not keys:
-                return
+            keys = keys[: len(keys) // self._batch_size * self._batch_size]
         self.write_objects(self._lookup.look_up(keys))
         # Unreturned ids (deleted, suspended) are remembered too: asked again, they cost a
         # request and return nothing.

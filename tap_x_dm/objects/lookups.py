@@ -80,35 +80,36 @@ class LoadedIds:
         self._max_ids = max_ids
         saved = state.get(LOADED_KEY) or {}
         self._by_day: dict[str, list[str]] = {day: list(saved[day]) for day in sorted(saved)}
-        self._known = {key for ids in self._by_day.values() for key in ids}
+        #: The ids, for a page's membership tests (`key in loaded.ids`: no call per id).
+        self.ids = {key for ids in self._by_day.values() for key in ids}
         self._prune(today)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._known
+        return key in self.ids
 
     def __len__(self) -> int:
-        return len(self._known)
+        return len(self.ids)
 
     def add(self, keys: Iterable[str], today: str) -> None:
         """Remember `keys` as loaded on `today`, then forget what is too old or too many."""
-        new = [key for key in dict.fromkeys(keys) if key not in self._known]
+        new = [key for key in dict.fromkeys(keys) if key not in self.ids]
         if new:
             day = self._by_day.setdefault(today, [])
             day.extend(new)
             day.sort(key=int)
-            self._known.update(new)
+            self.ids.update(new)
         self._prune(today)
 
     def _prune(self, today: str) -> None:
         oldest = (dt.date.fromisoformat(today) - dt.timedelta(days=self._days - 1)).isoformat()
         for day in [day for day in self._by_day if day < oldest]:
-            self._known.difference_update(self._by_day.pop(day))
-        excess = len(self._known) - self._max_ids
+            self.ids.difference_update(self._by_day.pop(day))
+        excess = len(self.ids) - self._max_ids
         while excess > 0 and self._by_day:
             day = next(iter(self._by_day))
             ids = self._by_day[day]
             dropped, self._by_day[day] = ids[:excess], ids[excess:]
-            self._known.difference_update(dropped)
+            self.ids.difference_update(dropped)
             excess -= len(dropped)
             if not self._by_day[day]:
                 del self._by_day[day]
@@ -125,6 +126,8 @@ class ObjectLookupStream(XStream):
     ids (see `validate_response`).
     """
 
+    #: X's lookup endpoint (each subclass's), known before any stream is built.
+    path = ""
     #: The setting that lists the fields to ask for, and the query parameter it goes in.
     fields_setting: t.ClassVar[str]
     fields_param: t.ClassVar[str]
@@ -161,11 +164,6 @@ class ObjectLookupStream(XStream):
             "ids": ",".join(self._ids),
             self.fields_param: ",".join(self.config[self.fields_setting]),
         }
-
-    @property
-    def batch_size(self) -> int:
-        """The most ids one request may ask for (X's spec)."""
-        return max_ids_per_request(self.path)
 
     def look_up(self, keys: Iterable[str]) -> list[dict[str, Any]]:
         """The objects X returns for `keys`, in batches of the most ids X's spec allows."""

@@ -4,7 +4,8 @@ The SDK writes a METRIC line per request and per stream (timers and counters); t
 own lines already say per stream and per run what was requested, returned and billed.
 Under Meltano a run is two processes, discovery then sync, and both say "Skipping parse
 of env var settings": the discovery's copy is the repeat. With TAP_X_DM_LOGLEVEL=debug
-(the SDK's switch) all of them appear again, marked DEBUG.
+(the SDK's switch) all of them appear again, marked DEBUG. Without it, nothing of the
+tap runs per METRIC line: the SDK's metrics logger is silenced after its first line.
 """
 
 from __future__ import annotations
@@ -34,8 +35,23 @@ class _AtDebug(logging.Filter):
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
-def _is_metric(record: logging.LogRecord) -> bool:
-    return str(record.msg).startswith("METRIC")
+class _MetricsAtDebug(logging.Filter):
+    """The SDK's METRIC lines at DEBUG; without DEBUG on, its metrics logger silenced instead.
+
+    Every `Tap` sets the `singer_sdk.metrics` logger's level as it starts (INFO, or
+    DEBUG with TAP_X_DM_LOGLEVEL=debug), after this filter is installed. Without DEBUG,
+    the first METRIC line a Tap writes raises that level to WARNING: the SDK then drops
+    the following ones before building them, and nothing of the tap runs per line.
+    """
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger = logging.getLogger(record.name)
+        if not logger.isEnabledFor(logging.DEBUG):
+            logger.setLevel(logging.WARNING)  # the SDK's METRIC lines are INFO lines
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
 
 
 def _is_env_settings_line(record: logging.LogRecord) -> bool:
@@ -48,7 +64,7 @@ def quiet_sdk_lines(*, discovering: bool) -> Callable[[], None]:
     Returns what undoes it (for tests: the loggers are the process's).
     """
     installed: list[tuple[logging.Logger, logging.Filter]] = [
-        (logging.getLogger(METRICS_LOGGER), _AtDebug(_is_metric))
+        (logging.getLogger(METRICS_LOGGER), _MetricsAtDebug())
     ]
     if discovering:
         installed.append((logging.getLogger(TAP_LOGGER), _AtDebug(_is_env_settings_line)))

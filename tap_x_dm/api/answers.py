@@ -1,4 +1,14 @@
-"""Keep only what a stream's schema knows, at every depth, in a few microseconds a record.
+"""X's answers read into the streams' schemas: a page's shape, 2.167's names, unknown fields.
+
+Whichever OpenAPI vocabulary a run asks in (`tap_x_dm.api.vocabulary`), X's answers
+come back in either, and every stream keeps one schema, in 2.166 names. Here:
+
+* `page_shape_problem`: whether a 200's body is a page of events at all, before any
+  of its events is used.
+* `flat_entities`, `shipped_names`: 2.167's nested `entities` flattened, and its keys
+  (`referenced_posts`...) renamed to the schema's 2.166 names.
+* `KnownProperties`: keep only what a stream's schema knows, at every depth, in a few
+  microseconds a record.
 
 X sends JSON, so its values already have JSON types: the only thing the SDK's
 recursive type conformance (79 µs a DM event) does for us is drop properties the
@@ -17,8 +27,62 @@ anything else (strings, `anyOf`, arrays of strings) is kept as it is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+_DIGITS = re.compile(r"^[0-9]{1,19}$")
+#: The entity kinds spec 2.167 nests under `entities` and 2.166 puts at the top level.
+ENTITY_KINDS: Final = ("cashtags", "hashtags", "mentions", "urls")
+#: Keys of 2.167 answer objects, and the 2.166 names the streams' schemas use.
+_KEYS_2166: Final[Mapping[str, str]] = {
+    "referenced_posts": "referenced_tweets",
+    "edit_history_post_ids": "edit_history_tweet_ids",
+    "note_post": "note_tweet",
+    "most_recent_post_id": "most_recent_tweet_id",
+    "pinned_post_id": "pinned_tweet_id",
+}
+
+
+def page_shape_problem(payload: object, *, single: bool) -> str | None:
+    """What is wrong with a 200's body, in a few words, or None when it is a page of events."""
+    if not isinstance(payload, dict):
+        return "not a JSON object"
+    data = payload.get("data")
+    if single:
+        events = [data] if data is not None else []
+    else:
+        if not isinstance(payload.get("meta"), dict):
+            return "no meta"
+        if data is not None and not isinstance(data, list):
+            return "data is not a list"
+        events = data or []
+    for event in events:
+        if not isinstance(event, dict) or "id" not in event:
+            return "an event without id"
+        if not isinstance(event["id"], str) or not _DIGITS.match(event["id"]):
+            return f"an event id that is not a string of digits ({str(event['id'])[:30]!r})"
+    return None
+
+
+def flat_entities(row: dict[str, Any]) -> dict[str, Any]:
+    """Move, in place, the entities spec 2.167 nests under `entities` to the top level (2.166)."""
+    nested = row.pop("entities", None)
+    if isinstance(nested, dict):
+        for kind in ENTITY_KINDS:
+            if nested.get(kind) and kind not in row:
+                row[kind] = nested[kind]
+    return row
+
+
+def shipped_names(obj: dict[str, Any]) -> dict[str, Any]:
+    """Rename, in place, the 2.167 keys of an answer object to the 2.166 names of the schema."""
+    for new, old in _KEYS_2166.items():
+        if new in obj:
+            value = obj.pop(new)
+            obj.setdefault(old, value)
+    return obj
+
 
 #: Called with the dotted path of each dropped property (`attachments.card_ids`).
 OnDrop = Callable[[str], None]
