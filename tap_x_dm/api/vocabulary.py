@@ -93,11 +93,25 @@ def in_2167_names(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
 
 
 class AskedVocabulary:
-    """The run's choice of names, kept in the tap's state (one per run, shared by streams)."""
+    """The run's choice of names, kept in the tap's state (one per run, shared by streams).
+
+    With `kept=False`, one API's choice for the run only, from `first` (the Chat API's:
+    `tap_x_dm.chat.run.ChatRun`, over its own `parameters`).
+    """
 
     def __init__(
-        self, state: MutableMapping[str, Any], clock: Clock, logger: logging.Logger
+        self,
+        state: MutableMapping[str, Any],
+        clock: Clock,
+        logger: logging.Logger,
+        *,
+        parameters: frozenset[str] = FIELD_PARAMETERS,
+        first: str = V2166,
+        kept: bool = True,
     ) -> None:
+        self._parameters = parameters
+        self._first = first
+        self._kept = kept
         self._state = state
         self._clock = clock
         self._logger = logger
@@ -111,6 +125,8 @@ class AskedVocabulary:
     @property
     def version(self) -> str:
         """The names this run asks in (decided on first use, from the state)."""
+        if self._version is None and not self._kept:
+            self._version = self._first
         if self._version is None:
             saved = self._state.get(STATE_KEY)
             asks = saved.get("asks") if isinstance(saved, dict) else None
@@ -157,17 +173,26 @@ class AskedVocabulary:
         """After X's 400 naming a fields or expansions parameter, switch names (once a run)."""
         if status != requests.codes.bad_request or self._switched:
             return False
-        if not FIELD_PARAMETERS.intersection(parameters):
+        if not self._parameters.intersection(parameters):
             return False
         self._switched = True
         asked = self.version
         self._version = V2167 if asked == V2166 else V2166
         self._confirmed = False  # written in the state once X answers in these names
+        rejected = ", ".join(p for p in parameters if p in self._parameters)
+        if not self._kept:
+            self._logger.info(
+                "X rejected the OpenAPI %s names (%s); asking in %s names for the rest of the run.",
+                asked,
+                rejected,
+                self._version,
+            )
+            return True
         self._logger.warning(
             "X rejected the OpenAPI %s names (%s); asking again in %s names, and so will the "
             "next runs (the state's %s; the other names are tried again after %d days).",
             asked,
-            ", ".join(p for p in parameters if p in FIELD_PARAMETERS),
+            rejected,
             self._version,
             STATE_KEY,
             RETRY_DAYS,

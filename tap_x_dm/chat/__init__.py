@@ -33,7 +33,7 @@ CHAT_STREAM_NAMES = ("chat_conversations", "chat_events", "chat_conversation_key
 
 def chat_streams(tap: Tap, services: RunServices) -> list[Stream]:
     """The chat streams of a run (the key stream with `xchat_ciphertext` only)."""
-    chat = ChatRun(tap.logger)
+    chat = ChatRun(tap.logger, services.clock)
     streams: list[Stream] = [
         ChatConversationsStream(tap, services, chat),
         ChatEventsStream(tap, services, chat),

@@ -135,7 +135,7 @@ class ChatConversationsStream(ChatStream):
                 started = True
                 yield row
         except XAPIError as exc:
-            if started or not self.chat.vocabulary.fall_back(exc.parameters):
+            if started or not self.chat.vocabulary.switch_after(exc.status, exc.parameters):
                 raise
             yield from self.request_records(None)
 

@@ -110,7 +110,7 @@ class ChatEventsStream(ChatStream):
         try:
             return list(self.request_records(context))
         except XAPIError as exc:
-            if not self.chat.vocabulary.fall_back(exc.parameters):
+            if not self.chat.vocabulary.switch_after(exc.status, exc.parameters):
                 raise
             return list(self.request_records(context))
 

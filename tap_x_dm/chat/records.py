@@ -4,12 +4,11 @@ X's OpenAPI 2.166 and 2.167 name some Chat fields differently (`created_at_msec`
 `created_at`, `message_ttl_msec` for `message_ttl_ms`, `previous_sequence_id` for
 `previous_id`, a `sequence_id` 2.167 does not serve); each takes only its own names in
 `*.fields`. The tap asks in 2.167's names and, if X refuses them, in 2.166's
-(`Vocabulary`), and writes one set of columns whichever answered.
+(`ChatRun.vocabulary`), and writes one set of columns whichever answered.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,8 +17,6 @@ from tap_x_dm.chat.envelope import Envelope
 from tap_x_dm.ids import canonical_conversation_id
 from tap_x_dm.times import x_time_text
 
-#: The Chat API is asked in 2.167's names first (its fields are new: no older run to follow).
-VOCABULARIES = (V2167, V2166)
 _COMMON_CONVERSATION_FIELDS = (
     "created_at",
     "group_avatar_url",
@@ -58,27 +55,9 @@ EVENT_FIELDS = {
     V2167: (*_COMMON_EVENT_FIELDS, "created_at"),
     V2166: (*_COMMON_EVENT_FIELDS, "created_at_msec"),
 }
-FIELDS_PARAMETERS = ("chat_conversation.fields", "chat_message_event.fields")
-
-
-class Vocabulary:
-    """The Chat field names X takes, learned once a run from its first 400 on them."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self.version = VOCABULARIES[0]
-        self._logger = logger
-
-    def fall_back(self, rejected: tuple[str, ...]) -> bool:
-        """Switch to 2.166's names after X refused 2.167's; False when there is nothing left."""
-        if self.version != VOCABULARIES[0] or not set(rejected) & set(FIELDS_PARAMETERS):
-            return False
-        self.version = VOCABULARIES[1]
-        self._logger.info(
-            "Chat API: X refused OpenAPI 2.167's field names (%s); asking in 2.166's for the "
-            "rest of the run.",
-            ", ".join(sorted(set(rejected) & set(FIELDS_PARAMETERS))),
-        )
-        return True
+#: The parameters whose names differ: `tap_x_dm.api.vocabulary.AskedVocabulary` switches on them
+#: (`ChatRun.vocabulary`: 2.167's names first, 2.166's once X refuses them, for the run).
+FIELDS_PARAMETERS = frozenset({"chat_conversation.fields", "chat_message_event.fields"})
 
 
 class ServedValueError(ValueError):

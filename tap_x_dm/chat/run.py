@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_x_dm.chat.records import Vocabulary
+from tap_x_dm.api.vocabulary import V2167, AskedVocabulary
+from tap_x_dm.chat.records import FIELDS_PARAMETERS
+from tap_x_dm.clock import Clock
 
 
 @dataclass
@@ -44,9 +46,12 @@ Precondition = Callable[[], str | None]
 class ChatRun:
     """Per-run findings of the Chat API streams."""
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(self, logger: logging.Logger, clock: Clock) -> None:
         self._logger = logger
-        self.vocabulary = Vocabulary(logger)
+        #: The Chat field names X takes: 2.167's, or 2.166's once X refused them (this run).
+        self.vocabulary = AskedVocabulary(
+            {}, clock, logger, parameters=FIELDS_PARAMETERS, first=V2167, kept=False
+        )
         #: Set when X refused the Chat API to this app (403/404): every chat stream skips.
         self.denied = False
         #: The events' page order, once a page showed it (`tap_x_dm.chat.reading`).
