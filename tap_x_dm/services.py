@@ -25,7 +25,7 @@ from tap_x_dm.run.summary import RunTally
 from tap_x_dm.run.target import check_target
 from tap_x_dm.state.loading import StateError
 from tap_x_dm.sync.routing import ConversationRouter
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.times import epoch_ms, parse_timestamp
 
 
 class Account:
@@ -199,10 +199,14 @@ class RunServices:
         return ConversationRouter(
             dm_events_state=self._dm_events_state,
             dm_events_selected=self._dm_events_selected,
-            now_ms=lambda: int(self.clock.time() * 1000),
-            start_ms=None if start is None else int(start.timestamp() * 1000),
+            now_ms=self.now_ms,
+            start_ms=None if start is None else epoch_ms(start),
             logger=self.logger,
         )
+
+    def now_ms(self) -> int:
+        """The run's clock in epoch ms (the unit of ids and state)."""
+        return int(self.clock.time() * 1000)
 
     @property
     def event_streams_selected(self) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
 from tap_x_dm.state.upgrades import ALL_EVENT_TYPES
-from tap_x_dm.times import parse_timestamp, x_time_text
+from tap_x_dm.times import DAY_MS, timestamp_ms, x_time_text
 
 REPLICATION_KEY = "created_at"
 #: State key of the bookmark proper: the highest id of the last completed pass.
@@ -56,7 +56,7 @@ FRONTIER_MS = 2 * SKEW_MS
 #: as target-postgres re-emits STATE through a JSON encoder that refuses the Decimal a float
 #: is read as), for a first page that fits.
 ARRIVALS_KEY = "arrivals_per_week"
-WEEK_MS = 7 * 86_400_000
+WEEK_MS = 7 * DAY_MS
 #: A small first page asks for twice the events expected since the bookmark, plus this many.
 FIRST_PAGE_SLACK = 10
 
@@ -69,7 +69,7 @@ def first_page_size(
     X bills every event a page returns, also those at and below the bookmark: a
     daily run with three new events should not pay for a hundred. The
     expectation comes from the arrival rate earlier passes saw. A page that
-    falls short costs one request more (see `event_stream._end_page`), never an
+    falls short costs one request more (see `pass_runner.PassRunner._end_page`), never an
     event, and requests are the scarcer resource (15 per 15 minutes), so the
     margin is generous: twice the expectation plus `FIRST_PAGE_SLACK`, which
     also holds the bookmark's own event and the older ones that prove the pass
@@ -84,9 +84,13 @@ def first_page_size(
         return None
     if bookmark_id(state) is not None and not stops_at_bookmark(state):
         return None
-    expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / WEEK_MS
-    size = int(2 * expected) + FIRST_PAGE_SLACK
+    size = int(2 * expected_arrivals(float(rate), bookmark, now_ms)) + FIRST_PAGE_SLACK
     return size if size < page_size else None
+
+
+def expected_arrivals(rate: float, since_id: int, now_ms: int) -> float:
+    """Events expected between `since_id` and now at `rate` events a week (`ARRIVALS_KEY`)."""
+    return rate * max(0, now_ms - snowflake_ms(since_id)) / WEEK_MS
 
 
 def fit_page_size(
@@ -136,7 +140,7 @@ def created_ms(event: Mapping[str, Any]) -> int:
     """The event's `created_at` in epoch ms, or its id's time if X left it out."""
     value = event.get(REPLICATION_KEY)
     if value:
-        return int(parse_timestamp(str(value)).timestamp() * 1000)
+        return timestamp_ms(str(value))
     return snowflake_ms(event["id"])
 
 
@@ -226,14 +230,11 @@ class NewestFirstPass:
         progress: PassProgress,
         *,
         start_ms: int | None,
-        first_page: int | None = None,
         floor_id: int | None = None,
         read_below_id: int | None = None,
     ) -> None:
         self.progress = progress
         self.start_ms = start_ms
-        #: `max_results` of the pass's first request, when smaller than `page_size`.
-        self.first_page = first_page
         self.reached_floor = False
         #: Every event below `read_below_id` was read by an earlier pass (`COVERED_KEY`), so
         #: the pass need not prove anything below it: once the 5 s below a burst's last
@@ -365,6 +366,12 @@ def resumable(
     pass's `ceiling_id`) and to its event types: a stale one (brought back by a
     state merge) is ignored, and a new pass starts from the top. (A stale pass
     from the same bookmark emitted nothing, so resuming it loses nothing.)
+
+    A completed pass removes its `pass`, so Meltano's merge of an older failed run's
+    state (or `--merge-state`) can bring it back onto the state that pass completed in,
+    its bookmark unmoved when it found nothing new. `read_below_id` tells: a pass whose
+    first page (`top_id`) is at or below it was covered by a pass that completed later.
+    Resumed, it would read its old pages again run after run while new events wait.
     """
     saved = state.get(IN_FLIGHT_KEY)
     if not isinstance(saved, Mapping):
@@ -374,6 +381,9 @@ def resumable(
         return None
     tied_to = progress.ceiling_id if catch_up else progress.since_id
     if tied_to != bookmark_id(state) or progress.event_types != event_types:
+        return None
+    covered = state.get(COVERED_KEY)
+    if progress.top_id is not None and covered and progress.top_id <= int(str(covered)):
         return None
     return progress
 
