@@ -151,7 +151,13 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
     @property
     @override
     def partitions(self) -> list[dict[str, Any]] | None:
-        """One context per configured conversation, as the run scope planned them."""
+        """One context per configured conversation, as the run scope planned them.
+
+        Every partition's state entry exists from the stream's start, so each STATE
+        names every configured conversation (no request: the plan is made).
+        """
+        for context in self._plan.contexts:
+            self.get_context_state(context)
         self._partitions_left = len(self._plan.contexts)
         return [dict(c) for c in self._plan.contexts] or None
 

@@ -123,8 +123,10 @@ class ConversationRouter:
         self._routed: dict[str, RoutedPartition] = {}
         #: `dm_events` or `via_dm_events`: the pass that feeds the routed partitions.
         self.pass_id: str | None = None
-        #: The routing pass `conversation_events` runs itself (dm_events not selected).
+        #: The routing pass `conversation_events` runs itself (dm_events not selected), and
+        #: the state it keeps its place in (`ROUTING_STATE_KEY`, written when it runs).
         self.routing_pass: PassProgress | None = None
+        self._routing_state: dict[str, Any] = {}
         self._feeding = False
         self._feeding_pass: PassProgress | None = None
         self._completed = False
@@ -213,7 +215,7 @@ class ConversationRouter:
             )
             self._routed.clear()
             return
-        own_state[ROUTING_STATE_KEY] = via  # where the routing pass keeps its place
+        self._routing_state = via  # where the routing pass keeps its place (`routing_input`)
         self.routing_pass = self._resumed
         if self.routing_pass is None:
             self.routing_pass = PassProgress(since_id=since, event_types=event_types)
@@ -272,7 +274,7 @@ class ConversationRouter:
             self._routed[conversation_id] = RoutedPartition(state, one_pass, write, covered)
 
     def routing_input(
-        self, own_state: Mapping[str, Any], label: str, page_size: int
+        self, own_state: dict[str, Any], label: str, page_size: int
     ) -> PassInput | None:
         """The routing pass planned for this run, for the pass runner; given once.
 
@@ -282,7 +284,7 @@ class ConversationRouter:
         progress, self.routing_pass = self.routing_pass, None
         if progress is None or self.pass_id is None:
             return None
-        via = own_state[ROUTING_STATE_KEY]
+        via = own_state.setdefault(ROUTING_STATE_KEY, self._routing_state)
         first_page = None
         if not progress.pages:
             first_page = first_page_size(
