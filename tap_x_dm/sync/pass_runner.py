@@ -29,6 +29,7 @@ from tap_x_dm.api.pagination import NewestFirstPaginator
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
 from tap_x_dm.sync.forecast import first_sync_forecast
+from tap_x_dm.sync.page_sizes import first_page_size, fit_page_size, remember_arrivals
 from tap_x_dm.sync.pass_inputs import Feed, PassInput, PassKind
 from tap_x_dm.sync.passes import (
     IN_FLIGHT_KEY,
@@ -37,9 +38,6 @@ from tap_x_dm.sync.passes import (
     bookmark_id,
     complete,
     covered_id,
-    first_page_size,
-    fit_page_size,
-    remember_arrivals,
     resumable,
     store_event_types,
     stored_event_types,
@@ -99,7 +97,7 @@ class PassRunner:
         return self.one is not None and self.one.kind is kind
 
     def page_size(self) -> int:
-        """The pass's page size, fixed when it starts (`passes.fit_page_size`)."""
+        """The pass's page size, fixed when it starts (`page_sizes.fit_page_size`)."""
         saved = self.one.progress.page_size if self.one is not None else None
         return saved or self._stream.affordable_page_size()
 
@@ -271,13 +269,13 @@ class PassRunner:
         """The page's records (and their objects) are written: save the pass, emit STATE.
 
         Returns whether the pass reads another page. The small first page of
-        `passes.first_page_size`, when it did not reach the bookmark, is not
+        `page_sizes.first_page_size`, when it did not reach the bookmark, is not
         followed with its cursor: X's tokens may count pages rather than events,
         and a larger next page would then skip events. The pass reads again from
         the top at its page size instead, skipping what it emitted. (For the same
         reason every other page of a pass has one size, even under `max_cost_usd`,
         which stops a run before a page rather than cutting it; only a lowered cap
-        shrinks it, between runs: `passes.fit_page_size`.)
+        shrinks it, between runs: `page_sizes.fit_page_size`.)
         """
         stream, progress, page = self._stream, one.progress, self.page
         stream.includes.end_page()  # objects looked up by id, before the state covers the page

@@ -45,10 +45,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_x_dm.ids import canonical_conversation_id, snowflake_ms
-from tap_x_dm.sync.pass_inputs import Feed, PassInput, PassKind
-from tap_x_dm.sync.passes import (
+from tap_x_dm.sync.page_sizes import (
     ARRIVALS_KEY,
     FIRST_PAGE_SLACK,
+    expected_arrivals,
+    first_page_size,
+    remember_arrivals,
+)
+from tap_x_dm.sync.pass_inputs import Feed, PassInput, PassKind
+from tap_x_dm.sync.passes import (
     IN_FLIGHT_KEY,
     SKEW_MS,
     NewestFirstPass,
@@ -57,9 +62,6 @@ from tap_x_dm.sync.passes import (
     complete,
     covered_id,
     created_ms,
-    expected_arrivals,
-    first_page_size,
-    remember_arrivals,
     resumable,
     store_event_types,
     stored_event_types,
