@@ -22,7 +22,7 @@ class PassKind(enum.Enum):
 
     #: A stream's or partition's own pass, from its bookmark up: it moves the bookmark.
     MAIN = "main"
-    #: Event types added since the bookmark, read up to it once (see `sync`).
+    #: Event types added since the bookmark, read up to it once (`PassRunner.sync`).
     CATCH_UP = "catch-up"
     #: `conversation_events` over `/2/dm_events`: yields only what its partitions take,
     #: keeps no bookmark (`tap_x_dm.sync.routing`).
