@@ -25,7 +25,7 @@ from tap_x_dm.run.summary import RunTally
 from tap_x_dm.run.target import check_target
 from tap_x_dm.state.loading import StateError
 from tap_x_dm.sync.routing import ConversationRouter
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.times import epoch_ms, parse_timestamp
 
 
 class Account:
@@ -47,7 +47,7 @@ class Account:
         self._logger = logger
         self._id: str | None = None
         #: Whether X itself said this run's credential is the account (users/me, or a page).
-        self._confirmed = False
+        self.confirmed = False
 
     @property
     def stored_id(self) -> str | None:
@@ -67,7 +67,7 @@ class Account:
     def _ask(self) -> str:
         user = self._fetch_me()
         account_id = str(user["id"])
-        self._confirmed = True
+        self.confirmed = True
         self._state["account"] = {"id": account_id, "username": user.get("username")}
         self._logger.info("Account: @%s (id %s).", user.get("username", "?"), account_id)
         return account_id
@@ -83,7 +83,7 @@ class Account:
         Raises:
             StateError: the page belongs to another account than the state's.
         """
-        if self._confirmed:
+        if self.confirmed:
             return
         account = self.id
         for conversation_id in conversation_ids:
@@ -97,7 +97,7 @@ class Account:
                     "(meltano run --state-id-suffix <account>), or clear this one."
                 )
                 raise StateError(msg)
-            self._confirmed = True
+            self.confirmed = True
             return
 
     def check_credential(self, claimed: str | None) -> None:
@@ -184,7 +184,7 @@ class RunServices:
     def authenticator(self) -> XAuthenticator:
         """The run's one authenticator (built on first use: `--discover` needs none)."""
         signer = build_signer(self._config, clock=self.clock, logger=self.logger)
-        return XAuthenticator(signer, self.budget, self.logger, on_answer=self.tally.count_request)
+        return XAuthenticator(signer, self.budget, self.logger, answers=self.tally.requests)
 
     @cached_property
     def start_date(self) -> dt.datetime | None:
@@ -199,10 +199,14 @@ class RunServices:
         return ConversationRouter(
             dm_events_state=self._dm_events_state,
             dm_events_selected=self._dm_events_selected,
-            now_ms=lambda: int(self.clock.time() * 1000),
-            start_ms=None if start is None else int(start.timestamp() * 1000),
+            now_ms=self.now_ms,
+            start_ms=None if start is None else epoch_ms(start),
             logger=self.logger,
         )
+
+    def now_ms(self) -> int:
+        """The run's clock in epoch ms (the unit of ids and state)."""
+        return int(self.clock.time() * 1000)
 
     @property
     def event_streams_selected(self) -> bool:

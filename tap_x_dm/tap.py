@@ -38,8 +38,9 @@ from tap_x_dm.settings.config_schema import CONFIG_SCHEMA
 from tap_x_dm.settings.preflight import future_start_date_problem
 from tap_x_dm.state import loading as tap_state
 from tap_x_dm.sync.archive_import import ArchiveImport
+from tap_x_dm.sync.conversation_events import ConversationEventsStream
 from tap_x_dm.sync.event_stream import DmEventStreamBase
-from tap_x_dm.sync.streams import ConversationEventsStream, DmEventsStream
+from tap_x_dm.sync.streams import DmEventsStream
 
 #: The setting `invoke` reads before a Tap exists, and its environment variable's prefix.
 _SUMMARY = ("run_summary_path", "TAP_X_DM_")
@@ -124,7 +125,9 @@ class TapXDM(RunScopedTap):
         """One run per account at a time, and never on another account's state.
 
         The lock is keyed on the account's id: from state, else `GET /2/users/me`
-        (which every run without one makes anyway), before any DM request.
+        (which every run without one makes anyway), before any DM request. With
+        the account known, the conversation partitions and their routing are
+        planned, once, before any stream syncs (so their order does not matter).
         """
         check_target()  # stdout closed (`>&-`): one line, before any request
         lock_dir = self.config.get("run_lock_dir")
@@ -145,6 +148,9 @@ class TapXDM(RunScopedTap):
                 held.enter_context(account_run_lock(account_id, lock_folder))
                 if stored is None:  # users/me, which the run makes anyway, told the account
                     self._check_archive(account_id)
+                conversations = self.streams["conversation_events"]
+                if isinstance(conversations, ConversationEventsStream):
+                    conversations.plan(account_id)
             try:
                 yield
                 warn_if_unselected(

@@ -4,17 +4,17 @@ Issue 20: `docs/architecture.md` lists that path ("The modules one page runs thr
 `tests/test_page_path.py` compares it with what `measure()` sees. The page: the second
 run (incremental, default config: `object_lookups: by_id`) of a sandbox whose inbox got 360
 new messages in four conversations after the first run, read 100 a page. Its pass reads
-them newest first; the profiled page is the second one the SDK's paginator advances to
-(the pass's third page of 100: its first page, of 14 events sized from the arrival rate,
-did not reach the bookmark and was read again at 100): a page that follows the cursor
-of a full page and is followed by another one.
+them newest first; the profiled page is the run's fourth request (the pass's third page of
+100: its first page, of 14 events sized from the arrival rate, did not reach the bookmark
+and was read again at 100): a page that follows the cursor of a full page and is followed
+by another one.
 
-The window opens when the SDK's paginator advances to the page (`BaseAPIPaginator.advance`
-on the page before: from there the SDK builds, signs and sends the page's request) and
-closes when the STATE line written after the page's records reaches stdout (the tap's own
-`LineWriter`, as in production). A module runs if a function of it has a frame executing
-in the window: called in it (`sys.setprofile` sees every Python call and generator resume)
-or on the stack when it opens.
+The window opens when the STATE line of the page before reaches stdout (from there the
+pass decides to go on, and builds, signs and sends the page's request) and closes when the
+STATE line written after the page's records does (the tap's own `LineWriter`, as in
+production). A module runs if a function of it has a frame executing in the window: called
+in it (`sys.setprofile` sees every Python call and generator resume) or on the stack when
+it opens.
 
 Regenerate the list (with each module's calls): `.venv/bin/python -m tests.page_path`.
 """
@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from singer_sdk.pagination import BaseAPIPaginator
-
 from tap_x_dm.run.log_lines import quiet_sdk_lines
 from tap_x_dm.sdk_adapter import LineWriter
 from tap_x_dm.tap import TapXDM
@@ -40,8 +38,8 @@ from tests.conftest import run_tap, tap_config
 
 PACKAGE = "tap_x_dm"
 DM_EVENTS = "/2/dm_events"
-#: The profiled page: the n-th page the paginator advances to in the incremental run.
-ADVANCE = 2
+#: The profiled page: the n-th `/2/dm_events` request of the incremental run.
+PAGE = 4
 #: New messages per conversation, and the conversations they arrive in, between the runs.
 NEW_PER_CONVERSATION, CONVERSATIONS = 90, 4
 #: The sandbox's and the tap's clock at the first run (fixed: the same ids every time).
@@ -123,15 +121,24 @@ class _Stdout:
         self.buffer = self
         self._profiler, self._path, self._sandbox = profiler, path, sandbox
         self.closed_at: int | None = None  # requests in the sandbox's log at the close
+        self.opened_at = 0  # and at the open
 
     def write(self, line: bytes) -> int:
         message = json.loads(line)
         self._path.messages.append(message)
-        if self._profiler.running and message["type"] == "STATE":
+        if message["type"] != "STATE":
+            return len(line)
+        if self._profiler.running:
             self._profiler.stop()
             self._path.state = message["value"]
             self.closed_at = len(self._sandbox.request_log)
+        elif self.closed_at is None and self._pages_read() == PAGE - 1:
+            self.opened_at = len(self._sandbox.request_log)
+            self._profiler.start(sys._getframe(1))
         return len(line)
+
+    def _pages_read(self) -> int:
+        return sum(urlsplit(r["path"]).path == DM_EVENTS for r in self._sandbox.request_log)
 
     def flush(self) -> None:
         """Nothing buffered."""
@@ -165,32 +172,17 @@ def _profiled_run(sandbox: Sandbox, clock: ManualClock, state: dict[str, Any]) -
     path = PagePath()
     profiler = _Profiler(path)
     stdout = _Stdout(profiler, path, sandbox)
-    advance = BaseAPIPaginator.advance
-    advances = 0
-    opened_at = 0
-
-    def advancing(paginator: BaseAPIPaginator[Any], response: Any) -> None:
-        nonlocal advances, opened_at
-        if urlsplit(response.url).path == DM_EVENTS and not profiler.running:
-            advances += 1
-            if advances == ADVANCE and stdout.closed_at is None:
-                opened_at = len(sandbox.request_log)
-                profiler.start(sys._getframe(1))
-        advance(paginator, response)
-
     tap = TapXDM(config=tap_config(sandbox), state=state, message_writer=LineWriter(), clock=clock)
     saved = sys.stdout
-    setattr(BaseAPIPaginator, "advance", advancing)  # noqa: B010  # undone below
     sys.stdout = t.cast("t.TextIO", stdout)  # the LineWriter uses `buffer` and `flush`
     try:
         tap.sync_all()
     finally:
         profiler.stop()
         sys.stdout = saved
-        setattr(BaseAPIPaginator, "advance", advance)  # noqa: B010
     path.run_requests = sandbox.request_log
     if stdout.closed_at is not None:
-        path.requests = path.run_requests[opened_at : stdout.closed_at]
+        path.requests = path.run_requests[stdout.opened_at : stdout.closed_at]
     return path
 
 

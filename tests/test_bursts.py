@@ -9,14 +9,15 @@ once; every run after that stops at the bookmark's own event, because everything
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from tap_x_dm.ids import TWEPOCH_MS
-from tap_x_dm.sync.passes import FIRST_PAGE_SLACK, WEEK_MS
+from tap_x_dm.sync.page_sizes import FIRST_PAGE_SLACK, WEEK_MS
 from tap_x_dm_sandbox import ManualClock
-from tests.conftest import dm_requests, run_tap
+from tests.conftest import Killed, dm_requests, run_tap
 from tests.test_routing import configured
 
 #: A fixed start, so X's whole-second `created_at` rounds the same way every time.
@@ -139,3 +140,45 @@ def test_widened_event_types_read_down_to_the_bookmark_again(sandbox_factory: An
 
     assert sorted(first.ids() + second.ids(), key=int) == sorted(everything, key=int)
     assert set(above) <= set(second.ids())
+
+
+def test_a_completed_pass_brought_back_by_a_state_merge_is_not_resumed(
+    sandbox_factory: Any,
+) -> None:
+    """Meltano merges a failed run's state onto a later one's (so does `--merge-state`): a
+    `pass` the later run completed comes back beside its `read_below_id`. Resumed, its old
+    cursor would read below that, complete at once, and leave new events unread, run after
+    run; covered by `read_below_id`, it is ignored and a new pass starts (issue 20)."""
+    clock = ManualClock(START)
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    state = run_tap(sandbox, clock=clock).final_state
+    clock.advance(3600)
+    burst(sandbox, clock)  # caught at once: the next (idle) pass reads two pages below it
+    state = one_run(sandbox, clock, state)[0].final_state
+    clock.advance(3600)
+
+    def die_after_a_page(message: dict[str, Any]) -> None:
+        saved = (message.get("value") or {}).get("bookmarks", {}).get("dm_events", {})
+        if message["type"] == "STATE" and (saved.get("pass") or {}).get("cursor"):
+            raise Killed
+
+    failed = run_tap(
+        sandbox, clock=clock, state=state, raise_errors=False, on_message=die_after_a_page
+    )
+    assert isinstance(failed.error, Killed)
+    old_pass = failed.final_state["bookmarks"]["dm_events"]["pass"]
+    assert old_pass["cursor"] and "emitted" not in old_pass  # an idle pass, a page in
+    completed = run_tap(sandbox, clock=clock, state=failed.final_state).final_state
+    assert "pass" not in completed["bookmarks"]["dm_events"]
+    merged = copy.deepcopy(completed)
+    merged["bookmarks"]["dm_events"]["pass"] = old_pass
+    clock.advance(3600)
+    new = [e["id"] for e in sandbox.add_events(3)]
+    clock.advance(60)
+
+    run, sizes, _ = one_run(sandbox, clock, merged)
+
+    assert sorted(run.ids(), key=int) == sorted(new, key=int)
+    assert len(sizes) == 1
+    assert "pass" not in run.final_state["bookmarks"]["dm_events"]
+    assert run.final_state["bookmarks"]["dm_events"]["replication_key_id"] == max(new, key=int)

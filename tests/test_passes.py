@@ -198,3 +198,13 @@ def test_an_in_flight_pass_resumes_only_from_its_own_bookmark_and_types() -> Non
     caught: dict[str, Any] = {"replication_key_id": "100", "pass": catch_up.to_state()}
     assert resumable(caught, event_types=["MessageCreate"]) is None  # not a main pass
     assert resumable(caught, event_types=["MessageCreate"], catch_up=True) is not None
+
+
+def test_a_pass_a_later_completed_pass_covers_is_stale() -> None:
+    """A `pass` brought back by a state merge after a later pass completed (issue 20)."""
+    old = PassProgress(since_id=100, event_types=["MessageCreate"], cursor="c", top_id=500)
+    state: dict[str, Any] = {"replication_key_id": "100", "pass": old.to_state()}
+    assert resumable(state, event_types=["MessageCreate"]) is not None
+    assert resumable({**state, "read_below_id": "499"}, event_types=["MessageCreate"])
+    assert resumable({**state, "read_below_id": "500"}, event_types=["MessageCreate"]) is None
+    assert resumable({**state, "read_below_id": "900"}, event_types=["MessageCreate"]) is None

@@ -12,8 +12,11 @@ import logging
 from typing import Any
 
 import pytest
+from singer_sdk import Stream
 
+from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox
+from tests import conftest
 from tests.conftest import TapRun, dm_requests, run_tap
 
 DAY_S = 86_400
@@ -353,3 +356,34 @@ def test_top_id_trusts_x_s_date_when_the_tap_s_clock_runs_ahead(sandbox_factory:
     run = run_tap(sandbox, clock=ahead, dm_conversation_ids=[group])
     covered = int(partitions(run)[group]["read_below_id"])
     assert covered == top_id_at(int(x_clock.time()) * 1000)  # X's Date: whole seconds
+
+
+class DmEventsFirst(TapXDM):
+    """The tap with `dm_events` synced before `conversation_events` (not in name order)."""
+
+    def load_streams(self) -> list[Stream]:
+        return sorted(super().load_streams(), key=lambda stream: stream.name != "dm_events")
+
+
+def test_routing_does_not_depend_on_the_order_the_sdk_syncs_streams_in(
+    sandbox_factory: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan is made in the run scope, before any stream syncs (issue 20)."""
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000)
+    settings = configured(sandbox, 6)
+    ids = conversation_ids(settings, sandbox.account.id)
+    state = run_tap(sandbox, clock=clock, **settings).final_state
+    clock.advance(600)
+    new = sorted(int(e["id"]) for e in sandbox.add_events(3, conversation_id=ids[1]))
+    in_order = run_tap(sandbox, clock=clock, state=copy.deepcopy(state), **settings)
+    sandbox.clear_log()
+    monkeypatch.setattr(conftest, "TapXDM", DmEventsFirst)
+
+    reordered = run_tap(sandbox, clock=clock, state=copy.deepcopy(state), **settings)
+
+    assert reordered.tap is not None
+    names = list(reordered.tap.streams)
+    assert names.index("dm_events") < names.index("conversation_events")
+    assert paths(sandbox) == ["/2/dm_events"]
+    assert sorted(int(r["id"]) for r in reordered.records("conversation_events")) == new
+    assert without_value(partitions(reordered)) == without_value(partitions(in_order))

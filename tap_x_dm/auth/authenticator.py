@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import typing as t
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,7 +136,6 @@ class XAuthenticator(AuthBase):
         logger: logging.Logger | None = None,
         *,
         answers: Counter[str] | None = None,
-        on_answer: Callable[[str], None] | None = None,
     ) -> None:
         self._signer = signer
         self.budget = budget
@@ -144,8 +143,6 @@ class XAuthenticator(AuthBase):
         #: X's answers per endpoint template, 429s and errors included (the run summary's
         #: `requests`: `RunTally.requests`, counted here without a call per answer).
         self.answers: Counter[str] = Counter() if answers is None else answers
-        #: Told the endpoint of every answer too (the older way to count; None: not needed).
-        self._on_answer = on_answer
 
     @property
     def identity(self) -> str:
@@ -197,8 +194,6 @@ class XAuthenticator(AuthBase):
 
     def _count(self, endpoint: str) -> None:
         self.answers[endpoint] += 1
-        if self._on_answer is not None:
-            self._on_answer(endpoint)
 
     def explain(self, response: requests.Response) -> str:
         """The hint for a 401 or a generic 403, from the credential's point of view."""

@@ -108,14 +108,6 @@ class RunTally:
         #: Conversations with new events, per system (`legacy`: /2/dm_*, `xchat`: Chat API).
         self.conversations: dict[str, set[str]] = {"legacy": set(), "xchat": set()}
 
-    def count_request(self, endpoint: str) -> None:
-        """One answer from `endpoint`.
-
-        Only until the run's services hand `requests` to the authenticator instead
-        (`XAuthenticator(answers=...)`, issue 20).
-        """
-        self.requests[endpoint] += 1
-
     def conversation(self, system: str, conversation_id: object, new_events: int = 1) -> None:
         """`conversation_id` of `system` (legacy, xchat) had new events in this run."""
         if conversation_id and new_events > 0:

@@ -33,7 +33,7 @@ it held all of it); until then each archive fills what it has, and
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,15 +105,22 @@ def save_missing(state: MutableMapping[str, Any], floor: int | None, gaps: list[
     archive[MISSING_KEY] = [gap.to_state() for gap in ranges]
 
 
+def merge_spans(
+    spans: Iterable[tuple[int, int]], *, touching: bool = False
+) -> list[tuple[int, int]]:
+    """Sorted spans, overlapping ones joined; with `touching`, inclusive spans that touch too."""
+    result: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if result and (lo <= result[-1][1] + 1 if touching else lo < result[-1][1]):
+            result[-1] = (result[-1][0], max(result[-1][1], hi))
+        else:
+            result.append((lo, hi))
+    return result
+
+
 def merged(gaps: list[Gap]) -> list[Gap]:
     """Sorted, overlapping gaps joined (only overlapping: a shared bound is an API row)."""
-    result: list[Gap] = []
-    for gap in sorted(gaps):
-        if result and gap.from_id < result[-1].to_id:
-            result[-1] = Gap(result[-1].from_id, max(result[-1].to_id, gap.to_id))
-        else:
-            result.append(gap)
-    return result
+    return [Gap(lo, hi) for lo, hi in merge_spans((gap.from_id, gap.to_id) for gap in gaps)]
 
 
 def save_gaps(state: MutableMapping[str, Any], gaps: list[Gap]) -> None:

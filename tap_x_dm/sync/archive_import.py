@@ -47,15 +47,15 @@ from tap_x_dm.sync.api_gaps import (
     api_floor_id,
     gaps_left,
     load_gaps,
+    merge_spans,
     min_id_at,
     record_gap,
     save_gaps,
     save_missing,
 )
 from tap_x_dm.sync.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
-from tap_x_dm.times import parse_timestamp, x_time_text
+from tap_x_dm.times import timestamp_ms, x_time_text
 
-ARCHIVE_SOURCE = "archive"
 #: Keys (in `bookmarks.dm_events.archive`): `{"from/to": [event types]}` of archive events
 #: loaded, and `{"files:<identity>": "sha256:<checksum>"}` of archives read whole.
 TIMES_KEY = "imported_times"
@@ -68,9 +68,8 @@ FIRST_RUN_SQL = "select min(created_at) from dm_events where coalesce(source, 'a
 IN_API, NEAR = "in the API's range", "joins/leaves within the API's range or 5 s of its edges"
 
 
-def time_ms(value: str) -> int:
-    """Epoch ms of X's `created_at` (or an archive time normalised by `x_time`)."""
-    return int(parse_timestamp(value).timestamp() * 1000)
+#: Epoch ms of X's `created_at` (or an archive time normalised by `x_time`).
+time_ms = timestamp_ms
 
 
 def record_coverage(
@@ -132,13 +131,8 @@ class ImportedRanges:
 
     def add(self, event_type: str, lo: int, hi: int) -> None:
         """Add a range and merge it with those it overlaps or touches."""
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted([*self._ms.get(event_type, []), (lo, hi)]):
-            if merged and start <= merged[-1][1] + 1:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-            else:
-                merged.append((start, end))
-        self._ms[event_type] = merged
+        spans = [*self._ms.get(event_type, []), (lo, hi)]
+        self._ms[event_type] = merge_spans(spans, touching=True)
 
     def to_state(self) -> dict[str, list[str]]:
         """`{"from/to": [event types]}`, as X's time text, oldest first."""

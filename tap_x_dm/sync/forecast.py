@@ -10,13 +10,13 @@ import math
 import typing as t
 
 from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.times import DAY_MS
 
 if t.TYPE_CHECKING:
     from tap_x_dm.api.costs import CostLedger
     from tap_x_dm.api.ratelimit import Window
     from tap_x_dm.sync.passes import PassProgress
 
-DAY_MS = 86_400_000
 #: X's current DM limit, used only where no response has told the tap its window yet.
 DOCUMENTED_LIMIT, DOCUMENTED_WINDOW_S = 15, 900.0
 

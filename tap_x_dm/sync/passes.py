@@ -27,15 +27,13 @@ and re-reads at most the page it was on.
 
 from __future__ import annotations
 
-import logging
-import math
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
 from tap_x_dm.state.upgrades import ALL_EVENT_TYPES
-from tap_x_dm.times import parse_timestamp, x_time_text
+from tap_x_dm.times import timestamp_ms, x_time_text
 
 REPLICATION_KEY = "created_at"
 #: State key of the bookmark proper: the highest id of the last completed pass.
@@ -52,91 +50,13 @@ EVENT_TYPES_KEY = "event_types"
 SKEW_MS = 5_000
 #: Events emitted within this much of the oldest one are remembered by id.
 FRONTIER_MS = 2 * SKEW_MS
-#: State key of the account's arrival rate, in events per week (a whole number: a target such
-#: as target-postgres re-emits STATE through a JSON encoder that refuses the Decimal a float
-#: is read as), for a first page that fits.
-ARRIVALS_KEY = "arrivals_per_week"
-WEEK_MS = 7 * 86_400_000
-#: A small first page asks for twice the events expected since the bookmark, plus this many.
-FIRST_PAGE_SLACK = 10
-
-
-def first_page_size(
-    state: Mapping[str, Any], *, now_ms: int, page_size: int, since_id: int | None = None
-) -> int | None:
-    """`max_results` for a pass's first request: the events expected since the bookmark.
-
-    X bills every event a page returns, also those at and below the bookmark: a
-    daily run with three new events should not pay for a hundred. The
-    expectation comes from the arrival rate earlier passes saw. A page that
-    falls short costs one request more (see `event_stream._end_page`), never an
-    event, and requests are the scarcer resource (15 per 15 minutes), so the
-    margin is generous: twice the expectation plus `FIRST_PAGE_SLACK`, which
-    also holds the bookmark's own event and the older ones that prove the pass
-    reached it. Three new events expected: 16 billed, not 100. (`since_id`: where a
-    pass without a bookmark of its own stops, see `tap_x_dm.sync.routing`.) A full page
-    while the seconds below the bookmark are still to be read (`stops_at_bookmark`):
-    the rate does not foretell how many events a burst put there.
-    """
-    bookmark = since_id if since_id is not None else bookmark_id(state)
-    rate = state.get(ARRIVALS_KEY)
-    if bookmark is None or not isinstance(rate, (int, float)):
-        return None
-    if bookmark_id(state) is not None and not stops_at_bookmark(state):
-        return None
-    expected = float(rate) * max(0, now_ms - snowflake_ms(bookmark)) / WEEK_MS
-    size = int(2 * expected) + FIRST_PAGE_SLACK
-    return size if size < page_size else None
-
-
-def fit_page_size(
-    progress: PassProgress, affordable: int, logger: logging.Logger, label: str
-) -> None:
-    """Fix the pass's page size; a saved one that `max_cost_usd` no longer affords shrinks.
-
-    Every page of a pass has one size because X's tokens may count pages of the
-    request's size: a larger page after a token could skip events. A smaller one
-    cannot: a cursor or an offset does not depend on the size, and a page number
-    times a smaller size points higher in the list than where the pass stopped, so
-    the pass reads some events again and drops them as its own repeats
-    (`NewestFirstPass`): each event is still emitted once. Without this, a cap
-    lowered below the saved page's worst case would stop every run before its first
-    page, for ever.
-    """
-    if progress.page_size is None:
-        progress.page_size = affordable
-    elif 0 < affordable < progress.page_size:
-        logger.info(
-            "%s: max_cost_usd affords pages of at most %d event(s); the pass continues at "
-            "that size instead of %d (events read again are skipped).",
-            label,
-            affordable,
-            progress.page_size,
-        )
-        progress.page_size = affordable
-
-
-def remember_arrivals(state: MutableMapping[str, Any], progress: PassProgress, now_ms: int) -> None:
-    """Keep the arrival rate a completed pass saw (smoothed), for the next first page."""
-    if progress.since_id is not None:
-        span = now_ms - snowflake_ms(progress.since_id)
-    elif progress.newest_id is not None and progress.oldest_ms is not None:
-        span = snowflake_ms(progress.newest_id) - progress.oldest_ms
-    else:
-        return
-    if span <= 0:
-        return
-    seen = progress.emitted * WEEK_MS / span
-    previous = state.get(ARRIVALS_KEY)
-    rate = seen if not isinstance(previous, (int, float)) else (previous + seen) / 2
-    state[ARRIVALS_KEY] = math.ceil(rate)
 
 
 def created_ms(event: Mapping[str, Any]) -> int:
     """The event's `created_at` in epoch ms, or its id's time if X left it out."""
     value = event.get(REPLICATION_KEY)
     if value:
-        return int(parse_timestamp(str(value)).timestamp() * 1000)
+        return timestamp_ms(str(value))
     return snowflake_ms(event["id"])
 
 
@@ -226,14 +146,11 @@ class NewestFirstPass:
         progress: PassProgress,
         *,
         start_ms: int | None,
-        first_page: int | None = None,
         floor_id: int | None = None,
         read_below_id: int | None = None,
     ) -> None:
         self.progress = progress
         self.start_ms = start_ms
-        #: `max_results` of the pass's first request, when smaller than `page_size`.
-        self.first_page = first_page
         self.reached_floor = False
         #: Every event below `read_below_id` was read by an earlier pass (`COVERED_KEY`), so
         #: the pass need not prove anything below it: once the 5 s below a burst's last
@@ -365,6 +282,12 @@ def resumable(
     pass's `ceiling_id`) and to its event types: a stale one (brought back by a
     state merge) is ignored, and a new pass starts from the top. (A stale pass
     from the same bookmark emitted nothing, so resuming it loses nothing.)
+
+    A completed pass removes its `pass`, so Meltano's merge of an older failed run's
+    state (or `--merge-state`) can bring it back onto the state that pass completed in,
+    its bookmark unmoved when it found nothing new. `read_below_id` tells: a pass whose
+    first page (`top_id`) is at or below it was covered by a pass that completed later.
+    Resumed, it would read its old pages again run after run while new events wait.
     """
     saved = state.get(IN_FLIGHT_KEY)
     if not isinstance(saved, Mapping):
@@ -374,6 +297,9 @@ def resumable(
         return None
     tied_to = progress.ceiling_id if catch_up else progress.since_id
     if tied_to != bookmark_id(state) or progress.event_types != event_types:
+        return None
+    covered = state.get(COVERED_KEY)
+    if progress.top_id is not None and covered and progress.top_id <= int(str(covered)):
         return None
     return progress
 

@@ -9,9 +9,10 @@ same requests however many conversations are configured.
 Two account-wide passes can feed the partitions:
 
 * `dm_events`' own pass, when `dm_events` is selected: `conversation_events`
-  syncs first (streams sync in order of name) and leaves the routed
-  partitions to it; the `dm_events` pass then writes their rows (as
-  `conversation_events` records) and moves their bookmarks when it completes.
+  leaves the routed partitions to it, in whichever order the two sync (the
+  plan is made before either, in the Tap's run scope); the `dm_events` pass
+  then writes their rows (as `conversation_events` records) and moves their
+  bookmarks when it completes.
 * a *routing pass* of `conversation_events` over `/2/dm_events` when
   `dm_events` is not selected and that is cheaper than one request per
   conversation; it writes only the routed conversations' events and keeps its
@@ -44,46 +45,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_x_dm.ids import canonical_conversation_id, snowflake_ms
-from tap_x_dm.sync.passes import (
+from tap_x_dm.sync.page_sizes import (
     ARRIVALS_KEY,
     FIRST_PAGE_SLACK,
+    expected_arrivals,
+    first_page_size,
+    remember_arrivals,
+)
+from tap_x_dm.sync.pass_inputs import Feed, PassInput, PassKind
+from tap_x_dm.sync.passes import (
     IN_FLIGHT_KEY,
     SKEW_MS,
-    WEEK_MS,
     NewestFirstPass,
     PassProgress,
     bookmark_id,
     complete,
     covered_id,
     created_ms,
-    remember_arrivals,
     resumable,
     store_event_types,
     stored_event_types,
 )
+from tap_x_dm.times import DAY_MS, DM_EVENTS_WINDOW_MS
 
 #: Stream-level key of `conversation_events`' state that holds its routing pass.
 ROUTING_STATE_KEY = "via_dm_events"
-#: What `/2/dm_events` serves, and how far inside it a partition must be to be routed.
-WINDOW_MS = 30 * 86_400_000
-HORIZON_MS = WINDOW_MS - 86_400_000
+#: How far inside what `/2/dm_events` serves a partition must be to be routed.
+HORIZON_MS = DM_EVENTS_WINDOW_MS - DAY_MS
 #: Requests a routing pass is assumed to need while the account's arrival rate is unknown.
 UNKNOWN_RATE_REQUESTS = 2
 #: How far below `dm_events`' bookmark its pass reads to reach a partition: within one run,
 #: `conversation_events` reads a little earlier than `dm_events` (rate-limit waits included).
 REACH_MS = 3_600_000
-
-
-@dataclass
-class Feed:
-    """What an account-wide pass does for the partitions it feeds (nothing by default)."""
-
-    #: Read at least down to this id (lower than the pass's own bookmark).
-    floor_id: int | None = None
-    #: Called with every event the pass reads, before the pass decides whether it is new.
-    offer: Callable[[Mapping[str, Any]], bool] | None = None
-    #: Called once the pass completed.
-    completed: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -132,8 +125,10 @@ class ConversationRouter:
         self._routed: dict[str, RoutedPartition] = {}
         #: `dm_events` or `via_dm_events`: the pass that feeds the routed partitions.
         self.pass_id: str | None = None
-        #: The routing pass `conversation_events` runs itself (dm_events not selected).
+        #: The routing pass `conversation_events` runs itself (dm_events not selected), and
+        #: the state it keeps its place in (`ROUTING_STATE_KEY`, written when it runs).
         self.routing_pass: PassProgress | None = None
+        self._routing_state: dict[str, Any] = {}
         self._feeding = False
         self._feeding_pass: PassProgress | None = None
         self._completed = False
@@ -147,7 +142,7 @@ class ConversationRouter:
         """Whether an account-wide pass reads this conversation in this run."""
         return conversation_id in self._routed
 
-    # -- the plan, made once by conversation_events ---------------------------------------
+    # -- the plan, made once in the Tap's run scope ----------------------------------------
 
     def plan(
         self,
@@ -222,7 +217,7 @@ class ConversationRouter:
             )
             self._routed.clear()
             return
-        own_state[ROUTING_STATE_KEY] = via  # where the routing pass keeps its place
+        self._routing_state = via  # where the routing pass keeps its place (`routing_input`)
         self.routing_pass = self._resumed
         if self.routing_pass is None:
             self.routing_pass = PassProgress(since_id=since, event_types=event_types)
@@ -243,7 +238,7 @@ class ConversationRouter:
         rate = via.get(ARRIVALS_KEY)
         if not isinstance(rate, int):
             return UNKNOWN_RATE_REQUESTS
-        expected = rate * max(0, self._now_ms() - snowflake_ms(since)) / WEEK_MS
+        expected = expected_arrivals(rate, since, self._now_ms())
         return max(1, math.ceil((expected + FIRST_PAGE_SLACK) / page_size))
 
     def _route(
@@ -280,6 +275,26 @@ class ConversationRouter:
             one_pass = NewestFirstPass(progress, start_ms=self._start_ms)
             self._routed[conversation_id] = RoutedPartition(state, one_pass, write, covered)
 
+    def routing_input(
+        self, own_state: dict[str, Any], label: str, page_size: int
+    ) -> PassInput | None:
+        """The routing pass planned for this run, for the pass runner; given once.
+
+        None when no routing pass is planned (`dm_events` feeds the partitions, or
+        none is routed), or once it was given.
+        """
+        progress, self.routing_pass = self.routing_pass, None
+        if progress is None or self.pass_id is None:
+            return None
+        via = own_state.setdefault(ROUTING_STATE_KEY, self._routing_state)
+        first_page = None
+        if not progress.pages:
+            first_page = first_page_size(
+                via, now_ms=self._now_ms(), page_size=page_size, since_id=progress.since_id
+            )
+        feed = self.begin(self.pass_id, progress)
+        return PassInput(PassKind.ROUTING, label, via, progress, first_page, feed)
+
     def floor_id(self) -> int | None:
         """The lowest id the feeding pass must read down to for its partitions."""
         return min((p.covered for p in self._routed.values()), default=None)
@@ -292,7 +307,7 @@ class ConversationRouter:
         if not self._feeding:
             return Feed()
         self._feeding_pass = progress
-        return Feed(floor_id=self.floor_id(), offer=self.offer, completed=self.complete)
+        return Feed(self.floor_id(), self.offer, self.save, self.complete, self.end)
 
     def offer(self, row: Mapping[str, Any]) -> bool:
         """Give one event of the pass to its partition; True when that partition takes it.
@@ -333,7 +348,7 @@ class ConversationRouter:
         for partition in self._routed.values():
             covered_ms = snowflake_ms(partition.covered)
             read_below = self._read_down_to_ms is not None and self._read_down_to_ms < covered_ms
-            if not read_below and covered_ms < now - WINDOW_MS + REACH_MS:
+            if not read_below and covered_ms < now - DM_EVENTS_WINDOW_MS + REACH_MS:
                 left += 1  # the list ended above what it had not read: its own endpoint has it
                 continue
             progress = partition.one_pass.progress
