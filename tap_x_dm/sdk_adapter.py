@@ -331,6 +331,10 @@ class RunScopedTap(Tap):
         with self.run_scope():
             super().sync_all()
 
+    def write_state_now(self) -> None:
+        """Emit STATE now (after a page): the SDK writes it only after a record or a finalize."""
+        self.state_writer.write_state(self.state)
+
 
 def cli_setting(config_input: object, name: str, env_prefix: str) -> object:
     """A setting as `Tap.invoke` receives the config, before any Tap exists.

@@ -166,7 +166,8 @@ class RunServices:
         #: The field names the run asks X in (2.166 or 2.167), kept in the tap's state.
         self.vocabulary = AskedVocabulary({} if tap_state is None else tap_state, clock, logger)
         self._event_streams_selected = event_streams_selected
-        self._checkpoint = checkpoint
+        #: Emit STATE now (after a page): the SDK writes it only after a record or a finalize.
+        self.checkpoint = checkpoint
         self._dm_events_state = dm_events_state
         self._dm_events_selected = dm_events_selected
 
@@ -212,7 +213,3 @@ class RunServices:
     def event_streams_selected(self) -> bool:
         """Whether a stream that reads event pages (and so fills includes) is selected."""
         return self._event_streams_selected()
-
-    def checkpoint(self) -> None:
-        """Emit STATE now (after a page): the SDK writes it only after a record or a finalize."""
-        self._checkpoint()

@@ -17,7 +17,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
-from tap_x_dm.api.client import AuthenticatedUserStream
+from tap_x_dm.api.users_me import AuthenticatedUserStream
 from tap_x_dm.api.vocabulary import STATE_KEY as VOCABULARY_KEY
 from tap_x_dm.chat import chat_streams, warn_if_unselected
 from tap_x_dm.clock import Clock, SystemClock
@@ -97,7 +97,7 @@ class TapXDM(RunScopedTap):
                 for stream in self.streams.values()
                 if isinstance(stream, DmEventStreamBase)
             ),
-            checkpoint=lambda: self.state_writer.write_state(self.state),
+            checkpoint=self.write_state_now,
             dm_events_state=lambda: (self.state.get("bookmarks") or {}).get("dm_events") or {},
             # An archive-only run reads no /2/dm_events page that could feed conversations.
             dm_events_selected=lambda: (

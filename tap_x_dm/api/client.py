@@ -41,17 +41,6 @@ if t.TYPE_CHECKING:
 MISSING_IDS_SHOWN = 10
 
 
-def _retry_reason(exc: BaseException) -> str:
-    """Why a request is retried, in a few words and without a secret.
-
-    Our own messages name the endpoint, status and X's title/detail; a
-    transport error is named by its type only (its text can hold a long URL).
-    """
-    if isinstance(exc, RetriableAPIError):
-        return str(exc).split(". ", 1)[0][:200]
-    return type(exc).__name__
-
-
 class XStream(LeanRecordMessages, RESTStream[str]):
     """Request shape, error lines, retries and page parsing shared by the tap's streams."""
 
@@ -77,6 +66,10 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         self._problems_seen: set[str] = set()
         #: The endpoint of the request in flight, for retry lines when an error carries no URL.
         self._endpoint = ""
+        #: Tries of the request in flight (`request_decorator`).
+        self._tries = 0
+        #: The account's id, on every record (resolved before the first one: `services.Account`).
+        self._account_id: str | None = None
         #: The query of the request in flight in 2.166 names (`tap_x_dm.api.vocabulary`).
         self._asked_params: dict[str, Any] = {}
         self._resolve_proxies_once(self.requests_session)
@@ -251,7 +244,9 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         flat_entities(row)  # spec 2.167 nests entities; 2.166 puts them flat
         shipped_names(row)  # 2.167's referenced_posts
         self.drop_unknown_fields(row)
-        row["account_id"] = self.services.account.id
+        if self._account_id is None:
+            self._account_id = self.services.account.id
+        row["account_id"] = self._account_id
         return row
 
     def drop_unknown_fields(self, row: dict[str, Any]) -> None:
@@ -307,7 +302,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
                 budget.wait(
                     delay,
                     endpoint=endpoint,
-                    reason=_retry_reason(exc),
+                    reason=network.retry_reason(exc),
                     retry=f"retry {attempt} of {max_tries - 1}",
                 )
                 exc = yield 0.0
@@ -335,13 +330,12 @@ class XStream(LeanRecordMessages, RESTStream[str]):
         An unreachable address stops at its second try (`network`); X's 400 naming a
         field or expansion is asked again once in the other vocabulary (`vocabulary`).
         """
-        transport = network.TransportTries(self.url_base)
-        decorated = super().request_decorator(transport.guard(func))
+        decorated = super().request_decorator(self._counting_tries(func))
         tries = self.backoff_max_tries()
 
         def call(prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
             self._endpoint = endpoint_of(urlsplit(prepared.url or "").path)
-            transport.start()
+            self._tries = 0
             try:
                 try:
                     return decorated(prepared, *args, **kwargs)
@@ -349,7 +343,7 @@ class XStream(LeanRecordMessages, RESTStream[str]):
                     if not self.services.vocabulary.switch_after(exc.status, exc.parameters):
                         raise
                     self.services.vocabulary.rewrite(prepared, self._asked_params)
-                    transport.start()
+                    self._tries = 0
                     return decorated(prepared, *args, **kwargs)
             except RetriableAPIError as exc:
                 response = exc.response
@@ -363,35 +357,21 @@ class XStream(LeanRecordMessages, RESTStream[str]):
                     exc,
                     url=prepared.url or "",
                     api_url=self.url_base,
-                    tries=transport.tries,
+                    tries=self._tries,
                 )
                 raise XAPIError(msg) from None
 
         return call
 
+    def _counting_tries(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Count a request's tries; an unreachable address stops at its second (`network`)."""
 
-class AuthenticatedUserStream(XStream):
-    """`GET /2/users/me`: a helper stream (not in the catalog) that tells the run its account."""
+        def one_try(prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+            self._tries += 1
+            try:
+                return func(prepared, *args, **kwargs)
+            except requests.exceptions.RequestException as exc:
+                network.stop_if_unreachable(exc, prepared, api_url=self.url_base, tries=self._tries)
+                raise
 
-    name = "users_me"
-    path = "/2/users/me"
-    schema_key = "User"
-    data_kind = "users"
-
-    @override
-    def get_new_paginator(self) -> None:
-        """One object, one page."""
-
-    @override
-    def get_url_params(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        """Only what the account needs."""
-        return {"user.fields": "id,name,username"}
-
-    def me(self) -> dict[str, Any]:
-        """The authenticated user (`id`, `name`, `username`)."""
-        for user in self.request_records(None):
-            return user
-        msg = "GET /2/users/me answered without a user (no `data`)"
-        raise XAPIError(msg)
+        return one_try

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import requests
+from singer_sdk.exceptions import RetriableAPIError
 from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import endpoint_of
@@ -101,39 +101,44 @@ def failure_line(
     )
 
 
-class TransportTries:
-    """Counts one request's transport failures; stops an unreachable address at two tries."""
+def stop_if_unreachable(
+    exc: requests.exceptions.RequestException,
+    prepared: requests.PreparedRequest,
+    *,
+    api_url: str,
+    tries: int,
+) -> None:
+    """End the retries of an address that refuses, does not resolve or fails TLS, in one line.
 
-    def __init__(self, api_url: str) -> None:
-        self._api_url = api_url
-        self.tries = 0
+    Called on a failed try only (the request's tries are counted by `XStream.request_decorator`):
+    from the `UNREACHABLE_TRIES`-th on, such a failure raises instead of being retried.
 
-    def start(self) -> None:
-        """A new request (its retries are counted from here)."""
-        self.tries = 0
+    Raises:
+        XAPIError: the line naming the endpoint, address, cause and `api_url`.
+    """
+    if cause_of(exc) not in UNREACHABLE or tries < UNREACHABLE_TRIES:
+        return
+    url = prepared.url or ""
+    line = failure_line(
+        prepared.method or "GET",
+        endpoint_of(urlsplit(url).path),
+        exc,
+        url=url,
+        api_url=api_url,
+        tries=tries,
+    )
+    raise XAPIError(line) from None
 
-    def guard(self, func: Callable[..., requests.Response]) -> Callable[..., requests.Response]:
-        """Wrap one try: the second unreachable failure ends the retries with one line."""
 
-        def one_try(prepared: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-            self.tries += 1
-            try:
-                return func(prepared, *args, **kwargs)
-            except requests.exceptions.RequestException as exc:
-                if cause_of(exc) in UNREACHABLE and self.tries >= UNREACHABLE_TRIES:
-                    url = prepared.url or ""
-                    line = failure_line(
-                        prepared.method or "GET",
-                        endpoint_of(urlsplit(url).path),
-                        exc,
-                        url=url,
-                        api_url=self._api_url,
-                        tries=self.tries,
-                    )
-                    raise XAPIError(line) from None
-                raise
+def retry_reason(exc: BaseException) -> str:
+    """Why a request is retried, in a few words and without a secret.
 
-        return one_try
+    Our own messages name the endpoint, status and X's title/detail; a
+    transport error is named by its type only (its text can hold a long URL).
+    """
+    if isinstance(exc, RetriableAPIError):
+        return str(exc).split(". ", 1)[0][:200]
+    return type(exc).__name__
 
 
 class OneLinePerProblem(logging.Filter):
