@@ -8,10 +8,13 @@ from typing import Any
 
 import pytest
 
+from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox, SandboxConfig
+from tests.conftest import run_tap, tap_config
 
 ChatSandbox = Callable[..., Sandbox]
 CHAT_STREAMS = ["chat_conversations", "chat_events"]
+ALL_CHAT = [*CHAT_STREAMS, "chat_conversation_keys"]
 EVENTS_PATH = "/2/chat/conversations/"
 
 
@@ -54,3 +57,17 @@ def chat_requests(sandbox: Sandbox) -> list[dict[str, Any]]:
 def event_pages(sandbox: Sandbox) -> list[dict[str, Any]]:
     """The requests for conversations' events."""
     return [e for e in chat_requests(sandbox) if e["path"].endswith("/events")]
+
+
+def catalog(sandbox: Sandbox, streams: list[str], **config: Any) -> dict[str, Any]:
+    """The discovered catalog (for `config`) with only `streams` selected."""
+    discovered = TapXDM(config=tap_config(sandbox, **config), validate_config=False).catalog_dict
+    for entry in discovered["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return discovered
+
+
+def chat_run(sandbox: Sandbox, clock: ManualClock, streams: list[str], **config: Any) -> Any:
+    return run_tap(sandbox, clock=clock, catalog=catalog(sandbox, streams, **config), **config)
