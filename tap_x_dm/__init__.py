@@ -3,7 +3,7 @@
 import gc
 import sys
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 
 
 def main() -> None:
