@@ -2,6 +2,8 @@
 
 import gc
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 __version__ = "0.4.1"
 
@@ -24,3 +26,21 @@ def main() -> None:
         gc.enable()
     quiet_sdk_lines(discovering="--discover" in sys.argv[1:])
     TapXDM.cli()
+
+
+def auth_main(argv: Sequence[str] | None = None, **options: Any) -> int:
+    """The `tap-x-dm-auth` command: authorise an account, or `xchat-export` its XChat keys.
+
+    The subcommand is chosen here, above both, so `auth/` never imports `chat/` (whose
+    requests `auth/` signs).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["xchat-export"]:  # the owner's one-time XChat key export
+        from tap_x_dm.chat import export
+
+        options.setdefault("out", sys.stdout)
+        options.setdefault("err", sys.stderr)
+        return export.main(args[1:], **options)
+    from tap_x_dm.auth.authorize import main as authorize
+
+    return authorize(args, **options)

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from tap_x_dm.auth import authorize
+from tap_x_dm import auth_main
 from tap_x_dm.chat import export
 from tap_x_dm_sandbox.xchat_backup import WrongPinError
 from tests.chat_support import chat_sandbox, xchat_cache
@@ -83,7 +83,7 @@ def test_an_existing_file_is_never_overwritten(chat_sandbox, tmp_path) -> None:
     target = tmp_path / "keys.b64"
     target.write_text("precious")
     err = io.StringIO()
-    code = authorize.main(
+    code = auth_main(
         ["xchat-export", "--out", str(target), "--api-url", sb.base_url],
         environ={"TAP_X_DM_ACCESS_TOKEN": sb.access_token()},
         out=io.StringIO(),

@@ -203,10 +203,6 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
     err = err or sys.stderr
-    if argv[:1] == ["xchat-export"]:  # the owner's one-time XChat key export
-        from tap_x_dm.chat import export
-
-        return export.main(argv[1:], environ=environ, out=out, err=err)
     args = parser().parse_args(argv)
     try:
         settings = load_settings(args, os.environ if environ is None else environ)

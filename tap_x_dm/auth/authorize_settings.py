@@ -18,7 +18,7 @@ from tap_x_dm.auth.signers import AUTH_SCOPES
 from tap_x_dm.auth.token_endpoint import token_url_for
 from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.errors import TapXDMError
-from tap_x_dm.settings.paths import home_problem
+from tap_x_dm.paths import home_problem
 
 DEFAULT_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
 DEFAULT_API_URL = "https://api.x.com"

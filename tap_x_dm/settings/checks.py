@@ -20,11 +20,9 @@ from typing import Any
 from tap_x_dm.api.costs import WORST_PER_EVENT, CostLedger
 from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.chat.key_settings import key_problems
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.paths import PATH_SETTINGS, home_problem
 from tap_x_dm.settings.config_schema import OAUTH1_SETTINGS, SECRET_SETTINGS
-from tap_x_dm.settings.paths import PATH_SETTINGS, home_problem
-from tap_x_dm.sync.passes import SKEW_MS, bookmark_id
-from tap_x_dm.times import iso_utc, parse_timestamp, timestamp_ms
+from tap_x_dm.times import parse_timestamp
 
 
 def text_setting(config: Mapping[str, Any], name: str) -> str:
@@ -198,44 +196,6 @@ def archive_problems(config: Mapping[str, Any]) -> list[str]:
                 f"(got {given!r})."
             )
     return problems
-
-
-def api_covered_from_problem(
-    given: str, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
-) -> str | None:
-    """Why `api_covered_from` cannot be the `created_at` of the oldest API row, or None.
-
-    Checked against what the state and the archive prove, `SKEW_MS` allowed either
-    side (`created_at` and ids come from two clocks): no API row is newer than the
-    dm_events bookmark (the newest event the API loaded; without one, there is no API
-    row to date), nor older than the archive's oldest event (`archive`: its label and
-    oldest `created_at`; the archive holds the whole history). Too early, the import
-    would skip the archive's events for good; too late, archive rows would replace
-    the API's and double its joins and leaves.
-    """
-    from tap_x_dm.sync.archive_import import FIRST_RUN_SQL
-
-    fix = f"set it to the created_at of the oldest API row in dm_events ({FIRST_RUN_SQL})"
-    given_ms = timestamp_ms(given)
-    bookmark = bookmark_id(state)
-    if bookmark is None:
-        return (
-            f"api_covered_from ({given}) is only for a state of tap-x-dm 0.2 with a dm_events "
-            "bookmark, and this state has none, so no API row to date: remove it (the API's "
-            "first full pass records how far back it read)."
-        )
-    newest_ms = snowflake_ms(bookmark)
-    if given_ms > newest_ms + SKEW_MS:
-        return (
-            f"api_covered_from ({given}) is after the newest event the API loaded (the "
-            f"dm_events bookmark, id {bookmark} of {iso_utc(newest_ms / 1000)}): {fix}."
-        )
-    if archive is not None and archive[1] and given_ms + SKEW_MS < timestamp_ms(archive[1]):
-        return (
-            f"api_covered_from ({given}) is before the oldest event of X archive {archive[0]} "
-            f"({archive[1]}), and no API row can be older: {fix}."
-        )
-    return None
 
 
 _CONFIG_PATH = re.compile(r"config\['(?P<name>[a-z_]+)'\]")

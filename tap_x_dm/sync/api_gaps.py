@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
-from tap_x_dm.sync.passes import SKEW_MS, PassProgress
+from tap_x_dm.sync.passes import SKEW_MS, PassProgress, bookmark_id
+from tap_x_dm.times import iso_utc, timestamp_ms
 
 #: State key (in `bookmarks.dm_events`) of everything the archive import keeps.
 ARCHIVE_KEY = "archive"
@@ -46,6 +47,8 @@ ARCHIVE_KEY = "archive"
 MISSING_KEY = "api_missing_ids"
 #: Gaps kept: each needs runs stopped for 30 days, and a filled one is dropped.
 MAX_GAPS = 20
+#: The `created_at` `api_covered_from` must be, in the words of a query on the loaded table.
+FIRST_RUN_SQL = "select min(created_at) from dm_events where coalesce(source, 'api') = 'api'"
 
 
 @dataclass(frozen=True, order=True)
@@ -189,3 +192,39 @@ def gaps_left(gaps: list[Gap]) -> str:
         f"; {len(gaps)} gap(s) of /2/dm_events are left (the oldest from id {gaps[0].from_id}): "
         "set archive_path to an archive requested after it"
     )
+
+
+def api_covered_from_problem(
+    given: str, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
+) -> str | None:
+    """Why `api_covered_from` cannot be the `created_at` of the oldest API row, or None.
+
+    Checked against what the state and the archive prove, `SKEW_MS` allowed either
+    side (`created_at` and ids come from two clocks): no API row is newer than the
+    dm_events bookmark (the newest event the API loaded; without one, there is no API
+    row to date), nor older than the archive's oldest event (`archive`: its label and
+    oldest `created_at`; the archive holds the whole history). Too early, the import
+    would skip the archive's events for good; too late, archive rows would replace
+    the API's and double its joins and leaves.
+    """
+    fix = f"set it to the created_at of the oldest API row in dm_events ({FIRST_RUN_SQL})"
+    given_ms = timestamp_ms(given)
+    bookmark = bookmark_id(state)
+    if bookmark is None:
+        return (
+            f"api_covered_from ({given}) is only for a state of tap-x-dm 0.2 with a dm_events "
+            "bookmark, and this state has none, so no API row to date: remove it (the API's "
+            "first full pass records how far back it read)."
+        )
+    newest_ms = snowflake_ms(bookmark)
+    if given_ms > newest_ms + SKEW_MS:
+        return (
+            f"api_covered_from ({given}) is after the newest event the API loaded (the "
+            f"dm_events bookmark, id {bookmark} of {iso_utc(newest_ms / 1000)}): {fix}."
+        )
+    if archive is not None and archive[1] and given_ms + SKEW_MS < timestamp_ms(archive[1]):
+        return (
+            f"api_covered_from ({given}) is before the oldest event of X archive {archive[0]} "
+            f"({archive[1]}), and no API row can be older: {fix}."
+        )
+    return None

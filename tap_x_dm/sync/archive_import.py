@@ -43,7 +43,9 @@ from tap_x_dm.errors import ConfigError
 from tap_x_dm.ids import snowflake_ms
 from tap_x_dm.sync.api_gaps import (
     ARCHIVE_KEY,
+    FIRST_RUN_SQL,
     Gap,
+    api_covered_from_problem,
     api_floor_id,
     gaps_left,
     load_gaps,
@@ -63,7 +65,6 @@ FILES_KEY = "imported_files"
 #: Checksums kept: an older one dropped only costs a re-read that the ranges make emit nothing.
 MAX_CHECKSUMS = 20
 PARTICIPANT_TYPES = ("ParticipantsJoin", "ParticipantsLeave")
-FIRST_RUN_SQL = "select min(created_at) from dm_events where coalesce(source, 'api') = 'api'"
 #: Why an archive event is left to the API (words of the import's result line).
 IN_API, NEAR = "in the API's range", "joins/leaves within the API's range or 5 s of its edges"
 
@@ -233,8 +234,6 @@ class ArchiveImport:
         self, state: Mapping[str, Any], archive: tuple[str, str | None] | None = None
     ) -> None:
         """`api_covered_from` against the state (and the archive), in one line."""
-        from tap_x_dm.settings.checks import api_covered_from_problem
-
         if problem := api_covered_from_problem(str(self.api_covered_from), state, archive):
             raise ConfigError(problem)
 
