@@ -18,9 +18,9 @@ from typing import Any
 
 from typing_extensions import override
 
-from tap_x_dm.api.client import XStream
 from tap_x_dm.api.costs import PRICES_USD
 from tap_x_dm.errors import StopRunError, XAPIError
+from tap_x_dm.objects.lookups import ObjectLookupStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -46,31 +46,27 @@ def signing_key_entry(user_id: str, key: dict[str, Any]) -> dict[str, str] | Non
         return None
 
 
-class PublicKeysStream(XStream):
+class PublicKeysStream(ObjectLookupStream):
     """`GET /2/users/public_keys?ids=`: a helper stream (not in the catalog).
 
-    Its answers are read raw (`request_records`), never written as records; the
-    `User` schema only satisfies the base class.
+    Its answers are read raw, never written as records; the `User` schema only
+    satisfies the base class.
     """
 
     name = "users_public_keys"
     path = "/2/users/public_keys"
     schema_key = "User"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._ids: list[str] = []
+    fields_param = "public_key.fields"
 
     @override
-    def get_new_paginator(self) -> None:
-        """One batch, one page."""
+    def fields(self) -> str:
+        """The key fields chatxdk needs (not a setting)."""
+        return KEY_FIELDS
 
     @override
-    def get_url_params(
-        self, context: Context | None, next_page_token: str | None
-    ) -> dict[str, Any]:
-        """The batch's ids and the key fields chatxdk needs."""
-        return {"ids": ",".join(self._ids), "public_key.fields": KEY_FIELDS}
+    def ids_per_request(self) -> int:
+        """X's spec: up to 100 ids (the endpoint is not in the trimmed spec a run reads)."""
+        return BATCH
 
     @override
     def calculate_sync_cost(
@@ -90,14 +86,12 @@ class PublicKeysStream(XStream):
     def fetch(self, user_ids: list[str]) -> list[dict[str, Any]]:
         """Every served key of `user_ids` (one request per 100 ids), each with its user id."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(user_ids), BATCH):
-            self._ids = user_ids[start : start + BATCH]
-            for key in self.request_records(None):
-                user = key.get("user_id") or key.get("member_id")
-                if user is None and len(self._ids) == 1:
-                    user = self._ids[0]  # X's spec shows one key object without its user
-                if user is not None:
-                    found.append({**key, "user_id": str(user)})
+        for key in self.look_up(user_ids):
+            user = key.get("user_id") or key.get("member_id")
+            if user is None and len(user_ids) == 1:
+                user = user_ids[0]  # X's spec shows one key object without its user
+            if user is not None:
+                found.append({**key, "user_id": str(user)})
         return found
 
 

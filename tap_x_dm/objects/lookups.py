@@ -117,7 +117,7 @@ class LoadedIds:
 
 
 class ObjectLookupStream(XStream):
-    """`GET /2/users?ids=` or `GET /2/tweets?ids=`: a helper stream (not in the catalog).
+    """`GET /2/users?ids=`, `GET /2/tweets?ids=`...: a helper stream (not in the catalog).
 
     Its requests go through the run's budget, authenticator and retries, and are
     counted in the run's cost ledger under its name; a user or post X cannot
@@ -131,6 +131,14 @@ class ObjectLookupStream(XStream):
     #: The setting that lists the fields to ask for, and the query parameter it goes in.
     fields_setting: t.ClassVar[str]
     fields_param: t.ClassVar[str]
+
+    def fields(self) -> str:
+        """The `fields_param` value: the configured fields."""
+        return ",".join(self.config[self.fields_setting])
+
+    def ids_per_request(self) -> int:
+        """The most ids X's spec allows in one request."""
+        return max_ids_per_request(self.path)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -160,15 +168,12 @@ class ObjectLookupStream(XStream):
         self, context: Context | None, next_page_token: str | None
     ) -> dict[str, Any]:
         """The batch's ids and the configured fields (fields are not billed)."""
-        return {
-            "ids": ",".join(self._ids),
-            self.fields_param: ",".join(self.config[self.fields_setting]),
-        }
+        return {"ids": ",".join(self._ids), self.fields_param: self.fields()}
 
     def look_up(self, keys: Iterable[str]) -> list[dict[str, Any]]:
         """The objects X returns for `keys`, in batches of the most ids X's spec allows."""
         keys = list(dict.fromkeys(keys))
-        batch = max_ids_per_request(self.path)
+        batch = self.ids_per_request()
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), batch):
             self._ids = keys[start : start + batch]
