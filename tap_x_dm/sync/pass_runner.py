@@ -135,7 +135,7 @@ class PassRunner:
         state: dict[str, Any],
         label: str,
         *,
-        feed_for: Callable[[PassProgress], Feed] | None = None,
+        feed_for: Callable[[PassProgress], Feed | None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Run (or continue) this stream's or partition's passes; the bookmark moves at the end.
 
@@ -176,10 +176,10 @@ class PassRunner:
         elif bookmark is not None:
             stream.logger.info("%s: reading events newer than id %s.", label, bookmark)
             stream.warn_if_gap(state)
-        feed = Feed() if feed_for is None else feed_for(main)
+        feed = None if feed_for is None else feed_for(main)
         first_page = None
         if not main.read_a_page:  # sized for what the pass reads: down to the feed's floor too
-            floor = feed.floor_id
+            floor = None if feed is None else feed.floor_id
             first_page = first_page_size(
                 state,
                 now_ms=self._services.now_ms(),
@@ -205,12 +205,12 @@ class PassRunner:
         Returns False when the run must stop (a too-long rate-limit wait): the
         progress saved so far lets the next run continue from the same page.
         """
-        stream, progress = self._stream, one.progress
+        stream, progress, feed = self._stream, one.progress, one.feed
         start = self._services.start_date
         self._pass = NewestFirstPass(
             progress,
             start_ms=None if start is None else epoch_ms(start),
-            floor_id=one.feed.floor_id,
+            floor_id=None if feed is None else feed.floor_id,
             read_below_id=covered_id(one.state),
         )
         self.one, self._first_page = one, one.first_page
@@ -226,9 +226,11 @@ class PassRunner:
                 self.one, self._pass = None, None
             complete(one.state, progress, bookmark=one.kind is not PassKind.ROUTING)
             stream.pass_completed(one)
-            one.feed.completed()
+            if feed is not None:
+                feed.completed()
         finally:
-            one.feed.end()
+            if feed is not None:
+                feed.end()
         if one.kind is not PassKind.CATCH_UP:  # a catch-up pass saw old events only
             remember_arrivals(one.state, progress, self._services.now_ms())
         return True
@@ -237,12 +239,12 @@ class PassRunner:
         self, context: Context | None, one: PassInput, one_pass: NewestFirstPass
     ) -> Iterator[dict[str, Any]]:
         """Every page of the pass, down to its floor or the list's end."""
-        progress = one.progress
+        progress, feed = one.progress, one.feed
         while True:
             cursor = progress.cursor
             try:
                 for event in self._stream.request_records(context):  # one page (`OnePage`)
-                    taken = one.feed.offer(event)
+                    taken = feed is not None and feed.offer(event)  # before `admit` moves the pass
                     new = one_pass.admit(event)
                     if taken if one.kind is PassKind.ROUTING else new:
                         yield event
@@ -289,7 +291,8 @@ class PassRunner:
         progress.pages += 1
         stream.page_read(one, next_token=page.next_token, reached_floor=reached)
         one.state[IN_FLIGHT_KEY] = progress.to_state()
-        one.feed.save()
+        if one.feed is not None:
+            one.feed.save()
         self._services.checkpoint()
         if first and one.kind is PassKind.MAIN and progress.since_id is None:
             self._forecast_first_sync(progress)
