@@ -34,8 +34,8 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import SinglePagePaginator
 
-    from tap_x_dm.api.pagination import NewestFirstPaginator
     from tap_x_dm.services import RunServices
 
 
@@ -111,8 +111,9 @@ class DmEventStreamBase(XStream):
             "event_types": ",".join(self.runner.event_types() or self.config["event_types"]),
             **self.lookup_params(),
         }
-        if next_page_token:
-            params["pagination_token"] = next_page_token
+        cursor = self.runner.cursor()  # the runner pages: the SDK's `next_page_token` is None
+        if cursor:
+            params["pagination_token"] = cursor
         return params
 
     def affordable_page_size(self) -> int:
@@ -122,9 +123,9 @@ class DmEventStreamBase(XStream):
         return size if cap is None else self.services.costs.page_size_under(float(cap), kinds, size)
 
     @override
-    def get_new_paginator(self) -> NewestFirstPaginator | None:
-        """One page of the pass in flight (the runner pages); a lookup is one page too."""
-        return None if self.runner.lookup_id is not None else self.runner.paginator()
+    def get_new_paginator(self) -> SinglePagePaginator:
+        """One page per `request_records` call: the runner pages; a lookup is one page too."""
+        return self.runner.paginator()
 
     # -- response -----------------------------------------------------------------------
 
@@ -147,10 +148,12 @@ class DmEventStreamBase(XStream):
             raise XAPIError(msg, status=response.status_code)
         self._page = PageIncludes(payload.get("includes"), payload.get("errors"))
         records = list(super().parse_response(response))
-        self.services.account.confirm_page(
-            (str(e["dm_conversation_id"]) for e in records if e.get("dm_conversation_id")),
-            endpoint,
-        )
+        account = self.services.account
+        if not account.confirmed:  # once a run: no call per page after that
+            account.confirm_page(
+                (str(e["dm_conversation_id"]) for e in records if e.get("dm_conversation_id")),
+                endpoint,
+            )
         meta = payload.get("meta")  # a dict on list pages (checked above), absent on lookups
         token = meta.get("next_token") if isinstance(meta, dict) else None
         date_ms = header_time_ms(response, default=self.runner.page.asked_at_ms)

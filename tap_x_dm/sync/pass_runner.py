@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from singer_sdk.pagination import SinglePagePaginator
 from typing_extensions import override
 
-from tap_x_dm.api.pagination import NewestFirstPaginator
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
 from tap_x_dm.sync.forecast import first_sync_forecast
@@ -52,16 +52,22 @@ if t.TYPE_CHECKING:
     from tap_x_dm.sync.event_stream import DmEventStreamBase
 
 
-class OnePage(NewestFirstPaginator):
+class OnePage(SinglePagePaginator):
     """One request per `request_records` call: the runner pages itself, STATE between pages.
 
-    An empty page is followed (silently) only when the pass would go on, as
-    `NewestFirstPaginator` does; the runner makes the next request.
+    The cursor reaches the request through the runner (`PassRunner.cursor`), not
+    through a paginator. An empty page the pass goes on from ends the call
+    silently (the runner makes the next request); only one that ends the pass gets
+    the SDK's "Pagination stopped" line.
     """
 
+    def __init__(self, goes_on: Callable[[], bool]) -> None:
+        super().__init__()
+        self._goes_on = goes_on
+
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        return False
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        return self._goes_on()
 
 
 @dataclass
@@ -110,18 +116,27 @@ class PassRunner:
         """The event types the pass in flight reads (None: the configured ones)."""
         return self.one.progress.event_types if self.one is not None else None
 
+    def cursor(self) -> str | None:
+        """The `pagination_token` of the next request: the pass's cursor (None: its top)."""
+        return self.one.progress.cursor if self.one is not None else None
+
     def paginator(self) -> OnePage:
-        """The next page of the pass in flight, at its cursor."""
+        """One page of the pass in flight (or one looked-up event)."""
+        return OnePage(self._goes_on)
+
+    def _goes_on(self) -> bool:
+        """Whether the page just answered leaves the pass more to read."""
         one_pass = self._pass
-        return OnePage(
-            lambda: one_pass is not None and one_pass.reached_floor,
-            start_value=self.one.progress.cursor if self.one is not None else None,
-            payload=self._stream.payload,
-        )
+        reached = one_pass is not None and one_pass.reached_floor
+        return self.page.next_token is not None and not reached
 
     def asked(self, size: int) -> None:
         """A request for `size` events is being prepared."""
-        self.page = PageInFlight(asked=size, asked_at_ms=self._services.now_ms())
+        self.page = PageInFlight(asked=size, asked_at_ms=self._now_ms())
+
+    def _now_ms(self) -> int:
+        """The run's clock in epoch ms (read here: `RunServices` stays off a page's path)."""
+        return int(self._services.clock.time() * 1000)
 
     def answered(self, next_token: str | None, date_ms: int) -> None:
         """Its answer: the list's next cursor, and X's `Date`."""
@@ -182,7 +197,7 @@ class PassRunner:
             floor = None if feed is None else feed.floor_id
             first_page = first_page_size(
                 state,
-                now_ms=self._services.now_ms(),
+                now_ms=self._now_ms(),
                 page_size=int(stream.config["page_size"]),
                 since_id=None if floor is None or bookmark is None else min(bookmark, floor),
             )
@@ -232,7 +247,7 @@ class PassRunner:
             if feed is not None:
                 feed.end()
         if one.kind is not PassKind.CATCH_UP:  # a catch-up pass saw old events only
-            remember_arrivals(one.state, progress, self._services.now_ms())
+            remember_arrivals(one.state, progress, self._now_ms())
         return True
 
     def _pages(
