@@ -39,8 +39,7 @@ from tap_x_dm.settings.preflight import future_start_date_problem
 from tap_x_dm.state import loading as tap_state
 from tap_x_dm.sync.archive_import import ArchiveImport
 from tap_x_dm.sync.conversation_events import ConversationEventsStream
-from tap_x_dm.sync.event_stream import DmEventStreamBase
-from tap_x_dm.sync.streams import DmEventsStream
+from tap_x_dm.sync.event_stream import DmEventsStream, DmEventStreamBase
 
 #: The setting `invoke` reads before a Tap exists, and its environment variable's prefix.
 _SUMMARY = ("run_summary_path", "TAP_X_DM_")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import typing as t
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 if t.TYPE_CHECKING:
@@ -29,33 +29,26 @@ class PassKind(enum.Enum):
     ROUTING = "routing"
 
 
-def _taken_by_none(row: Mapping[str, Any]) -> bool:
-    return False
-
-
-def _nothing() -> None:
-    return None
-
-
 @dataclass
 class Feed:
-    """What an account-wide pass does for the partitions it feeds (nothing by default).
+    """What an account-wide pass does for the partitions it feeds.
 
     Built by `tap_x_dm.sync.routing.ConversationRouter.begin`; the runner calls
-    each hook at its point of the pass.
+    each hook at its point of the pass. A pass that feeds nothing has no `Feed`
+    (`PassInput.feed` is None), so it makes no call per event or page for it.
     """
 
     #: Read at least down to this id (lower than the pass's own bookmark).
-    floor_id: int | None = None
+    floor_id: int | None
     #: Called with every event the pass reads, before the pass decides whether it is new;
     #: True when a partition takes it.
-    offer: Callable[[Mapping[str, Any]], bool] = _taken_by_none
+    offer: Callable[[Mapping[str, Any]], bool]
     #: Called after every page, before its STATE: the partitions' progress goes into state.
-    save: Callable[[], None] = _nothing
+    save: Callable[[], None]
     #: Called once the pass completed.
-    completed: Callable[[], None] = _nothing
+    completed: Callable[[], None]
     #: Called when the pass ends, completed or not.
-    end: Callable[[], None] = _nothing
+    end: Callable[[], None]
 
 
 @dataclass
@@ -70,4 +63,5 @@ class PassInput:
     progress: PassProgress
     #: `max_results` of its first request, when smaller than its page size.
     first_page: int | None = None
-    feed: Feed = field(default_factory=Feed)
+    #: The partitions it feeds, if any.
+    feed: Feed | None = None

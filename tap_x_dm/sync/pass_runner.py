@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from singer_sdk.pagination import SinglePagePaginator
 from typing_extensions import override
 
-from tap_x_dm.api.pagination import NewestFirstPaginator
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
 from tap_x_dm.sync.forecast import first_sync_forecast
@@ -52,16 +52,22 @@ if t.TYPE_CHECKING:
     from tap_x_dm.sync.event_stream import DmEventStreamBase
 
 
-class OnePage(NewestFirstPaginator):
+class OnePage(SinglePagePaginator):
     """One request per `request_records` call: the runner pages itself, STATE between pages.
 
-    An empty page is followed (silently) only when the pass would go on, as
-    `NewestFirstPaginator` does; the runner makes the next request.
+    The cursor reaches the request through the runner (`PassRunner.cursor`), not
+    through a paginator. An empty page the pass goes on from ends the call
+    silently (the runner makes the next request); only one that ends the pass gets
+    the SDK's "Pagination stopped" line.
     """
 
+    def __init__(self, goes_on: Callable[[], bool]) -> None:
+        super().__init__()
+        self._goes_on = goes_on
+
     @override
-    def has_more(self, response: requests.Response) -> bool:
-        return False
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        return self._goes_on()
 
 
 @dataclass
@@ -110,18 +116,27 @@ class PassRunner:
         """The event types the pass in flight reads (None: the configured ones)."""
         return self.one.progress.event_types if self.one is not None else None
 
+    def cursor(self) -> str | None:
+        """The `pagination_token` of the next request: the pass's cursor (None: its top)."""
+        return self.one.progress.cursor if self.one is not None else None
+
     def paginator(self) -> OnePage:
-        """The next page of the pass in flight, at its cursor."""
+        """One page of the pass in flight (or one looked-up event)."""
+        return OnePage(self._goes_on)
+
+    def _goes_on(self) -> bool:
+        """Whether the page just answered leaves the pass more to read."""
         one_pass = self._pass
-        return OnePage(
-            lambda: one_pass is not None and one_pass.reached_floor,
-            start_value=self.one.progress.cursor if self.one is not None else None,
-            payload=self._stream.payload,
-        )
+        reached = one_pass is not None and one_pass.reached_floor
+        return self.page.next_token is not None and not reached
 
     def asked(self, size: int) -> None:
         """A request for `size` events is being prepared."""
-        self.page = PageInFlight(asked=size, asked_at_ms=self._services.now_ms())
+        self.page = PageInFlight(asked=size, asked_at_ms=self._now_ms())
+
+    def _now_ms(self) -> int:
+        """The run's clock in epoch ms (read here: `RunServices` stays off a page's path)."""
+        return int(self._services.clock.time() * 1000)
 
     def answered(self, next_token: str | None, date_ms: int) -> None:
         """Its answer: the list's next cursor, and X's `Date`."""
@@ -135,7 +150,7 @@ class PassRunner:
         state: dict[str, Any],
         label: str,
         *,
-        feed_for: Callable[[PassProgress], Feed] | None = None,
+        feed_for: Callable[[PassProgress], Feed | None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Run (or continue) this stream's or partition's passes; the bookmark moves at the end.
 
@@ -176,13 +191,13 @@ class PassRunner:
         elif bookmark is not None:
             stream.logger.info("%s: reading events newer than id %s.", label, bookmark)
             stream.warn_if_gap(state)
-        feed = Feed() if feed_for is None else feed_for(main)
+        feed = None if feed_for is None else feed_for(main)
         first_page = None
         if not main.read_a_page:  # sized for what the pass reads: down to the feed's floor too
-            floor = feed.floor_id
+            floor = None if feed is None else feed.floor_id
             first_page = first_page_size(
                 state,
-                now_ms=self._services.now_ms(),
+                now_ms=self._now_ms(),
                 page_size=int(stream.config["page_size"]),
                 since_id=None if floor is None or bookmark is None else min(bookmark, floor),
             )
@@ -205,12 +220,12 @@ class PassRunner:
         Returns False when the run must stop (a too-long rate-limit wait): the
         progress saved so far lets the next run continue from the same page.
         """
-        stream, progress = self._stream, one.progress
+        stream, progress, feed = self._stream, one.progress, one.feed
         start = self._services.start_date
         self._pass = NewestFirstPass(
             progress,
             start_ms=None if start is None else epoch_ms(start),
-            floor_id=one.feed.floor_id,
+            floor_id=None if feed is None else feed.floor_id,
             read_below_id=covered_id(one.state),
         )
         self.one, self._first_page = one, one.first_page
@@ -226,23 +241,25 @@ class PassRunner:
                 self.one, self._pass = None, None
             complete(one.state, progress, bookmark=one.kind is not PassKind.ROUTING)
             stream.pass_completed(one)
-            one.feed.completed()
+            if feed is not None:
+                feed.completed()
         finally:
-            one.feed.end()
+            if feed is not None:
+                feed.end()
         if one.kind is not PassKind.CATCH_UP:  # a catch-up pass saw old events only
-            remember_arrivals(one.state, progress, self._services.now_ms())
+            remember_arrivals(one.state, progress, self._now_ms())
         return True
 
     def _pages(
         self, context: Context | None, one: PassInput, one_pass: NewestFirstPass
     ) -> Iterator[dict[str, Any]]:
         """Every page of the pass, down to its floor or the list's end."""
-        progress = one.progress
+        progress, feed = one.progress, one.feed
         while True:
             cursor = progress.cursor
             try:
                 for event in self._stream.request_records(context):  # one page (`OnePage`)
-                    taken = one.feed.offer(event)
+                    taken = feed is not None and feed.offer(event)  # before `admit` moves the pass
                     new = one_pass.admit(event)
                     if taken if one.kind is PassKind.ROUTING else new:
                         yield event
@@ -289,7 +306,8 @@ class PassRunner:
         progress.pages += 1
         stream.page_read(one, next_token=page.next_token, reached_floor=reached)
         one.state[IN_FLIGHT_KEY] = progress.to_state()
-        one.feed.save()
+        if one.feed is not None:
+            one.feed.save()
         self._services.checkpoint()
         if first and one.kind is PassKind.MAIN and progress.since_id is None:
             self._forecast_first_sync(progress)

@@ -301,11 +301,14 @@ class ConversationRouter:
 
     # -- feeding, by the account-wide pass --------------------------------------------------
 
-    def begin(self, pass_id: str, progress: PassProgress) -> Feed:
-        """An account-wide pass starts: it feeds the partitions if it is the planned one."""
+    def begin(self, pass_id: str, progress: PassProgress) -> Feed | None:
+        """An account-wide pass starts: it feeds the partitions if it is the planned one.
+
+        None when it feeds none: the runner then makes no call per event or page for it.
+        """
         self._feeding = bool(self._routed) and pass_id == self.pass_id and not self._completed
         if not self._feeding:
-            return Feed()
+            return None
         self._feeding_pass = progress
         return Feed(self.floor_id(), self.offer, self.save, self.complete, self.end)
 
