@@ -20,12 +20,11 @@ from tap_x_dm.api.vocabulary import AskedVocabulary
 from tap_x_dm.auth.authenticator import XAuthenticator, build_signer
 from tap_x_dm.clock import Clock
 from tap_x_dm.errors import ConfigError, StopRunError
-from tap_x_dm.ids import is_one_to_one
+from tap_x_dm.ids_and_times import epoch_ms, is_one_to_one, parse_timestamp
 from tap_x_dm.run.summary import RunTally
 from tap_x_dm.run.target import check_target
 from tap_x_dm.state.loading import StateError
 from tap_x_dm.sync.routing import ConversationRouter
-from tap_x_dm.times import epoch_ms, parse_timestamp
 
 
 class Account:

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from tap_x_dm.errors import ConfigError
-from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.sync.archive_import import FILES_KEY, FIRST_RUN_SQL, min_id_at, time_ms
+from tap_x_dm.ids_and_times import min_snowflake_at, snowflake_ms, timestamp_ms
+from tap_x_dm.sync.archive_import import (
+    FILES_KEY,
+    FIRST_RUN_SQL,
+)
 from tap_x_dm_sandbox import ManualClock
 from tests.archive_sandbox import archive_events, archive_from_sandbox, event_key
 from tests.conftest import run_tap
@@ -48,7 +51,7 @@ def test_an_api_covered_from_the_state_or_archive_disproves_is_one_line_before_a
     path = str(archive_from_sandbox(world).build_zip(tmp_path / "a.zip"))
     state = state_0_2(world)
     bookmark = state["bookmarks"]["dm_events"]["replication_key_id"]
-    oldest = min(archive_events(world), key=lambda e: time_ms(e["created_at"]))["created_at"]
+    oldest = min(archive_events(world), key=lambda e: timestamp_ms(e["created_at"]))["created_at"]
     given = when
     if when == "just after the bookmark":  # 6 s: more than created_at and the id can differ
         given = ms_text(snowflake_ms(int(bookmark)) + 6_000)
@@ -107,7 +110,7 @@ def test_an_import_that_api_covered_from_left_empty_is_not_recorded_so_a_fix_sti
     caplog.set_level("INFO")
     path = str(archive_from_sandbox(world).build_zip(tmp_path / "a.zip"))
     old = state_0_2(world)
-    oldest = min(archive_events(world), key=lambda e: time_ms(e["created_at"]))["created_at"]
+    oldest = min(archive_events(world), key=lambda e: timestamp_ms(e["created_at"]))["created_at"]
 
     # The archive's oldest event: allowed, but every archive event is then the API's.
     empty = run_tap(world, clock=clock, state=old, archive_path=path, api_covered_from=oldest)
@@ -129,12 +132,12 @@ def test_an_import_that_api_covered_from_left_empty_is_not_recorded_so_a_fix_sti
         api_covered_from=oldest_api,
     )
 
-    floor_ms = time_ms(oldest_api) - 5_000
+    floor_ms = timestamp_ms(oldest_api) - 5_000
     expected = [
         e
         for e in archive_events(world)
-        if (e["event_type"] == "MessageCreate" and int(e["id"]) < min_id_at(floor_ms))
-        or (e["event_type"] != "MessageCreate" and time_ms(e["created_at"]) + 5_000 < floor_ms)
+        if (e["event_type"] == "MessageCreate" and int(e["id"]) < min_snowflake_at(floor_ms))
+        or (e["event_type"] != "MessageCreate" and timestamp_ms(e["created_at"]) + 5_000 < floor_ms)
     ]
     archived = [r for r in fixed.records("dm_events") if r["source"] == "archive"]
     assert expected and sorted(map(event_key, archived)) == sorted(map(event_key, expected))

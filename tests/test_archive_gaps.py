@@ -16,10 +16,21 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.ids_and_times import min_snowflake_at, snowflake_ms
 from tap_x_dm.state import loading as tap_state
-from tap_x_dm.sync.api_gaps import MAX_GAPS, Gap, load_gaps, merged, min_id_at, record_gap
-from tap_x_dm.sync.archive_import import FILES_KEY, ArchiveImport, ImportedRanges, record_api_gap
+from tap_x_dm.sync.api_gaps import (
+    MAX_GAPS,
+    Gap,
+    load_gaps,
+    merged,
+    record_gap,
+)
+from tap_x_dm.sync.archive_import import (
+    FILES_KEY,
+    ArchiveImport,
+    ImportedRanges,
+    record_api_gap,
+)
 from tap_x_dm.sync.passes import PassProgress
 from tap_x_dm_sandbox import ManualClock
 from tap_x_dm_sandbox.jsonfile import from_json, to_json
@@ -190,7 +201,10 @@ def test_an_archive_made_inside_the_gap_fills_what_it_holds_and_a_newer_one_the_
 
 
 def test_a_gap_holds_messages_by_id_and_joins_by_time_5_s_inside_each_edge() -> None:
-    low, high = min_id_at(1_800_000_000_000), min_id_at(1_800_000_000_000 + 40 * DAY_MS)
+    low, high = (
+        min_snowflake_at(1_800_000_000_000),
+        min_snowflake_at(1_800_000_000_000 + 40 * DAY_MS),
+    )
     gap = Gap(low, high)
     assert not gap.holds_message(low) and gap.holds_message(low + 1)
     assert gap.holds_message(high - 1) and not gap.holds_message(high)
@@ -202,8 +216,8 @@ def test_a_gap_holds_messages_by_id_and_joins_by_time_5_s_inside_each_edge() -> 
 
 
 def test_the_import_skips_the_gap_edges_and_emits_its_inside() -> None:
-    floor = min_id_at(1_700_000_000_000)
-    gap = Gap(min_id_at(1_800_000_000_000), min_id_at(1_803_000_000_000))
+    floor = min_snowflake_at(1_700_000_000_000)
+    gap = Gap(min_snowflake_at(1_800_000_000_000), min_snowflake_at(1_803_000_000_000))
     archive = ArchiveImport(
         {"archive_path": "unused", "event_types": ["MessageCreate", "ParticipantsJoin"]},
         logging.getLogger("test"),
@@ -237,8 +251,8 @@ def test_only_a_completed_pass_from_before_the_window_records_a_gap(
 ) -> None:
     logger = logging.getLogger("test")
     window_ms = 1_800_000_000_000
-    old, recent = min_id_at(window_ms - 10 * DAY_MS), min_id_at(window_ms + DAY_MS)
-    lowest = min_id_at(window_ms + 1_000)
+    old, recent = min_snowflake_at(window_ms - 10 * DAY_MS), min_snowflake_at(window_ms + DAY_MS)
+    lowest = min_snowflake_at(window_ms + 1_000)
 
     def gaps(progress: PassProgress, read_to: int | None = None) -> Any:
         known = {"files:" + "b" * 64: "sha256:" + "a" * 64}
@@ -252,7 +266,7 @@ def test_only_a_completed_pass_from_before_the_window_records_a_gap(
     emitted = {lowest: 0, lowest + 9: 0}
     gap = [[str(old), str(lowest)]]
     assert gaps(PassProgress(since_id=old, frontier=emitted)) == (gap, False)  # forgotten
-    window = [[str(old), str(min_id_at(window_ms))]]
+    window = [[str(old), str(min_snowflake_at(window_ms))]]
     assert gaps(PassProgress(since_id=old)) == (window, False)
     assert gaps(PassProgress(since_id=None, frontier=emitted)) == (None, True)  # a first
     assert gaps(PassProgress(since_id=recent, frontier=emitted)) == (None, True)

@@ -11,16 +11,17 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_x_dm.archive import ArchiveAccountError, ArchiveError, ArchiveFormatError, open_archive
 from tap_x_dm.errors import ConfigError
+from tap_x_dm.ids_and_times import min_snowflake_at, timestamp_ms
 from tap_x_dm.state import loading as tap_state
-from tap_x_dm.sync.api_gaps import api_floor_id
+from tap_x_dm.sync.api_gaps import (
+    api_floor_id,
+)
 from tap_x_dm.sync.archive_import import (
     FILES_KEY,
     FIRST_RUN_SQL,
     ArchiveImport,
     ImportedRanges,
-    min_id_at,
     record_coverage,
-    time_ms,
 )
 from tap_x_dm.sync.passes import PassProgress
 from tap_x_dm.tap import TapXDM
@@ -158,11 +159,11 @@ def test_a_0_2_bookmark_without_a_floor_is_refused_until_api_covered_from_is_giv
     assert world.request_log == []
     oldest_api = min(window, key=lambda e: int(e["id"]))["created_at"]
     run = run_tap(world, clock=clock, state=old, archive_path=path, api_covered_from=oldest_api)
-    floor_ms = time_ms(oldest_api) - 5_000
+    floor_ms = timestamp_ms(oldest_api) - 5_000
     expected = [
         e for e in archive_events(world)
-        if (e["event_type"] == "MessageCreate" and int(e["id"]) < min_id_at(floor_ms))
-        or (e["event_type"] != "MessageCreate" and time_ms(e["created_at"]) + 5_000 < floor_ms)
+        if (e["event_type"] == "MessageCreate" and int(e["id"]) < min_snowflake_at(floor_ms))
+        or (e["event_type"] != "MessageCreate" and timestamp_ms(e["created_at"]) + 5_000 < floor_ms)
     ]  # fmt: skip
     assert sorted(map(event_key, run.records("dm_events"))) == sorted(map(event_key, expected))
     assert run.final_state["version"] == 4
@@ -174,7 +175,7 @@ def importer(**config: Any) -> ArchiveImport:
 
 
 def test_the_edge_of_the_api_range_messages_by_id_joins_by_time_with_5_s_to_spare() -> None:
-    floor = min_id_at(time_ms("2026-11-01T12:00:00.000Z"))
+    floor = min_snowflake_at(timestamp_ms("2026-11-01T12:00:00.000Z"))
     archive = importer()
     nothing = ImportedRanges(None)
 
@@ -196,7 +197,7 @@ def test_the_edge_of_the_api_range_messages_by_id_joins_by_time_with_5_s_to_spar
 def test_coverage_is_the_first_full_pass_lowest_id_or_the_window_start() -> None:
     state: dict[str, Any] = {}
     record_coverage(state, PassProgress(since_id=None), window_start_ms=1_700_000_000_000)
-    assert api_floor_id(state) == min_id_at(1_700_000_000_000)
+    assert api_floor_id(state) == min_snowflake_at(1_700_000_000_000)
     full = PassProgress(since_id=None, frontier={9 << 22: 0, 7 << 22: 0})
     record_coverage(state, full, window_start_ms=0)
     assert state["archive"]["api_missing_ids"] == [["0", str(7 << 22)]]

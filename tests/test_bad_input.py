@@ -16,7 +16,7 @@ import requests
 from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore, TokenStoreError
 from tap_x_dm.clock import SystemClock
 from tap_x_dm.errors import problem_summary
-from tap_x_dm.ids import TWEPOCH_MS
+from tap_x_dm.ids_and_times import TWEPOCH_MS
 from tap_x_dm.state.loading import StateError
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, run_tap

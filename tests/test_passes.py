@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from typing import Any
 
-from tap_x_dm.ids import TWEPOCH_MS
+from tap_x_dm.ids_and_times import TWEPOCH_MS
 from tap_x_dm.sync.passes import (
     SKEW_MS,
     NewestFirstPass,

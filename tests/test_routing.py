@@ -303,7 +303,7 @@ def test_a_pass_of_0_2_resumed_claims_only_what_it_read(
 def test_a_partition_completes_only_if_the_pass_read_below_what_it_had_not_read() -> None:
     """A pass that ended above a partition's `read_below_id` (its list ran out a day later,
     past the 30 days) leaves that partition to its own endpoint, progress kept."""
-    from tap_x_dm.ids import TWEPOCH_MS
+    from tap_x_dm.ids_and_times import TWEPOCH_MS
     from tap_x_dm.sync.passes import PassProgress
     from tap_x_dm.sync.routing import ConversationRouter
 

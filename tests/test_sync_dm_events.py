@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_x_dm.ids import TWEPOCH_MS
+from tap_x_dm.ids_and_times import TWEPOCH_MS
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import Killed, dm_requests, run_tap
 from tests.sync_support import list_requests

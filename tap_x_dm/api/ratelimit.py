@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from tap_x_dm.clock import Clock
 from tap_x_dm.errors import StopRunError
-from tap_x_dm.times import utc_text
+from tap_x_dm.ids_and_times import utc_text
 
 _ENDPOINT_PATTERNS = (
     (

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tap_x_dm.clock import Clock
-from tap_x_dm.times import utc_day
+from tap_x_dm.ids_and_times import utc_day
 
 #: The top-level state key, only while X takes 2.167 names and not 2.166 ones:
 #: `{"asks": "2.167", "decided_on": "2026-12-06"}` (state.schema.json); absent: 2.166.

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_x_dm.archive.ids import DerivedIds
-from tap_x_dm.ids import canonical_conversation_id
-from tap_x_dm.times import epoch_ms, x_time_text
+from tap_x_dm.ids_and_times import canonical_conversation_id, epoch_ms, x_time_text
 
 #: Every column a `dm_events` row has, in the order the API's fields are listed.
 EVENT_FIELDS = (

@@ -12,7 +12,7 @@ from tap_x_dm.auth.signers import AuthError, Signer, scope_hint
 from tap_x_dm.auth.token_endpoint import TokenEndpoint, TokenEndpointError, scope_text
 from tap_x_dm.auth.tokenstore import StoredTokens, TokenStore, TokenStoreError, fingerprint
 from tap_x_dm.clock import Clock
-from tap_x_dm.times import utc_text
+from tap_x_dm.ids_and_times import utc_text
 
 #: Refresh at most this long before the access token expires (X's tokens last 2 hours)...
 REFRESH_MARGIN_SECONDS = 300.0

@@ -14,8 +14,7 @@ from typing import Any
 
 from tap_x_dm.api.vocabulary import V2166, V2167
 from tap_x_dm.chat.envelope import Envelope
-from tap_x_dm.ids import canonical_conversation_id
-from tap_x_dm.times import x_time_text
+from tap_x_dm.ids_and_times import canonical_conversation_id, x_time_text
 
 _COMMON_CONVERSATION_FIELDS = (
     "created_at",

@@ -26,6 +26,7 @@ from typing_extensions import override
 
 from tap_x_dm.api.answers import KnownProperties, WarnOnce, shipped_names
 from tap_x_dm.errors import StopRunError
+from tap_x_dm.ids_and_times import utc_day
 from tap_x_dm.objects.lookups import (
     PENDING_KEY,
     LoadedIds,
@@ -37,7 +38,6 @@ from tap_x_dm.objects.lookups import (
 )
 from tap_x_dm.schemas import X_SCHEMAS, parameter_values
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
-from tap_x_dm.times import utc_day
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap

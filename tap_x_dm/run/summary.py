@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tap_x_dm.errors import ConfigError, StopRunError, TapXDMError, XAPIError
+from tap_x_dm.ids_and_times import iso_utc
 from tap_x_dm.paths import home_problem
 from tap_x_dm.run.lock import RunLockedError
-from tap_x_dm.times import iso_utc
 
 if t.TYPE_CHECKING:
     from tap_x_dm.clock import Clock

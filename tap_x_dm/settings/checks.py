@@ -20,9 +20,9 @@ from typing import Any
 from tap_x_dm.api.costs import WORST_PER_EVENT, CostLedger
 from tap_x_dm.auth.urls import transport_problem
 from tap_x_dm.chat.key_settings import key_problems
+from tap_x_dm.ids_and_times import parse_timestamp
 from tap_x_dm.paths import PATH_SETTINGS, home_problem
 from tap_x_dm.settings.config_schema import OAUTH1_SETTINGS, SECRET_SETTINGS
-from tap_x_dm.times import parse_timestamp
 
 
 def text_setting(config: Mapping[str, Any], name: str) -> str:

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from tap_x_dm.times import parse_timestamp
+from tap_x_dm.ids_and_times import parse_timestamp
 
 
 def future_start_date_problem(config: Mapping[str, Any], now_s: float) -> str | None:

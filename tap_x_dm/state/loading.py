@@ -35,9 +35,8 @@ from typing import IO, Any
 import jsonschema
 
 from tap_x_dm.errors import TapXDMError
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.ids_and_times import parse_timestamp, snowflake_ms
 from tap_x_dm.state.upgrades import pass_states, upgrade
-from tap_x_dm.times import parse_timestamp
 
 STATE_VERSION = 4
 #: A bookmark further ahead than this (clocks disagree a little) is an error, not a silent no-op.

@@ -10,8 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tap_x_dm.errors import TapXDMError
-from tap_x_dm.ids import max_snowflake_at
-from tap_x_dm.times import timestamp_ms
+from tap_x_dm.ids_and_times import max_snowflake_at, timestamp_ms
 
 #: X's DM event types: a bookmark without `event_types` covers them all (state version 4).
 ALL_EVENT_TYPES = ["MessageCreate", "ParticipantsJoin", "ParticipantsLeave"]

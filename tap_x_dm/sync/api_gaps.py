@@ -37,9 +37,8 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
+from tap_x_dm.ids_and_times import iso_utc, min_snowflake_at, snowflake_ms, timestamp_ms
 from tap_x_dm.sync.passes import SKEW_MS, PassProgress, bookmark_id
-from tap_x_dm.times import iso_utc, timestamp_ms
 
 #: State key (in `bookmarks.dm_events`) of everything the archive import keeps.
 ARCHIVE_KEY = "archive"
@@ -78,11 +77,6 @@ class Gap:
     def to_state(self) -> list[str]:
         """`[from_id, to_id]` as strings (no floats in state)."""
         return [str(self.from_id), str(self.to_id)]
-
-
-def min_id_at(ms: int) -> int:
-    """The lowest snowflake X could mint in the millisecond `ms`."""
-    return max(0, ms - TWEPOCH_MS) << 22
 
 
 def _missing(state: Mapping[str, Any]) -> list[Gap]:
@@ -154,7 +148,7 @@ def record_gap(
     read_to = max(since, read_to_id or since)
     if snowflake_ms(read_to) >= window_ms + SKEW_MS:
         return None  # X still served everything above what was read
-    to_id = min(progress.frontier) if progress.frontier else min_id_at(window_start_ms)
+    to_id = min(progress.frontier) if progress.frontier else min_snowflake_at(window_start_ms)
     if to_id <= since + 1:
         return None
     before = load_gaps(state)

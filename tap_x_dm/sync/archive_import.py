@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequenc
 from typing import Any
 
 from tap_x_dm.errors import ConfigError
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.ids_and_times import min_snowflake_at, snowflake_ms, timestamp_ms, x_time_text
 from tap_x_dm.sync.api_gaps import (
     ARCHIVE_KEY,
     FIRST_RUN_SQL,
@@ -50,13 +50,11 @@ from tap_x_dm.sync.api_gaps import (
     gaps_left,
     load_gaps,
     merge_spans,
-    min_id_at,
     record_gap,
     save_gaps,
     save_missing,
 )
 from tap_x_dm.sync.passes import IN_FLIGHT_KEY, SKEW_MS, PassProgress, bookmark_id
-from tap_x_dm.times import timestamp_ms, x_time_text
 
 #: Keys (in `bookmarks.dm_events.archive`): `{"from/to": [event types]}` of archive events
 #: loaded, and `{"files:<identity>": "sha256:<checksum>"}` of archives read whole.
@@ -67,10 +65,6 @@ MAX_CHECKSUMS = 20
 PARTICIPANT_TYPES = ("ParticipantsJoin", "ParticipantsLeave")
 #: Why an archive event is left to the API (words of the import's result line).
 IN_API, NEAR = "in the API's range", "joins/leaves within the API's range or 5 s of its edges"
-
-
-#: Epoch ms of X's `created_at` (or an archive time normalised by `x_time`).
-time_ms = timestamp_ms
 
 
 def record_coverage(
@@ -85,7 +79,7 @@ def record_coverage(
     """
     if progress.since_id is not None or progress.ceiling_id is not None:
         return
-    floor = min(progress.frontier) if progress.frontier else min_id_at(window_start_ms)
+    floor = min(progress.frontier) if progress.frontier else min_snowflake_at(window_start_ms)
     save_missing(state, floor, load_gaps(state))
 
 
@@ -124,7 +118,7 @@ class ImportedRanges:
         for span, kinds in ((saved or {}).get(TIMES_KEY) or {}).items():
             lo, hi = span.split("/")
             for kind in kinds:
-                self._ms.setdefault(kind, []).append((time_ms(lo), time_ms(hi)))
+                self._ms.setdefault(kind, []).append((timestamp_ms(lo), timestamp_ms(hi)))
 
     def contains(self, event_type: str, ms: int) -> bool:
         """Whether an event of this type at `ms` lies in an imported range."""
@@ -176,7 +170,7 @@ class ArchiveImport:
         self.only = bool(config.get("archive_only"))
         self.event_types = list(config.get("event_types") or PARTICIPANT_TYPES)
         start = config.get("start_date")
-        self.start_ms = time_ms(str(start)) if start else None
+        self.start_ms = timestamp_ms(str(start)) if start else None
         given = config.get("api_covered_from")
         self.api_covered_from = str(given).strip() if given else None
         self.logger = logger
@@ -202,7 +196,7 @@ class ArchiveImport:
             return covered
         if self.api_covered_from:
             self._check_covered_from(state)
-            return min_id_at(time_ms(self.api_covered_from) - SKEW_MS)
+            return min_snowflake_at(timestamp_ms(self.api_covered_from) - SKEW_MS)
         if bookmark_id(state) is not None:
             msg = (
                 "archive_path: the state has a dm_events bookmark from before tap-x-dm 0.3, "
@@ -243,7 +237,7 @@ class ArchiveImport:
         if event.get("event_type") not in PARTICIPANT_TYPES or not imported.get(TIMES_KEY):
             return False
         ranges = ImportedRanges(imported)
-        return ranges.contains(str(event["event_type"]), time_ms(str(event["created_at"])))
+        return ranges.contains(str(event["event_type"]), timestamp_ms(str(event["created_at"])))
 
     def api_events(
         self, state: Mapping[str, Any], events: Iterable[dict[str, Any]]
@@ -319,8 +313,8 @@ class ArchiveImport:
             )
             return
         if summary.oldest is not None and summary.newest is not None:
-            lo = max(time_ms(summary.oldest), self.start_ms or 0)
-            hi = time_ms(summary.newest)
+            lo = max(timestamp_ms(summary.oldest), self.start_ms or 0)
+            hi = timestamp_ms(summary.newest)
             for start, end in _loaded_spans(lo, hi, floor, gaps):
                 for kind in self.event_types:
                     ranges.add(kind, start, end)
@@ -341,7 +335,7 @@ class ArchiveImport:
         kind = str(row["event_type"])
         if kind not in self.event_types:
             return "of event types not configured"
-        ms = time_ms(str(row["created_at"]))
+        ms = timestamp_ms(str(row["created_at"]))
         if self.start_ms is not None and ms < self.start_ms:
             return "before start_date"
         if ranges.contains(kind, ms):

@@ -13,7 +13,7 @@ from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import XNotFoundError
-from tap_x_dm.ids import canonical_conversation_id, one_to_one_conversation_id
+from tap_x_dm.ids_and_times import canonical_conversation_id, epoch_ms, one_to_one_conversation_id
 from tap_x_dm.sdk_adapter import OutOfBandRecordsStream
 from tap_x_dm.sync.event_stream import DmEventStreamBase
 from tap_x_dm.sync.forecast import first_runs_line
@@ -21,7 +21,6 @@ from tap_x_dm.sync.history_gaps import HistoryWatch
 from tap_x_dm.sync.missing import MissingResources, not_found_error
 from tap_x_dm.sync.pass_inputs import PassInput, PassKind
 from tap_x_dm.sync.passes import bookmark_id
-from tap_x_dm.times import epoch_ms
 
 if t.TYPE_CHECKING:
     import logging

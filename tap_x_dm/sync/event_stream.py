@@ -21,14 +21,19 @@ from tap_x_dm.api.answers import page_shape_problem
 from tap_x_dm.api.client import XStream
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import XAPIError
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.ids_and_times import (
+    DM_EVENTS_WINDOW_DAYS,
+    DM_EVENTS_WINDOW_MS,
+    epoch_ms,
+    header_time_ms,
+    snowflake_ms,
+)
 from tap_x_dm.objects.includes import IncludesWriter, PageIncludes
 from tap_x_dm.schemas import parameter_values
 from tap_x_dm.sync.archive_import import ArchiveImport, record_api_gap, record_coverage
 from tap_x_dm.sync.pass_inputs import PassInput
 from tap_x_dm.sync.pass_runner import PassRunner
 from tap_x_dm.sync.passes import REPLICATION_KEY, covered_id
-from tap_x_dm.times import DM_EVENTS_WINDOW_DAYS, DM_EVENTS_WINDOW_MS, epoch_ms, header_time_ms
 
 if t.TYPE_CHECKING:
     import requests

@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 import typing as t
 
-from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.times import DAY_MS
+from tap_x_dm.ids_and_times import DAY_MS, snowflake_ms
 
 if t.TYPE_CHECKING:
     from tap_x_dm.api.costs import CostLedger

@@ -17,8 +17,13 @@ import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from tap_x_dm.ids import snowflake_ms
-from tap_x_dm.sync.api_gaps import Gap, load_gaps, merged, min_id_at, save_gaps
+from tap_x_dm.ids_and_times import min_snowflake_at, snowflake_ms
+from tap_x_dm.sync.api_gaps import (
+    Gap,
+    load_gaps,
+    merged,
+    save_gaps,
+)
 from tap_x_dm.sync.passes import PassProgress
 
 
@@ -70,7 +75,7 @@ class HistoryWatch:
                 return None
             if self.lowest_id is None or self.lowest_id <= since:
                 return None  # X still serves the bookmark's event; or says nothing (no event)
-            floor = since if start_ms is None else max(since, min_id_at(start_ms))
+            floor = since if start_ms is None else max(since, min_snowflake_at(start_ms))
             to_id = min(progress.frontier) if progress.frontier else None
             to_id = to_id or self.lowest_id
             if to_id <= floor + 1:

@@ -14,9 +14,8 @@ import math
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from tap_x_dm.ids import snowflake_ms
+from tap_x_dm.ids_and_times import DAY_MS, snowflake_ms
 from tap_x_dm.sync.passes import PassProgress, bookmark_id, stops_at_bookmark
-from tap_x_dm.times import DAY_MS
 
 #: State key of the account's arrival rate, in events per week (a whole number: a target such
 #: as target-postgres re-emits STATE through a JSON encoder that refuses the Decimal a float

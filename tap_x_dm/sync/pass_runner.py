@@ -28,6 +28,7 @@ from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
+from tap_x_dm.ids_and_times import epoch_ms
 from tap_x_dm.sync.forecast import first_sync_forecast
 from tap_x_dm.sync.page_sizes import first_page_size, fit_page_size, remember_arrivals
 from tap_x_dm.sync.pass_inputs import Feed, PassInput, PassKind
@@ -43,7 +44,6 @@ from tap_x_dm.sync.passes import (
     stored_event_types,
     top_id_at,
 )
-from tap_x_dm.times import epoch_ms
 
 if t.TYPE_CHECKING:
     import requests

@@ -31,9 +31,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_x_dm.ids import TWEPOCH_MS, snowflake_ms
+from tap_x_dm.ids_and_times import min_snowflake_at, snowflake_ms, timestamp_ms, x_time_text
 from tap_x_dm.state.upgrades import ALL_EVENT_TYPES
-from tap_x_dm.times import timestamp_ms, x_time_text
 
 REPLICATION_KEY = "created_at"
 #: State key of the bookmark proper: the highest id of the last completed pass.
@@ -232,7 +231,7 @@ def stops_at_bookmark(state: Mapping[str, Any]) -> bool:
 
 def top_id_at(now_ms: int) -> int:
     """The lowest id X could mint `SKEW_MS` before `now_ms` (see `PassProgress.top_id`)."""
-    return (now_ms - SKEW_MS - TWEPOCH_MS) << 22
+    return min_snowflake_at(now_ms - SKEW_MS)
 
 
 def bookmark_id(state: Mapping[str, Any]) -> int | None:

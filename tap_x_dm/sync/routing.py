@@ -44,7 +44,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tap_x_dm.ids import canonical_conversation_id, snowflake_ms
+from tap_x_dm.ids_and_times import (
+    DAY_MS,
+    DM_EVENTS_WINDOW_MS,
+    canonical_conversation_id,
+    snowflake_ms,
+)
 from tap_x_dm.sync.page_sizes import (
     ARRIVALS_KEY,
     FIRST_PAGE_SLACK,
@@ -66,7 +71,6 @@ from tap_x_dm.sync.passes import (
     store_event_types,
     stored_event_types,
 )
-from tap_x_dm.times import DAY_MS, DM_EVENTS_WINDOW_MS
 
 #: Stream-level key of `conversation_events`' state that holds its routing pass.
 ROUTING_STATE_KEY = "via_dm_events"
