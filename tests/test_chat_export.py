@@ -91,3 +91,18 @@ def test_an_existing_file_is_never_overwritten(chat_sandbox, tmp_path) -> None:
     )
     assert code == 1 and "exists" in err.getvalue() and target.read_text() == "precious"
     assert not [e for e in sb.request_log if e["path"] == "/sandbox/juicebox/recover"]
+
+
+def test_an_out_path_under_an_unknown_users_home_is_one_line() -> None:
+    err = io.StringIO()
+    code = auth_main(
+        ["xchat-export", "--out", "~nosuchuserzz/keys.b64"],
+        environ={"TAP_X_DM_ACCESS_TOKEN": "unused"},
+        out=io.StringIO(),
+        err=err,
+    )
+    assert code == 1
+    assert err.getvalue() == (
+        "tap-x-dm-auth xchat-export: --out ~nosuchuserzz/keys.b64: nosuchuserzz is not a user "
+        "of this machine, so ~nosuchuserzz cannot be expanded; write the path in full.\n"
+    )

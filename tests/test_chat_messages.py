@@ -269,6 +269,28 @@ def test_a_refused_signing_key_lookup_stops_before_the_page_and_the_next_run_rea
     assert sorted(more) == sorted(second.ids("chat_events"))
 
 
+def test_a_signing_key_lookup_refused_for_good_skips_the_chat_streams_not_stops_the_run(
+    chat_sandbox, tmp_path, clock, caplog
+) -> None:
+    # A 403 will not heal by itself: a clean stop before the page (exit 0, like a rate limit)
+    # would stop every run there. It is the app's missing Chat access: one warning, the chat
+    # streams move nothing, the legacy streams load.
+    sb = chat_sandbox(clock)
+    sb.faults.inject("client_forbidden", path_prefix="/2/users/public_keys", count=100)
+    caplog.set_level(logging.WARNING)
+    summary = tmp_path / "summary.json"
+
+    run = decrypting_run(sb, tmp_path, clock, run_summary_path=str(summary))
+
+    assert read_summary(summary)["status"] == "complete"
+    keys = [e for e in sb.request_log if e["path"] == "/2/users/public_keys"]
+    assert [e["status"] for e in keys] == [403]  # not retried, not asked again
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "GET /2/users/public_keys answered 403" in warnings[0]
+    assert run.ids("chat_messages") == [] and run.ids("chat_events") == []
+    assert all("replication_key_id" not in p for p in chat_bookmarks(run.final_state))
+
+
 def test_every_row_has_every_column(chat_sandbox, tmp_path, clock) -> None:
     sb = chat_sandbox(clock)
     run = decrypting_run(sb, tmp_path, clock)

@@ -208,3 +208,18 @@ def test_a_pass_a_later_completed_pass_covers_is_stale() -> None:
     assert resumable({**state, "read_below_id": "499"}, event_types=["MessageCreate"])
     assert resumable({**state, "read_below_id": "500"}, event_types=["MessageCreate"]) is None
     assert resumable({**state, "read_below_id": "900"}, event_types=["MessageCreate"]) is None
+
+
+def test_a_killed_pass_that_emitted_events_resumes_whatever_its_top_id() -> None:
+    """Started in the same second as the last completed pass, it has that pass's `top_id`;
+    started over from the top, its events would be emitted twice."""
+    killed = PassProgress(
+        since_id=100, event_types=["MessageCreate"], cursor="c", top_id=500, emitted=100
+    )
+    state: dict[str, Any] = {
+        "replication_key_id": "100",
+        "read_below_id": "500",
+        "pass": killed.to_state(),
+    }
+    resumed = resumable(state, event_types=["MessageCreate"])
+    assert resumed is not None and resumed.cursor == "c" and resumed.emitted == 100

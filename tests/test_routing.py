@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from singer_sdk import Stream
 
+from tap_x_dm.ids_and_times import min_snowflake_at
+from tap_x_dm.sync.passes import PassProgress, top_id_at
+from tap_x_dm.sync.routing import ROUTING_STATE_KEY, ConversationRouter, feed_mark
 from tap_x_dm.tap import TapXDM
 from tap_x_dm_sandbox import ManualClock, Sandbox
 from tests import conftest
@@ -387,3 +390,49 @@ def test_routing_does_not_depend_on_the_order_the_sdk_syncs_streams_in(
     assert paths(sandbox) == ["/2/dm_events"]
     assert sorted(int(r["id"]) for r in reordered.records("conversation_events")) == new
     assert without_value(partitions(reordered)) == without_value(partitions(in_order))
+
+
+def test_a_resumed_routing_pass_goes_on_with_its_cursor_at_its_page_size() -> None:
+    """A first page sized from the arrival rate is for a new pass only: given to a resumed
+    one, its cursor would be dropped (a small page is read again from the top) every run."""
+    now = 1_796_000_000_000
+    bookmark = min_snowflake_at(now - 3_600_000)
+    saved = PassProgress(
+        since_id=bookmark,
+        event_types=["MessageCreate"],
+        cursor="tok-page-2",
+        top_id=top_id_at(now - 600_000),
+        emitted=40,
+    )
+    via = {"pass": saved.to_state(), "arrivals_per_week": 50}
+    routed = PassProgress(
+        since_id=bookmark,
+        event_types=["MessageCreate"],
+        emitted=3,
+        routed_by=feed_mark(ROUTING_STATE_KEY, saved),
+    )
+    partition = {
+        "replication_key_id": str(bookmark),
+        "read_below_id": str(min_snowflake_at(now - 1_800_000)),
+        "pass": routed.to_state(),
+    }
+    router = ConversationRouter(
+        dm_events_state=dict,
+        dm_events_selected=lambda: False,
+        now_ms=lambda: now,
+        start_ms=None,
+        logger=logging.getLogger("test"),
+    )
+    own = {ROUTING_STATE_KEY: via}
+    router.plan(
+        {"1-2": partition},
+        event_types=["MessageCreate"],
+        page_size=100,
+        own_state=own,
+        write=lambda event: None,
+    )
+
+    resumed = router.routing_input(own, "conversation_events via /2/dm_events", 100)
+
+    assert resumed is not None and resumed.progress.cursor == "tok-page-2"
+    assert resumed.first_page is None

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tap_x_dm.errors import XAPIError
 from tap_x_dm_sandbox import ManualClock
 from tests.conftest import dm_requests, run_tap
 
@@ -89,3 +90,19 @@ def test_a_cursor_x_no_longer_accepts_restarts_the_pass_without_re_emitting(
     assert "skips the 200 event(s) it already emitted" in lines[0]
     assert "pagination_token=" in lines[0]
     assert rerun.final_state["bookmarks"]["dm_events"]["replication_key_id"] == expected[0]
+
+
+def test_a_cursor_x_refuses_twice_is_one_line_not_a_loop_of_re_reads(
+    sandbox_factory: Any, clock: ManualClock
+) -> None:
+    # Every cursor X issues is refused at once (a TTL below zero): the pass goes back to the
+    # top once, then stops with X's refusal in one line instead of re-reading for ever.
+    sandbox = sandbox_factory(clock=clock, rate_limit=10_000, pagination_token_ttl=-1.0)
+    state = {"account": {"id": sandbox.account.id}}
+
+    run = run_tap(sandbox, clock=clock, state=state, raise_errors=False)
+
+    statuses = [e["status"] for e in dm_requests(sandbox)]
+    assert statuses == [200, 400, 200, 400]  # top, refused cursor, top again, refused again
+    assert isinstance(run.error, XAPIError) and "pagination_token" in str(run.error)
+    assert "replication_key_id" not in run.final_state["bookmarks"].get("dm_events", {})

@@ -32,6 +32,7 @@ from tap_x_dm.chat import crypto
 from tap_x_dm.chat.key_settings import BLOB_SETTING, VERSION_SETTING
 from tap_x_dm.clock import SystemClock
 from tap_x_dm.errors import TapXDMError
+from tap_x_dm.paths import user_path
 
 X_API_URL = "https://api.x.com"
 ENV_PREFIX = "TAP_X_DM_"
@@ -188,7 +189,7 @@ def export(
     if not crypto.chatxdk_installed():
         raise ExportError(f"xchat-export needs chatxdk: {crypto.INSTALL_HINT}.")
     settings = _settings(args, environ)
-    path = Path(args.out).expanduser()
+    path = user_path("--out", args.out)
     if path.exists():
         raise ExportError(f"{path} exists: choose another --out (nothing was overwritten).")
     api_url, timeout = settings["api_url"], settings["request_timeout"]

@@ -1,6 +1,6 @@
 """`chat_messages`: the decrypted content of the `chat_events` pages, no second read.
 
-`chat_events` hands each page to `ChatMessagesStream.write_page` before the
+`chat_events` hands each page to `ChatMessagesStream.take_page` before the
 page's records and STATE; this stream decrypts it with the owner's key blob
 (`crypto`), verifies every signature against keys from `GET /2/users/public_keys`
 (`signing_keys`) and writes one row per event (`messages`). It reads nothing

@@ -117,7 +117,8 @@ class SigningKeys:
         checked now would be a row whose content is lost, since the bookmark moves past it.
 
         Raises:
-            StopRunError: X did not serve the keys.
+            StopRunError: X did not serve the keys (retries spent: a failure that may heal).
+            XAPIError: X refused them for good (a 4xx).
         """
         wanted = list(dict.fromkeys(str(u) for u in user_ids))
         new = [u for u in wanted if u not in self._entries]
@@ -126,6 +127,8 @@ class SigningKeys:
             try:
                 keys = self._stream.fetch(new)  # all batches, or nothing is remembered
             except XAPIError as exc:
+                if exc.status is not None and exc.status < 500:
+                    raise  # refused for good (400, 401, 403, 404): not a stop to retry
                 msg = (
                     f"chat_messages: the senders' signing keys could not be read ({exc}); the "
                     "run stops before that page of chat events, and the next run reads it again."

@@ -226,21 +226,23 @@ class ConversationEventsStream(DmEventStreamBase, OutOfBandRecordsStream):
         return records
 
     @override
-    def page_read(self, one: PassInput, *, next_token: str | None, reached_floor: bool) -> None:
+    def page_read(
+        self, pass_input: PassInput, *, next_token: str | None, reached_floor: bool
+    ) -> None:
         """Note whether X's list goes on, before the page's STATE."""
-        if one.kind is not PassKind.ROUTING:
+        if pass_input.kind is not PassKind.ROUTING:
             self._history.page_ended(next_token=next_token, reached_floor=reached_floor)
 
     @override
-    def pass_completed(self, one: PassInput) -> None:
+    def pass_completed(self, pass_input: PassInput) -> None:
         """Record what the conversation endpoint no longer serves (`tap_x_dm.sync.history_gaps`)."""
-        if one.kind is PassKind.ROUTING:
+        if pass_input.kind is PassKind.ROUTING:
             return
         start = self.services.start_date
         url = self.get_url({"dm_conversation_id": self._current})
         self._history.record(
-            one.state,
-            one.progress,
+            pass_input.state,
+            pass_input.progress,
             label=f"{self.name}[{self._current}]",
             endpoint=endpoint_of(urlsplit(url).path),
             start_ms=None if start is None else epoch_ms(start),

@@ -184,10 +184,12 @@ class DmEventStreamBase(XStream):
 
     # -- what the runner tells the stream ----------------------------------------------
 
-    def page_read(self, one: PassInput, *, next_token: str | None, reached_floor: bool) -> None:
-        """Hook: a page of `one` was read, before its STATE (see `conversation_events`)."""
+    def page_read(
+        self, pass_input: PassInput, *, next_token: str | None, reached_floor: bool
+    ) -> None:
+        """Hook: a page of `pass_input` was read, before its STATE (see `conversation_events`)."""
 
-    def pass_completed(self, one: PassInput) -> None:
+    def pass_completed(self, pass_input: PassInput) -> None:
         """Hook: a pass of this stream or partition completed (see `dm_events`)."""
 
     def warn_if_gap(self, state: dict[str, Any]) -> None:
@@ -262,15 +264,15 @@ class DmEventsStream(DmEventStreamBase):
             state[DM_EVENT_IDS_KEY] = dict(sorted(asked.items(), key=lambda kv: int(kv[0])))
 
     @override
-    def pass_completed(self, one: PassInput) -> None:
+    def pass_completed(self, pass_input: PassInput) -> None:
         """Tell the archive import where the API's range starts, and what the API lost."""
         window_ms = self.services.now_ms() - DM_EVENTS_WINDOW_MS
         start = self.services.start_date
         window_start_ms = max(window_ms, 0 if start is None else epoch_ms(start))
-        record_coverage(one.state, one.progress, window_start_ms=window_start_ms)
+        record_coverage(pass_input.state, pass_input.progress, window_start_ms=window_start_ms)
         record_api_gap(
-            one.state,
-            one.progress,
+            pass_input.state,
+            pass_input.progress,
             read_to_id=self._read_to_id,
             window_ms=window_ms,
             window_start_ms=window_start_ms,

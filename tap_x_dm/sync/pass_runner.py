@@ -89,7 +89,7 @@ class PassRunner:
         self._stream = stream
         self._services = stream.services
         #: The pass in flight, and what decides its events.
-        self.one: PassInput | None = None
+        self.in_flight: PassInput | None = None
         self._pass: NewestFirstPass | None = None
         self._first_page: int | None = None
         self.page = PageInFlight()
@@ -100,11 +100,11 @@ class PassRunner:
 
     def serves(self, kind: PassKind) -> bool:
         """Whether the request in flight is one of a pass of this kind."""
-        return self.one is not None and self.one.kind is kind
+        return self.in_flight is not None and self.in_flight.kind is kind
 
     def page_size(self) -> int:
         """The pass's page size, fixed when it starts (`page_sizes.fit_page_size`)."""
-        saved = self.one.progress.page_size if self.one is not None else None
+        saved = self.in_flight.progress.page_size if self.in_flight is not None else None
         return saved or self._stream.affordable_page_size()
 
     def request_size(self) -> int:
@@ -114,11 +114,11 @@ class PassRunner:
 
     def event_types(self) -> list[str] | None:
         """The event types the pass in flight reads (None: the configured ones)."""
-        return self.one.progress.event_types if self.one is not None else None
+        return self.in_flight.progress.event_types if self.in_flight is not None else None
 
     def cursor(self) -> str | None:
         """The `pagination_token` of the next request: the pass's cursor (None: its top)."""
-        return self.one.progress.cursor if self.one is not None else None
+        return self.in_flight.progress.cursor if self.in_flight is not None else None
 
     def paginator(self) -> OnePage:
         """One page of the pass in flight (or one looked-up event)."""
@@ -126,8 +126,8 @@ class PassRunner:
 
     def _goes_on(self) -> bool:
         """Whether the page just answered leaves the pass more to read."""
-        one_pass = self._pass
-        reached = one_pass is not None and one_pass.reached_floor
+        newest_first = self._pass
+        reached = newest_first is not None and newest_first.reached_floor
         return self.page.next_token is not None and not reached
 
     def asked(self, size: int) -> None:
@@ -201,8 +201,8 @@ class PassRunner:
                 page_size=int(stream.config["page_size"]),
                 since_id=None if floor is None or bookmark is None else min(bookmark, floor),
             )
-        one = PassInput(PassKind.MAIN, label, state, main, first_page, feed)
-        if not (yield from self.run(context, one)):
+        pass_input = PassInput(PassKind.MAIN, label, state, main, first_page, feed)
+        if not (yield from self.run(context, pass_input)):
             return
         store_event_types(state, configured)
         stream.logger.info(
@@ -214,75 +214,86 @@ class PassRunner:
             bookmark_id(state) or "not set",
         )
 
-    def run(self, context: Context | None, one: PassInput) -> Generator[dict[str, Any], None, bool]:
+    def run(
+        self, context: Context | None, pass_input: PassInput
+    ) -> Generator[dict[str, Any], None, bool]:
         """Page through one pass, saving its progress after every page, then complete it.
 
         Returns False when the run must stop (a too-long rate-limit wait): the
         progress saved so far lets the next run continue from the same page.
         """
-        stream, progress, feed = self._stream, one.progress, one.feed
+        stream, progress, feed = self._stream, pass_input.progress, pass_input.feed
         start = self._services.start_date
         self._pass = NewestFirstPass(
             progress,
             start_ms=None if start is None else epoch_ms(start),
             floor_id=None if feed is None else feed.floor_id,
-            read_below_id=covered_id(one.state),
+            read_below_id=covered_id(pass_input.state),
         )
-        self.one, self._first_page = one, one.first_page
-        fit_page_size(progress, stream.affordable_page_size(), stream.logger, one.label)
-        one.state[IN_FLIGHT_KEY] = progress.to_state()
+        self.in_flight, self._first_page = pass_input, pass_input.first_page
+        fit_page_size(progress, stream.affordable_page_size(), stream.logger, pass_input.label)
+        pass_input.state[IN_FLIGHT_KEY] = progress.to_state()
         try:
             try:
-                yield from self._pages(context, one, self._pass)
+                yield from self._pages(context, pass_input, self._pass)
             except StopRunError as exc:
                 self._services.stop.stop(exc)  # the bookmark stays; the pass resumes next run
                 return False
             finally:
-                self.one, self._pass = None, None
-            complete(one.state, progress, bookmark=one.kind is not PassKind.ROUTING)
-            stream.pass_completed(one)
+                self.in_flight, self._pass = None, None
+            complete(pass_input.state, progress, bookmark=pass_input.kind is not PassKind.ROUTING)
+            stream.pass_completed(pass_input)
             if feed is not None:
                 feed.completed()
         finally:
             if feed is not None:
                 feed.end()
-        if one.kind is not PassKind.CATCH_UP:  # a catch-up pass saw old events only
-            remember_arrivals(one.state, progress, self._now_ms())
+        if pass_input.kind is not PassKind.CATCH_UP:  # a catch-up pass saw old events only
+            remember_arrivals(pass_input.state, progress, self._now_ms())
         return True
 
     def _pages(
-        self, context: Context | None, one: PassInput, one_pass: NewestFirstPass
+        self, context: Context | None, pass_input: PassInput, newest_first: NewestFirstPass
     ) -> Iterator[dict[str, Any]]:
-        """Every page of the pass, down to its floor or the list's end."""
-        progress, feed = one.progress, one.feed
+        """Every page of the pass, down to its floor or the list's end.
+
+        A cursor X refuses (one saved by a run days ago) sends the pass back to the top,
+        once: a second refusal is X's problem, said in one line, not a loop of re-reads.
+        """
+        progress, feed = pass_input.progress, pass_input.feed
+        restarted = False
         while True:
             cursor = progress.cursor
             try:
                 for event in self._stream.request_records(context):  # one page (`OnePage`)
                     taken = feed is not None and feed.offer(event)  # before `admit` moves the pass
-                    new = one_pass.admit(event)
-                    if taken if one.kind is PassKind.ROUTING else new:
+                    new = newest_first.admit(event)
+                    if taken if pass_input.kind is PassKind.ROUTING else new:
                         yield event
             except XAPIError as exc:
-                if cursor is None or "pagination_token" not in exc.parameters:
+                if cursor is None or restarted or "pagination_token" not in exc.parameters:
                     raise
+                restarted = True
                 self._stream.logger.warning(
                     "%s: X no longer accepts the saved cursor (%s); the pass starts again "
                     "from the newest event and skips the %d event(s) it already emitted "
                     "(reading them again is billed again).",
-                    one.label,
+                    pass_input.label,
                     exc,
                     progress.emitted,
                 )
                 progress.cursor = None
                 continue
-            if not self._end_page(one, one_pass):
+            if not self._end_page(pass_input, newest_first):
                 return
             if cursor is not None and progress.cursor == cursor:  # as the SDK's paginator does
-                msg = f"Loop detected in pagination. Pagination token {cursor} is identical to "
-                raise RuntimeError(msg + "prior token.")
+                msg = (
+                    f"GET {self._stream.path} answered the cursor {cursor} with the same cursor; "
+                    "the state is kept as it was: run again later, and report it if it persists."
+                )
+                raise XAPIError(msg)
 
-    def _end_page(self, one: PassInput, one_pass: NewestFirstPass) -> bool:
+    def _end_page(self, pass_input: PassInput, newest_first: NewestFirstPass) -> bool:
         """The page's records (and their objects) are written: save the pass, emit STATE.
 
         Returns whether the pass reads another page. The small first page of
@@ -294,9 +305,9 @@ class PassRunner:
         which stops a run before a page rather than cutting it; only a lowered cap
         shrinks it, between runs: `page_sizes.fit_page_size`.)
         """
-        stream, progress, page = self._stream, one.progress, self.page
+        stream, progress, page = self._stream, pass_input.progress, self.page
         stream.includes.end_page()  # objects looked up by id, before the state covers the page
-        reached = one_pass.reached_floor
+        reached = newest_first.reached_floor
         too_small = bool(page.asked < self.page_size() and page.next_token and not reached)
         self._first_page = None
         first = not progress.read_a_page
@@ -304,19 +315,19 @@ class PassRunner:
             progress.top_id = top_id_at(min(page.asked_at_ms, page.date_ms))
         progress.cursor = None if too_small else page.next_token
         progress.pages += 1
-        stream.page_read(one, next_token=page.next_token, reached_floor=reached)
-        one.state[IN_FLIGHT_KEY] = progress.to_state()
-        if one.feed is not None:
-            one.feed.save()
+        stream.page_read(pass_input, next_token=page.next_token, reached_floor=reached)
+        pass_input.state[IN_FLIGHT_KEY] = progress.to_state()
+        if pass_input.feed is not None:
+            pass_input.feed.save()
         self._services.checkpoint()
-        if first and one.kind is PassKind.MAIN and progress.since_id is None:
+        if first and pass_input.kind is PassKind.MAIN and progress.since_id is None:
             self._forecast_first_sync(progress)
         if too_small:
             stream.logger.info(
                 "%s: more new events than a page of %d holds; reading again from the newest "
                 "event, %d a page (the %d already emitted are skipped; X bills a same-day "
                 "re-read once).",
-                one.label,
+                pass_input.label,
                 page.asked,
                 stream.config["page_size"],
                 progress.emitted,

@@ -286,7 +286,11 @@ def resumable(
     state (or `--merge-state`) can bring it back onto the state that pass completed in,
     its bookmark unmoved when it found nothing new. `read_below_id` tells: a pass whose
     first page (`top_id`) is at or below it was covered by a pass that completed later.
-    Resumed, it would read its old pages again run after run while new events wait.
+    Resumed, it would read its old pages again run after run while new events wait. Only
+    a pass that emitted nothing can be such a pass (one that emitted moved the bookmark
+    when it completed), so a killed pass that emitted events is resumed whatever its
+    `top_id` (a new pass in the same second as the last one's has the same): its events
+    are never emitted twice.
     """
     saved = state.get(IN_FLIGHT_KEY)
     if not isinstance(saved, Mapping):
@@ -298,7 +302,8 @@ def resumable(
     if tied_to != bookmark_id(state) or progress.event_types != event_types:
         return None
     covered = state.get(COVERED_KEY)
-    if progress.top_id is not None and covered and progress.top_id <= int(str(covered)):
+    stale = bool(covered) and progress.top_id is not None and progress.top_id <= int(str(covered))
+    if stale and not progress.emitted:
         return None
     return progress
 

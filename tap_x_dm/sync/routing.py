@@ -88,7 +88,7 @@ class RoutedPartition:
     """One conversation partition fed by an account-wide pass."""
 
     state: dict[str, Any]
-    one_pass: NewestFirstPass
+    newest_first: NewestFirstPass
     write: Callable[[Mapping[str, Any]], None] | None
     #: Every event of the partition below this id has been read (`passes.covered_id`).
     covered: int
@@ -276,8 +276,8 @@ class ConversationRouter:
                 continue  # the pass's pages read already held its events
             if progress is None or not fed_before:
                 progress = PassProgress(since_id=bookmark, event_types=event_types)
-            one_pass = NewestFirstPass(progress, start_ms=self._start_ms)
-            self._routed[conversation_id] = RoutedPartition(state, one_pass, write, covered)
+            newest_first = NewestFirstPass(progress, start_ms=self._start_ms)
+            self._routed[conversation_id] = RoutedPartition(state, newest_first, write, covered)
 
     def routing_input(
         self, own_state: dict[str, Any], label: str, page_size: int
@@ -292,7 +292,7 @@ class ConversationRouter:
             return None
         via = own_state.setdefault(ROUTING_STATE_KEY, self._routing_state)
         first_page = None
-        if not progress.pages:
+        if not progress.read_a_page:  # a resumed pass goes on with its cursor, at its size
             first_page = first_page_size(
                 via, now_ms=self._now_ms(), page_size=page_size, since_id=progress.since_id
             )
@@ -330,7 +330,7 @@ class ConversationRouter:
             self._read_down_to_ms = read_ms
         conversation = row.get("dm_conversation_id")
         partition = self._routed.get(canonical_conversation_id(str(conversation or "")))
-        if partition is None or not partition.one_pass.admit(row):
+        if partition is None or not partition.newest_first.admit(row):
             return False
         if partition.write is not None:
             partition.write(row)
@@ -342,8 +342,8 @@ class ConversationRouter:
             return
         mark = feed_mark(self._feeder, self._feeding_pass)
         for partition in self._routed.values():
-            partition.one_pass.progress.routed_by = mark
-            partition.state[IN_FLIGHT_KEY] = partition.one_pass.progress.to_state()
+            partition.newest_first.progress.routed_by = mark
+            partition.state[IN_FLIGHT_KEY] = partition.newest_first.progress.to_state()
 
     def complete(self) -> None:
         """The feeding pass completed: every routed partition's pass completes with it."""
@@ -358,7 +358,7 @@ class ConversationRouter:
             if not read_below and covered_ms < now - DM_EVENTS_WINDOW_MS + REACH_MS:
                 left += 1  # the list ended above what it had not read: its own endpoint has it
                 continue
-            progress = partition.one_pass.progress
+            progress = partition.newest_first.progress
             progress.top_id = top
             complete(partition.state, progress)
             remember_arrivals(partition.state, progress, now)
