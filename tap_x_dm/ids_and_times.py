@@ -15,6 +15,8 @@ import typing as t
 if t.TYPE_CHECKING:
     import requests
 
+    from tap_x_dm.clock import Clock
+
 
 def parse_timestamp(value: str) -> dt.datetime:
     """Parse X's `2026-01-02T03:04:05.000Z` (or a date) into an aware UTC datetime."""
@@ -42,6 +44,11 @@ def epoch_ms(moment: dt.datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return (moment - _EPOCH) // _ONE_MS
+
+
+def clock_ms(clock: Clock) -> int:
+    """The clock's time in epoch ms (the unit of ids and state)."""
+    return int(clock.time() * 1000)
 
 
 def timestamp_ms(value: str) -> int:

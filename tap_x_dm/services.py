@@ -20,7 +20,7 @@ from tap_x_dm.api.vocabulary import AskedVocabulary
 from tap_x_dm.auth.authenticator import XAuthenticator, build_signer
 from tap_x_dm.clock import Clock
 from tap_x_dm.errors import ConfigError, StopRunError
-from tap_x_dm.ids_and_times import epoch_ms, is_one_to_one, parse_timestamp
+from tap_x_dm.ids_and_times import clock_ms, epoch_ms, is_one_to_one, parse_timestamp
 from tap_x_dm.run.summary import RunTally
 from tap_x_dm.run.target import check_target
 from tap_x_dm.state.loading import StateError
@@ -206,7 +206,7 @@ class RunServices:
 
     def now_ms(self) -> int:
         """The run's clock in epoch ms (the unit of ids and state)."""
-        return int(self.clock.time() * 1000)
+        return clock_ms(self.clock)
 
     @property
     def event_streams_selected(self) -> bool:

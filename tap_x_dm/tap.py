@@ -22,6 +22,7 @@ from tap_x_dm.api.vocabulary import STATE_KEY as VOCABULARY_KEY
 from tap_x_dm.chat import chat_streams, warn_if_unselected
 from tap_x_dm.clock import Clock, SystemClock
 from tap_x_dm.errors import StopRunError, TapXDMError
+from tap_x_dm.ids_and_times import clock_ms
 from tap_x_dm.objects.includes import IncludesWriter, MediaStream, TweetsStream, UsersStream
 from tap_x_dm.run import summary as run_summary
 from tap_x_dm.run.lock import account_run_lock, prepare_lock_dir
@@ -169,7 +170,7 @@ class TapXDM(RunScopedTap):
     @override
     def load_state(self, state: dict[str, Any]) -> None:
         """Upgrade and check the state, then keep its version and account beside the bookmarks."""
-        upgraded = tap_state.load(state, now_ms=int(self.clock.time() * 1000), logger=self.logger)
+        upgraded = tap_state.load(state, now_ms=clock_ms(self.clock), logger=self.logger)
         super().load_state(upgraded)
         ours = t.cast("dict[str, Any]", self.state)
         ours["version"] = upgraded["version"]

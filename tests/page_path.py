@@ -17,6 +17,8 @@ in it (`sys.setprofile` sees every Python call and generator resume) or on the s
 it opens.
 
 Regenerate the list (with each module's calls): `.venv/bin/python -m tests.page_path`.
+Keep the bound by giving each job one module, never by copying a helper into its caller
+(`duplicates --change` shows copies).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from typing_extensions import override
 
 from tap_x_dm.api.ratelimit import endpoint_of
 from tap_x_dm.errors import StopRunError, XAPIError, XNotFoundError
-from tap_x_dm.ids_and_times import epoch_ms
+from tap_x_dm.ids_and_times import clock_ms, epoch_ms
 from tap_x_dm.sync.forecast import first_sync_forecast
 from tap_x_dm.sync.page_sizes import first_page_size, fit_page_size, remember_arrivals
 from tap_x_dm.sync.pass_inputs import Feed, PassInput, PassKind
@@ -132,11 +132,7 @@ class PassRunner:
 
     def asked(self, size: int) -> None:
         """A request for `size` events is being prepared."""
-        self.page = PageInFlight(asked=size, asked_at_ms=self._now_ms())
-
-    def _now_ms(self) -> int:
-        """The run's clock in epoch ms (read here: `RunServices` stays off a page's path)."""
-        return int(self._services.clock.time() * 1000)
+        self.page = PageInFlight(asked=size, asked_at_ms=clock_ms(self._services.clock))
 
     def answered(self, next_token: str | None, date_ms: int) -> None:
         """Its answer: the list's next cursor, and X's `Date`."""
@@ -197,7 +193,7 @@ class PassRunner:
             floor = None if feed is None else feed.floor_id
             first_page = first_page_size(
                 state,
-                now_ms=self._now_ms(),
+                now_ms=clock_ms(self._services.clock),
                 page_size=int(stream.config["page_size"]),
                 since_id=None if floor is None or bookmark is None else min(bookmark, floor),
             )
@@ -249,7 +245,7 @@ class PassRunner:
             if feed is not None:
                 feed.end()
         if pass_input.kind is not PassKind.CATCH_UP:  # a catch-up pass saw old events only
-            remember_arrivals(pass_input.state, progress, self._now_ms())
+            remember_arrivals(pass_input.state, progress, clock_ms(self._services.clock))
         return True
 
     def _pages(
