@@ -78,7 +78,7 @@ def test_the_tap_imports_a_200_mb_archive_in_flat_memory_then_skips_it(tmp_path:
 
     _, _, skip_seconds, log = run_tap_process(config, state, out)
 
-    again = [json.loads(line) for line in out.open()]
+    again = [json.loads(line) for line in out.read_text().splitlines()]
     print(f"second run (checksum known): {skip_seconds} s")
     assert not any(m["type"] == "RECORD" for m in again)
     assert "was imported already; nothing to emit." in log
