@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tap_x_dm.errors import StopRunError
+from tap_x_dm.run.summary import spent_sentence
 
 #: X's pay-per-use prices per resource returned (2026), by the kind names the tap uses.
 PRICES_USD: Mapping[str, float] = {
@@ -30,13 +31,6 @@ PRICES_USD: Mapping[str, float] = {
 #: events can take a run past `max_cost_usd` by their extra users (expanded, or looked up by
 #: id: `lookups` fetches only what a page's emitted events refer to, counted like any answer).
 WORST_PER_EVENT = {"users": 2, "tweets": 1, "media": 1}
-_NAMES = {
-    "dm_events": "DM event(s)",
-    "users": "user(s)",
-    "tweets": "post(s)",
-    "media": "media",
-    "chat_events": "chat event(s)",
-}
 
 
 def resources_in(payload: object, data_kind: str = "dm_events") -> dict[str, int]:
@@ -128,13 +122,4 @@ class CostLedger:
 
     def line(self, label: str, counts: Mapping[str, int]) -> str:
         """One line for the log: requests, resources by kind, dollars (an estimate)."""
-        returned = ", ".join(
-            f"{counts.get(kind, 0)} {_NAMES[kind]}"
-            for kind in PRICES_USD
-            if kind != "chat_events" or counts.get(kind)  # XChat's only when it read some
-        )
-        return (
-            f"{label}: {counts.get('requests', 0)} request(s), returned {returned}: about "
-            f"${self.usd(counts):.2f} at X's pay-per-use prices (an estimate; X bills a "
-            "resource returned again the same UTC day once, so the bill can be lower)."
-        )
+        return spent_sentence(label, counts.get("requests", 0), counts, self.usd(counts))

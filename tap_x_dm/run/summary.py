@@ -59,14 +59,29 @@ APP_PROBLEMS = frozenset({"usage-capped", "credits-depleted", "client-forbidden"
 ACCOUNT_PROBLEMS = frozenset({"unsupported-authentication", "refresh-rejected", "no-refresh-token"})
 _PAYMENT_REQUIRED = 402
 _ACCOUNT_STATUSES = frozenset({401, 403})
-_KINDS = ("dm_events", "users", "tweets", "media", "chat_events")
-_NAMES = {
+#: What X bills, in the order and words of the cost lines (`api.costs` prices them).
+BILLED_KINDS = ("dm_events", "users", "tweets", "media", "chat_events")
+_WORDS = {
     "dm_events": "DM event(s)",
     "users": "user(s)",
     "tweets": "post(s)",
     "media": "media",
     "chat_events": "chat event(s)",
 }
+
+
+def spent_sentence(label: str, requests: int, resources: Mapping[str, int], usd: float) -> str:
+    """`label: N request(s), returned ...: about $X ...`: a stream's cost line, the run's end."""
+    returned = ", ".join(
+        f"{resources.get(kind, 0)} {_WORDS[kind]}"
+        for kind in BILLED_KINDS
+        if kind != "chat_events" or resources.get(kind)  # XChat's only when it read some
+    )
+    return (
+        f"{label}: {requests} request(s), returned {returned}: about ${usd:.2f} at X's "
+        "pay-per-use prices (an estimate; X bills a resource returned again the same UTC day "
+        "once, so the bill can be lower)."
+    )
 
 
 def status_of(error: BaseException) -> Status:
@@ -150,7 +165,7 @@ class RunSummary:
     #: RECORD messages per stream (the tap's names, before stream maps).
     records: dict[str, int] = field(default_factory=dict)
     #: Resources X returned, which it bills: dm_events, users, tweets, media.
-    resources: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_KINDS, 0))
+    resources: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BILLED_KINDS, 0))
     #: Their price at `prices_usd` (an upper estimate: X bills a same-day repeat once).
     cost_usd: float = 0.0
     #: Per system, `legacy` (/2/dm_*) and `xchat` (Chat API): conversations with new events,
@@ -176,17 +191,11 @@ class RunSummary:
 
     def line(self) -> str:
         """The run's end line: what it spent (the per-stream cost lines' words), how it ended."""
-        returned = ", ".join(
-            f"{self.resources.get(k, 0)} {_NAMES[k]}"
-            for k in _KINDS
-            if k != "chat_events" or self.resources.get(k)
-        )
         status = self.status + (f" ({self.reason})" if self.reason else "")
         then = f"; next request at {self.next_request_at}" if self.next_request_at else ""
+        spent = sum(self.requests.values())
         parts = [
-            f"This run: {sum(self.requests.values())} request(s), returned {returned}: about "
-            f"${self.cost_usd:.2f} at X's pay-per-use prices (an estimate; X bills a resource "
-            "returned again the same UTC day once, so the bill can be lower).",
+            spent_sentence("This run", spent, self.resources, self.cost_usd),
             f"Status: {status}, exit code {self.exit_code}{then}.",
         ]
         if self.systems:
@@ -222,7 +231,7 @@ def summarise(services: RunServices, *, started: float, error: BaseException | N
     ending = error if error is not None else stop
     status: Status = "complete" if ending is None else status_of(ending)
     totals = services.costs.totals()
-    resources = {kind: totals.get(kind, 0) for kind in _KINDS}
+    resources = {kind: totals.get(kind, 0) for kind in BILLED_KINDS}
     summary = RunSummary(
         status=status,
         started_at=iso_utc(started),
