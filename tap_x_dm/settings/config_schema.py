@@ -4,8 +4,8 @@ The SDK validates the schema before the tap does anything, with one line per
 problem that names the setting (`500 is greater than the maximum of 100 in
 config['page_size']`). Enums come from X's own spec, so a field X does not know
 is refused before the first request. Secrets carry no pattern: a schema error
-would echo the value (see `config_checks.redact_secret_errors`). Rules across
-settings live in `config_checks`.
+would echo the value (see `settings.checks.redact_secret_errors`). Rules across
+settings live in `settings.checks`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Version history (the schema and docs/state.md document the current shape):
 * 3 (0.3): `covered_to_id`, `covered_from_id`, `api_gaps`, `archive_imports`,
   `via_dm_events`, `not_found_event_ids`, lookups' `pending_ids`; a pass has `top_id`
   and `routed_by`. (Version 3 only added keys to version 2.)
-* 4 (after 0.3): the same facts in fewer keys (`state_upgrades._upgrade_3_to_4`).
+* 4 (after 0.3): the same facts in fewer keys (`state.upgrades._upgrade_3_to_4`).
 
 Issue 21 added the top-level `vocabulary` (`tap_x_dm.api.vocabulary`), only while X takes
 OpenAPI 2.167 names and not 2.166 ones: `{"asks": "2.167", "decided_on": "2026-12-06"}`;

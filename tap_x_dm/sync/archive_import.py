@@ -92,7 +92,7 @@ def record_api_gap(
     window_start_ms: int,
     logger: logging.Logger,
 ) -> None:
-    """A pass completed: record the events `/2/dm_events` lost, if any (`archive_gaps`).
+    """A pass completed: record the events `/2/dm_events` lost, if any (`api_gaps`).
 
     A new gap forgets the archives imported, so the next import reads the
     configured archive again even if it was imported before the gap was known.
