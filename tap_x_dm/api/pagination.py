@@ -1,4 +1,7 @@
-"""Cursor paging over X's newest-first DM event lists."""
+"""Cursor paging over X's lists that follow `meta.next_token` (the XChat inbox).
+
+The DM event passes page themselves, one request at a time (`sync.pass_runner`).
+"""
 
 from __future__ import annotations
 
@@ -11,23 +14,19 @@ from typing_extensions import override
 
 
 class NewestFirstPaginator(BaseAPIPaginator[str | None]):
-    """Follow `meta.next_token` until the end or until the pass has seen enough.
+    """Follow `meta.next_token` until the end, or until the caller has seen enough.
 
-    X has no `since_id` on these endpoints, so an incremental pass must stop
-    by itself once a page reaches the bookmark (or `start_date`): `reached_floor`
-    is asked after every page. A page without `next_token` ends the list, also
-    when it carries no `data` (X sometimes ends with a meta-only page).
-    `start_value` lets a later run resume a pass from a saved cursor.
+    `reached_floor` is asked after every page. A page without `next_token` ends the
+    list, also when it carries no `data` (X sometimes ends with a meta-only page).
     """
 
     def __init__(
         self,
         reached_floor: Callable[[], bool],
-        start_value: str | None = None,
         *,
         payload: Callable[[requests.Response], Any] = requests.Response.json,
     ) -> None:
-        super().__init__(start_value)
+        super().__init__(None)
         self._reached_floor = reached_floor
         self._payload = payload  # the stream's parsed page, so a page is parsed once
 
